@@ -1,0 +1,154 @@
+"""The model's configuration: every size explicit, so a config alone fixes every shape."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass, field
+
+import torch
+
+PAIRINGS = ("dense", "semi-dense", "random-pairing")
+POSITIONAL_EMBEDDINGS = ("none", "rotational-1d")
+RESNET_FAMILIES = ("resnet18", "resnet34", "resnet50", "resnet101", "resnet152")
+
+
+def backbone_names() -> list[str]:
+    """Every accepted value of `CTMConfig.backbone`."""
+    names = ["parity"]
+    names += [f"{family}-{k}" for family in RESNET_FAMILIES for k in range(1, 5)]
+    return names
+
+
+@dataclass
+class CTMConfig:
+    """Sizes and choices of a Continuous Thought Machine (DESIGN.md sections 1-2).
+
+    `out_shape` groups the `out_dims` logits for certainty and losses: `(-1,)` is one softmax
+    over all outputs (classification); `(16, 2)` is 16 independent binary outputs (parity).
+    """
+
+    d_model: int = 256  # D, number of neurons
+    d_input: int = 64  # attention width (keys, values, query, attention output)
+    heads: int = 4
+    ticks: int = 25  # T, internal ticks per forward pass
+    memory_length: int = 10  # M, pre-activation history each neuron model sees
+    synapse_depth: int = 1  # 1: GLU layer; >1: U-Net MLP
+    deep_nlm: bool = True  # two private layers per neuron (else one)
+    nlm_hidden: int = 16  # H, hidden width of deep neuron-level models
+    pairing: str = "random-pairing"  # one of PAIRINGS
+    n_sync_out: int = 32  # neurons (dense, semi-dense) or pairs (random-pairing) for outputs
+    n_sync_action: int = 32  # same, for the attention query
+    n_self: int = 0  # random-pairing only: how many of the pairs are (i, i)
+    out_dims: int = 2
+    out_shape: tuple[int, ...] = (-1,)
+    dropout: float = 0.0  # synapse and attention dropout
+    dropout_nlm: float = 0.0  # dropout on each neuron model's input
+    backbone: str = "parity"  # one of backbone_names()
+    in_channels: int = 3  # image backbones: channels of the input image
+    positional_embedding: str = "none"  # one of POSITIONAL_EMBEDDINGS
+    pair_seed: int = 0  # seeds the random choice of synchronisation pairs
+
+    def __post_init__(self) -> None:
+        self.out_shape = tuple(int(v) for v in self.out_shape)
+        self.validate()
+
+    def validate(self) -> None:
+        """Raise ValueError naming the bad field and what would fix it."""
+
+        def need(ok: bool, message: str) -> None:
+            if not ok:
+                raise ValueError(message)
+
+        for name in ("d_model", "d_input", "ticks", "memory_length", "synapse_depth",
+                     "nlm_hidden", "n_sync_out", "n_sync_action", "out_dims", "in_channels"):
+            need(getattr(self, name) >= 1, f"{name} must be >= 1, got {getattr(self, name)}")
+        need(self.heads >= 1, f"heads must be >= 1, got {self.heads}")
+        need(self.d_input % self.heads == 0,
+             f"d_input ({self.d_input}) must be divisible by heads ({self.heads})")
+        need(self.pairing in PAIRINGS, f"pairing must be one of {PAIRINGS}, got {self.pairing!r}")
+        need(self.backbone in backbone_names(),
+             f"backbone must be one of {backbone_names()}, got {self.backbone!r}")
+        need(self.positional_embedding in POSITIONAL_EMBEDDINGS,
+             f"positional_embedding must be one of {POSITIONAL_EMBEDDINGS}, "
+             f"got {self.positional_embedding!r}")
+        need(0.0 <= self.dropout < 1.0, f"dropout must be in [0, 1), got {self.dropout}")
+        need(0.0 <= self.dropout_nlm < 1.0,
+             f"dropout_nlm must be in [0, 1), got {self.dropout_nlm}")
+        if self.pairing == "dense":
+            need(self.n_sync_out + self.n_sync_action <= self.d_model,
+                 "dense pairing uses the first n_sync_out and last n_sync_action neurons: "
+                 f"n_sync_out + n_sync_action ({self.n_sync_out + self.n_sync_action}) must be "
+                 f"<= d_model ({self.d_model})")
+        if self.pairing == "random-pairing":
+            need(0 <= self.n_self < min(self.n_sync_out, self.n_sync_action),
+                 f"n_self ({self.n_self}) must be smaller than n_sync_out and n_sync_action")
+        else:
+            need(self.n_self == 0, "n_self only applies to pairing='random-pairing'")
+        known = [v for v in self.out_shape if v != -1]
+        need(self.out_shape.count(-1) <= 1 and all(v >= 1 for v in known),
+             f"out_shape must hold positive sizes and at most one -1, got {self.out_shape}")
+        product = math.prod(known)
+        need(self.out_dims % product == 0 if -1 in self.out_shape else self.out_dims == product,
+             f"out_shape {self.out_shape} does not divide out_dims ({self.out_dims})")
+        need(self.out_groups_shape[-1] >= 2,
+             f"the last entry of out_shape is the number of classes and must be >= 2 "
+             f"(out_shape {self.out_shape}, out_dims {self.out_dims})")
+
+    @property
+    def out_groups_shape(self) -> tuple[int, ...]:
+        """`out_shape` with any -1 resolved, e.g. (16, 2) or (10,)."""
+        known = math.prod(v for v in self.out_shape if v != -1)
+        return tuple(self.out_dims // known if v == -1 else v for v in self.out_shape)
+
+    def sync_size(self, kind: str) -> int:
+        """Length of the `out` or `action` synchronisation vector."""
+        n = self.n_sync_out if kind == "out" else self.n_sync_action
+        return n if self.pairing == "random-pairing" else n * (n + 1) // 2
+
+    @property
+    def backbone_channels(self) -> int:
+        """Width of the feature tokens the backbone produces."""
+        if self.backbone == "parity":
+            return self.d_input
+        family, stages = self.backbone.split("-")
+        base = 64 if family in ("resnet18", "resnet34") else 256
+        return base * 2 ** (int(stages) - 1)
+
+    def to_dict(self) -> dict:
+        data = dataclasses.asdict(self)
+        data["out_shape"] = list(self.out_shape)
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict) -> CTMConfig:
+        names = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(data) - names)
+        if unknown:
+            raise ValueError(f"unknown CTMConfig field(s): {', '.join(unknown)}")
+        return cls(**data)
+
+
+@dataclass
+class CTMOutput:
+    """What one forward pass returns. T is the number of ticks actually run.
+
+    logits: (B, T, out_dims). certainty: (B, T), 1 - normalised entropy averaged over output
+    groups. The trace fields are filled only with `trace=True` and stay on the model's device:
+    attention (B, T, heads, tokens), pre/post activations (B, T, D), sync_out (B, T, P_out),
+    sync_action (B, T, P_action).
+    """
+
+    logits: torch.Tensor
+    certainty: torch.Tensor
+    sync_out: torch.Tensor  # (B, P_out): output synchronisation after the last tick
+    attention: torch.Tensor | None = None
+    pre_activations: torch.Tensor | None = None
+    post_activations: torch.Tensor | None = None
+    sync_out_trace: torch.Tensor | None = None
+    sync_action_trace: torch.Tensor | None = None
+    extras: dict = field(default_factory=dict)
+
+    def most_certain_tick(self) -> torch.Tensor:
+        """(B,) index of each sample's most certain tick."""
+        return self.certainty.argmax(dim=1)

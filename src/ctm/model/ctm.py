@@ -1,0 +1,147 @@
+"""The Continuous Thought Machine: the tick loop of DESIGN.md section 1."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from safetensors.torch import load_file
+from torch import nn
+
+from ..files import write_json, write_safetensors
+from .config import CTMConfig, CTMOutput
+from .inputs import AttentionInput
+from .neurons import NeuronLevelModels
+from .sync import DECAY_MAX, Synchronisation
+from .synapse import build_synapse
+
+WEIGHTS_FILE = "model.safetensors"
+CONFIG_FILE = "config.json"
+
+
+def normalised_entropy(logits: torch.Tensor) -> torch.Tensor:
+    """Entropy of softmax over the last dim, divided by log(classes): 0 = one-hot, 1 = uniform.
+
+    Written with the original's operations in the original's order: certainties decide the
+    most-certain tick, and near-ties must break the same way as in the original."""
+    entropy = -torch.sum(F.softmax(logits, dim=-1) * F.log_softmax(logits, dim=-1), dim=-1)
+    return entropy / torch.log(torch.tensor(logits.shape[-1], dtype=torch.float32))
+
+
+def certainty(logits: torch.Tensor, groups_shape: tuple[int, ...]) -> torch.Tensor:
+    """(B, T, out_dims) logits -> (B, T) certainty, 1 - normalised entropy averaged over groups."""
+    b, t, _ = logits.shape
+    ne = normalised_entropy(logits.reshape(b, t, -1, groups_shape[-1]))  # (B, T, groups)
+    return 1 - ne.mean(-1)
+
+
+class CTM(nn.Module):
+    """A Continuous Thought Machine.
+
+    >>> model = CTM(CTMConfig(d_model=64, ticks=10, out_dims=16 * 2, out_shape=(16, 2)))
+    >>> out = model(torch.randint(0, 2, (8, 16)) * 2 - 1)   # logits (8, 10, 32)
+    """
+
+    def __init__(self, config: CTMConfig) -> None:
+        super().__init__()
+        config.validate()
+        self.config = config
+        d, m = config.d_model, config.memory_length
+        generator = torch.Generator().manual_seed(config.pair_seed)
+        self.sync_out = Synchronisation(config, "out", generator)
+        self.sync_action = Synchronisation(config, "action", generator)
+        self.inputs = AttentionInput(config, self.sync_action.size)
+        self.synapse = build_synapse(config, self.inputs.out_features + d)
+        self.nlm = NeuronLevelModels(config)
+        self.output = nn.Linear(self.sync_out.size, config.out_dims)
+        self.start_post = nn.Parameter(torch.empty(d).uniform_(-(1 / d) ** 0.5, (1 / d) ** 0.5))
+        bound = (1 / (d + m)) ** 0.5
+        self.start_history = nn.Parameter(torch.empty(d, m).uniform_(-bound, bound))
+
+    def forward(self, x: torch.Tensor, ticks: int | None = None, trace: bool = False
+                ) -> CTMOutput:
+        """Think for `ticks` ticks (default `config.ticks`) about input x.
+
+        With trace=True the output also holds per-tick attention, pre-/post-activations and both
+        synchronisations, kept on the model's device.
+        """
+        n_ticks = self.config.ticks if ticks is None else int(ticks)
+        if n_ticks < 1:
+            raise ValueError(f"ticks must be >= 1, got {n_ticks}")
+        encoded = self.inputs.encode(x)
+        b = encoded.keys.shape[0]
+        z = self.start_post.expand(b, -1)  # (B, D)
+        history = self.start_history.unsqueeze(1).expand(-1, b, -1)  # (D, B, M)
+        r_out, r_action = self.sync_out.retention(), self.sync_action.retention()
+        alpha_out, beta_out = self.sync_out.start(z)
+        alpha_action = beta_action = None
+
+        logits, traces = [], {k: [] for k in ("attn", "pre", "post", "s_out", "s_act")}
+        for _ in range(n_ticks):
+            if alpha_action is None:
+                alpha_action, beta_action = self.sync_action.start(z)
+            else:
+                alpha_action, beta_action = self.sync_action.update(
+                    z, alpha_action, beta_action, r_action)
+            s_action = Synchronisation.read(alpha_action, beta_action)  # (B, P_action)
+            attended, attn = self.inputs(s_action, encoded)  # (B, d_input), (B, heads, N)
+            pre = self.synapse(torch.cat([attended, z], dim=-1))  # (B, D)
+            history = torch.cat([history[:, :, 1:], pre.t().unsqueeze(-1)], dim=-1)
+            z = self.nlm(history)  # (B, D)
+            alpha_out, beta_out = self.sync_out.update(z, alpha_out, beta_out, r_out)
+            s_out = Synchronisation.read(alpha_out, beta_out)  # (B, P_out)
+            logits.append(self.output(s_out))
+            if trace:
+                for key, value in zip(traces, (attn, pre, z, s_out, s_action), strict=True):
+                    traces[key].append(value.detach())
+
+        stacked = torch.stack(logits, dim=1)  # (B, T, out_dims)
+        out = CTMOutput(logits=stacked,
+                        certainty=certainty(stacked, self.config.out_groups_shape),
+                        sync_out=s_out)
+        if trace:
+            out.attention = torch.stack(traces["attn"], 1)  # (B, T, heads, N)
+            out.pre_activations = torch.stack(traces["pre"], 1)  # (B, T, D)
+            out.post_activations = torch.stack(traces["post"], 1)  # (B, T, D)
+            out.sync_out_trace = torch.stack(traces["s_out"], 1)  # (B, T, P_out)
+            out.sync_action_trace = torch.stack(traces["s_act"], 1)  # (B, T, P_action)
+        return out
+
+    @torch.no_grad()
+    def clamp_decays_(self) -> None:
+        """Project decay parameters into [0, 15]; the trainer calls this after each step."""
+        for sync in (self.sync_out, self.sync_action):
+            sync.decay.clamp_(0.0, DECAY_MAX)
+
+    # --- files -------------------------------------------------------------------------------
+
+    def save(self, directory: str | os.PathLike) -> None:
+        """Write `model.safetensors` and `config.json` into `directory` (atomically)."""
+        directory = Path(directory)
+        write_safetensors(directory / WEIGHTS_FILE, self.state_dict())
+        write_json(directory / CONFIG_FILE, self.config.to_dict())
+
+    @classmethod
+    def load(cls, directory: str | os.PathLike, map_location: str = "cpu") -> CTM:
+        directory = Path(directory)
+        for name in (WEIGHTS_FILE, CONFIG_FILE):
+            if not (directory / name).is_file():
+                raise FileNotFoundError(f"{directory / name} not found: not a saved CTM")
+        config = CTMConfig.from_dict(json.loads((directory / CONFIG_FILE).read_text()))
+        model = cls(config)
+        model.load_state_dict(load_file(directory / WEIGHTS_FILE, device=map_location))
+        return model.to(map_location)
+
+    @classmethod
+    def from_original(cls, state_dict: dict[str, torch.Tensor], original_kwargs: dict) -> CTM:
+        """Build a CTM from a state dict saved by the original research code and the keyword
+        arguments its `ContinuousThoughtMachine` was constructed with."""
+        from .original import config_from_original, state_dict_from_original
+
+        config = config_from_original(original_kwargs, state_dict)
+        model = cls(config)
+        model.load_state_dict(state_dict_from_original(state_dict, config))
+        return model

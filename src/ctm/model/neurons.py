@@ -1,0 +1,49 @@
+"""Neuron-level models: every neuron maps its own pre-activation history to its post-activation.
+
+Weights are laid out (D, in, out) and applied with one batched matrix product over neurons, on a
+history kept as (D, B, M): no per-call transposes, and `bmm` avoids the slow einsum path that the
+original (in, out, D) layout takes on CPU.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .config import CTMConfig
+
+
+class PrivateLinear(nn.Module):
+    """D independent Linear(in -> out) maps, divided by one learned temperature (init 1)."""
+
+    def __init__(self, neurons: int, n_in: int, n_out: int) -> None:
+        super().__init__()
+        bound = 1.0 / math.sqrt(n_in + n_out)
+        self.weight = nn.Parameter(torch.empty(neurons, n_in, n_out).uniform_(-bound, bound))
+        self.bias = nn.Parameter(torch.zeros(neurons, 1, n_out))
+        self.temperature = nn.Parameter(torch.ones(1))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        # x: (D, B, in) -> (D, B, out)
+        return torch.baddbmm(self.bias, x, self.weight) / self.temperature
+
+
+class NeuronLevelModels(nn.Module):
+    """Deep: PrivateLinear(M -> 2H), GLU, PrivateLinear(H -> 2), GLU. Shallow: (M -> 2), GLU."""
+
+    def __init__(self, config: CTMConfig) -> None:
+        super().__init__()
+        d, m, h = config.d_model, config.memory_length, config.nlm_hidden
+        widths = [(m, 2 * h), (h, 2)] if config.deep_nlm else [(m, 2)]
+        self.layers = nn.ModuleList(PrivateLinear(d, n_in, n_out) for n_in, n_out in widths)
+        self.dropout = nn.Dropout(config.dropout_nlm)
+
+    def forward(self, history: torch.Tensor) -> torch.Tensor:
+        # history: (D, B, M) -> post-activations (B, D)
+        out = history
+        for layer in self.layers:
+            out = F.glu(layer(self.dropout(out)), dim=-1)
+        return out.squeeze(-1).t()

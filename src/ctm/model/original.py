@@ -1,0 +1,178 @@
+"""Conversion between our CTM and checkpoints of the original research code
+(SakanaAI/continuous-thought-machines, `models/ctm.py`).
+
+Most modules keep their names; the differences are renamed here, and the two layouts that differ
+are converted: neuron-level weights ((in, out, D) there, (D, in, out) here) and synchronisation
+neurons (n neurons per side there, an explicit list of P pairs here).
+"""
+
+from __future__ import annotations
+
+import torch
+
+from .config import CTMConfig
+from .sync import expand_pairs
+
+_PAIRINGS = {"first-last": "dense", "random": "semi-dense", "random-pairing": "random-pairing"}
+_BACKBONES = {"parity_backbone": "parity"}
+_POSITIONAL = {"none": "none", "custom-rotational-1d": "rotational-1d"}
+
+# (our prefix, original prefix); the first match wins, so specific prefixes come first.
+_RENAMES = [
+    ("start_post", "start_activated_state"),
+    ("start_history", "start_trace"),
+    ("inputs.backbone.initial_rgb.", "initial_rgb."),
+    ("inputs.backbone.", "backbone."),  # image backbones: see _renames
+    ("inputs.positional.", "positional_embedding."),
+    ("inputs.kv_proj.", "kv_proj."),
+    ("inputs.q_proj.", "q_proj."),
+    ("inputs.attention.", "attention."),
+    ("synapse.linear.", "synapses.1."),
+    ("synapse.norm.", "synapses.3."),
+    ("synapse.", "synapses."),
+    ("output.", "output_projector.0."),
+    ("sync_out.decay", "decay_params_out"),
+    ("sync_action.decay", "decay_params_action"),
+]
+
+
+def _renames(config: CTMConfig) -> list[tuple[str, str]]:
+    if config.backbone == "parity":
+        return _RENAMES
+    # the original's `backbone` is the ResNet alone; ours wraps it with initial_rgb
+    return [("inputs.backbone.resnet.", "backbone.") if ours == "inputs.backbone." else (ours, t)
+            for ours, t in _RENAMES]
+
+
+_NLM_NAMES = {"weight": "w1", "bias": "b1", "temperature": "T"}
+
+
+def config_from_original(kwargs: dict, state_dict: dict[str, torch.Tensor] | None = None
+                         ) -> CTMConfig:
+    """Our config for the original constructor's keyword arguments."""
+
+    def get(name: str, default: object = None) -> object:
+        if name not in kwargs and default is None:
+            raise ValueError(f"original config lacks {name!r}")
+        return kwargs.get(name, default)
+
+    if get("do_layernorm_nlm", False):
+        raise ValueError("do_layernorm_nlm=True (unused in the paper) is not supported")
+    for flag in ("use_thought_attention", "use_static_thought_trace"):
+        if kwargs.get(flag):
+            raise ValueError(f"{flag}=True comes from a later fork and is not supported")
+    select = get("neuron_select_type", "random-pairing")
+    backbone = get("backbone_type")
+    positional = get("positional_embedding_type", "none")
+    for value, table, what in ((select, _PAIRINGS, "neuron_select_type"),
+                               (positional, _POSITIONAL, "positional_embedding_type")):
+        if value not in table:
+            raise ValueError(f"unsupported {what} {value!r}; supported: {sorted(table)}")
+    if not get("heads"):
+        raise ValueError("heads=0 (no attention) is not supported")
+    in_channels = 3
+    if state_dict is not None and "initial_rgb.weight" in state_dict:
+        in_channels = int(state_dict["initial_rgb.weight"].shape[1])
+    dropout = float(get("dropout", 0.0))
+    dropout_nlm = kwargs.get("dropout_nlm")
+    return CTMConfig(
+        d_model=int(get("d_model")), d_input=int(get("d_input")), heads=int(get("heads")),
+        ticks=int(get("iterations")), memory_length=int(get("memory_length")),
+        synapse_depth=int(get("synapse_depth")), deep_nlm=bool(get("deep_nlms")),
+        nlm_hidden=int(get("memory_hidden_dims")), pairing=_PAIRINGS[select],
+        n_sync_out=int(get("n_synch_out")), n_sync_action=int(get("n_synch_action")),
+        n_self=int(kwargs.get("n_random_pairing_self", 0)) if select == "random-pairing" else 0,
+        out_dims=int(get("out_dims")), out_shape=tuple(get("prediction_reshaper", [-1])),
+        dropout=dropout, dropout_nlm=dropout if dropout_nlm is None else float(dropout_nlm),
+        backbone=_BACKBONES.get(backbone, backbone), in_channels=in_channels,
+        positional_embedding=_POSITIONAL[positional],
+    )
+
+
+def _rename(key: str, table: list[tuple[str, str]]) -> str | None:
+    for ours, theirs in table:
+        if key == ours or (ours.endswith(".") and key.startswith(ours)):
+            return theirs + key[len(ours):]
+    return None
+
+
+def _nlm_key_pairs(config: CTMConfig) -> list[tuple[str, str, str]]:
+    """(our key, original key, kind) for every neuron-level-model tensor."""
+    rows = []
+    for layer in range(2 if config.deep_nlm else 1):
+        for ours, theirs in _NLM_NAMES.items():
+            rows.append((f"nlm.layers.{layer}.{ours}", f"trace_processor.0.{2 * layer}.{theirs}",
+                         ours))
+    return rows
+
+
+def state_dict_from_original(original: dict[str, torch.Tensor], config: CTMConfig
+                             ) -> dict[str, torch.Tensor]:
+    """Map an original state dict onto our keys and layouts; every original tensor is used."""
+    ours: dict[str, torch.Tensor] = {}
+    used: set[str] = set()
+
+    def take(key: str) -> torch.Tensor:
+        if key not in original:
+            raise KeyError(f"original state dict lacks {key!r}")
+        used.add(key)
+        return original[key]
+
+    for kind in ("out", "action"):
+        left = take(f"{kind}_neuron_indices_left").long()
+        right = take(f"{kind}_neuron_indices_right").long()
+        if config.pairing == "dense":  # the original slices instead of using these buffers
+            n = len(left)
+            start = 0 if kind == "out" else config.d_model - n
+            left = right = torch.arange(start, start + n)
+        ours[f"sync_{kind}.pair_left"], ours[f"sync_{kind}.pair_right"] = expand_pairs(
+            config.pairing, left, right)
+    for key, theirs, kind in _nlm_key_pairs(config):
+        value = take(theirs)
+        if kind == "weight":
+            value = value.permute(2, 0, 1)  # (in, out, D) -> (D, in, out)
+        elif kind == "bias":
+            value = value.squeeze(0).unsqueeze(1)  # (1, D, out) -> (D, 1, out)
+        ours[key] = value.contiguous()
+    inverse = [(theirs, mine) for mine, theirs in _renames(config)]
+    for key in original:
+        if key in used:
+            continue
+        mine = _rename(key, inverse)
+        if mine is None:
+            raise KeyError(f"no counterpart for original key {key!r}")
+        ours[mine] = original[key]
+        used.add(key)
+    return ours
+
+
+def state_dict_to_original(model: torch.nn.Module) -> dict[str, torch.Tensor]:
+    """Our model's state dict in the original's keys and layouts (used by the reference model,
+    which is a literal transcription of the original algorithm)."""
+    config: CTMConfig = model.config  # type: ignore[assignment]
+    state = model.state_dict()
+    theirs: dict[str, torch.Tensor] = {}
+    for kind in ("out", "action"):
+        left, right = state[f"sync_{kind}.pair_left"], state[f"sync_{kind}.pair_right"]
+        if config.pairing != "random-pairing":
+            n = config.n_sync_out if kind == "out" else config.n_sync_action
+            i, j = torch.triu_indices(n, n)
+            diagonal = i == j  # pair (k, k) holds left[k] and right[k]
+            left, right = left[diagonal], right[diagonal]
+        theirs[f"{kind}_neuron_indices_left"] = left.clone()
+        theirs[f"{kind}_neuron_indices_right"] = right.clone()
+    for key, original_key, kind in _nlm_key_pairs(config):
+        value = state[key]
+        if kind == "weight":
+            value = value.permute(1, 2, 0)
+        elif kind == "bias":
+            value = value.squeeze(1).unsqueeze(0)
+        theirs[original_key] = value.contiguous()
+    for key, value in state.items():
+        if key.startswith(("sync_", "nlm.")) and not key.endswith(".decay"):
+            continue
+        mapped = _rename(key, _renames(config))
+        if mapped is None:
+            raise KeyError(f"no original counterpart for {key!r}")
+        theirs[mapped] = value
+    return theirs
