@@ -139,9 +139,11 @@ class CTM(nn.Module):
     def from_original(cls, state_dict: dict[str, torch.Tensor], original_kwargs: dict) -> CTM:
         """Build a CTM from a state dict saved by the original research code and the keyword
         arguments its `ContinuousThoughtMachine` was constructed with."""
-        from .original import config_from_original, state_dict_from_original
+        from .original import check_state_dict, config_from_original, state_dict_from_original
 
         config = config_from_original(original_kwargs, state_dict)
         model = cls(config)
-        model.load_state_dict(state_dict_from_original(state_dict, config))
+        converted = state_dict_from_original(state_dict, config)
+        check_state_dict(model.state_dict(), converted)
+        model.load_state_dict(converted)
         return model

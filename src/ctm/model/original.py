@@ -146,13 +146,15 @@ def state_dict_from_original(original: dict[str, torch.Tensor], config: CTMConfi
     return ours
 
 
-def state_dict_to_original(model: torch.nn.Module) -> dict[str, torch.Tensor]:
-    """Our model's state dict in the original's keys and layouts (used by the reference model,
-    which is a literal transcription of the original algorithm)."""
-    config: CTMConfig = model.config  # type: ignore[assignment]
-    state = model.state_dict()
+def state_dict_to_original(state: dict[str, torch.Tensor], config: CTMConfig
+                           ) -> dict[str, torch.Tensor]:
+    """Our state dict in the original's keys and layouts (used by the reference model, which
+    is a literal transcription of the original algorithm). Tensors missing from `state` (e.g.
+    buffers, when converting gradients) are skipped."""
     theirs: dict[str, torch.Tensor] = {}
     for kind in ("out", "action"):
+        if f"sync_{kind}.pair_left" not in state:
+            continue
         left, right = state[f"sync_{kind}.pair_left"], state[f"sync_{kind}.pair_right"]
         if config.pairing != "random-pairing":
             n = config.n_sync_out if kind == "out" else config.n_sync_action
@@ -162,6 +164,8 @@ def state_dict_to_original(model: torch.nn.Module) -> dict[str, torch.Tensor]:
         theirs[f"{kind}_neuron_indices_left"] = left.clone()
         theirs[f"{kind}_neuron_indices_right"] = right.clone()
     for key, original_key, kind in _nlm_key_pairs(config):
+        if key not in state:
+            continue
         value = state[key]
         if kind == "weight":
             value = value.permute(1, 2, 0)
@@ -176,3 +180,15 @@ def state_dict_to_original(model: torch.nn.Module) -> dict[str, torch.Tensor]:
             raise KeyError(f"no original counterpart for {key!r}")
         theirs[mapped] = value
     return theirs
+
+
+def check_state_dict(expected: dict[str, torch.Tensor], given: dict[str, torch.Tensor]) -> None:
+    """Raise one ValueError naming the first few missing, unexpected or mis-shaped tensors."""
+    problems = [f"missing {k}" for k in expected if k not in given]
+    problems += [f"unexpected {k}" for k in given if k not in expected]
+    problems += [f"{k} has shape {tuple(given[k].shape)}, expected {tuple(v.shape)}"
+                 for k, v in expected.items() if k in given and given[k].shape != v.shape]
+    if problems:
+        more = f" (and {len(problems) - 3} more)" if len(problems) > 3 else ""
+        raise ValueError("weights do not fit the configuration: " + "; ".join(problems[:3])
+                         + more)

@@ -1,0 +1,288 @@
+"""The `ctm` command: tasks, train, eval, convert-original, bench."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, NoReturn
+
+from .flags import add_dataclass_flags, collect
+
+
+class UserError(Exception):
+    """A mistake on the command line: reported as one line, exit status 2."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        raise UserError(f"{message} (see `{self.prog} --help`)")
+
+
+def _add_threads(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--threads", type=int, default=0,
+                        help="torch CPU threads (default: torch's choice)")
+
+
+def _set_threads(threads: int) -> None:
+    import torch
+
+    if threads < 0:
+        raise UserError(f"--threads must be >= 0, got {threads}")
+    if threads:
+        torch.set_num_threads(threads)
+
+
+# --- ctm tasks ------------------------------------------------------------------------------
+
+def cmd_tasks(args: argparse.Namespace) -> int:
+    from .tasks import TASKS
+
+    for name, task in sorted(TASKS.items()):
+        print(f"{name:<12} {task.description}")
+    return 0
+
+
+# --- ctm train ------------------------------------------------------------------------------
+
+def _train_parser(task_name: str | None) -> argparse.ArgumentParser:
+    from .model import CTMConfig
+    from .tasks import get_task
+    from .train import TrainConfig
+
+    parser = _Parser(prog="ctm train", description=(
+        "Train a CTM. Every field of the run's config is a flag; the run directory's "
+        "config.json replays the run with --config."))
+    parser.add_argument("task", nargs="?", help="task name (see `ctm tasks`)")
+    parser.add_argument("--out", type=Path, help="run directory to create")
+    parser.add_argument("--config", type=Path,
+                        help="start from a run's config.json (flags override it)")
+    parser.add_argument("--resume", type=Path, metavar="RUN_DIR",
+                        help="continue the run in RUN_DIR from its latest checkpoint")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    add_dataclass_flags(parser, TrainConfig, "train", "training")
+    if task_name is not None:
+        task = get_task(task_name)
+        instance = task(task.Options())
+        add_dataclass_flags(parser, task.Options, "options", f"{task_name} task options")
+        add_dataclass_flags(parser, CTMConfig, "model", f"model (defaults for {task_name})",
+                            instance.model_defaults())
+    return parser
+
+
+def _find_task(argv: Sequence[str]) -> str | None:
+    """The task named on the command line, in --config, or in the run being resumed."""
+    for i, arg in enumerate(argv):
+        if arg in ("--config", "--resume") and i + 1 < len(argv):
+            path = Path(argv[i + 1])
+            path = path / "config.json" if arg == "--resume" else path
+            if path.is_file():
+                return json.loads(path.read_text()).get("task")
+    positional = [a for a in argv if not a.startswith("-")]
+    return positional[0] if positional and not argv[0].startswith("-") else None
+
+
+def cmd_train(argv: Sequence[str]) -> int:
+    from .tasks import TASKS
+    from .train import RunConfig, Trainer
+
+    task_name = _find_task(argv)
+    if task_name is not None and task_name not in TASKS:
+        raise UserError(f"unknown task {task_name!r}; available: {', '.join(sorted(TASKS))}")
+    args = _train_parser(task_name).parse_args(argv)
+    overrides = {s: collect(args, s) for s in ("options", "model", "train")}
+    if args.resume is not None:
+        if args.out is not None or args.config is not None:
+            raise UserError("--resume continues a run in place: drop --out and --config")
+        allowed = {"steps", "threads", "eval_every", "checkpoint_every", "log_every", "device"}
+        changed = (set(overrides["options"]) | set(overrides["model"])
+                   | set(overrides["train"]) - allowed)
+        if changed:
+            raise UserError(f"a resumed run keeps its config; cannot change "
+                            f"{', '.join(sorted(changed))} (allowed: {', '.join(sorted(allowed))})")
+        if not (args.resume / "config.json").is_file():
+            raise UserError(f"{args.resume} is not a run directory (no config.json)")
+        saved = RunConfig.read(args.resume / "config.json").to_dict()
+        saved["train"].update(overrides["train"])
+        run = RunConfig.from_dict(saved)
+        trainer = Trainer(run, args.resume, resume=True, progress=not args.no_progress)
+        run_dir = args.resume
+    else:
+        if args.out is None:
+            raise UserError("say where the run goes: --out RUN_DIR")
+        if args.config is not None:
+            base = RunConfig.read(args.config).to_dict()
+            if args.task and args.task != base["task"]:
+                raise UserError(f"--config is a {base['task']} run, not {args.task}")
+        elif args.task is None:
+            raise UserError("name a task (see `ctm tasks`), or give --config or --resume")
+        else:
+            base = {"task": args.task, "options": {}, "model": {}, "train": {}}
+        if args.config is not None and overrides["options"]:
+            base["model"] = {}  # the task's options may change sizes the old model fixed
+        for section in ("options", "model", "train"):
+            base[section] = {**base[section], **overrides[section]}
+        run = RunConfig.create(base["task"], base["options"], base["model"], base["train"])
+        trainer = Trainer(run, args.out, progress=not args.no_progress)
+        run_dir = args.out
+    metrics = trainer.fit()
+    print(trainer.task.summary(metrics))
+    print(f"run directory: {run_dir}  (evaluate again with `ctm eval {run_dir}`)")
+    return 0
+
+
+# --- ctm eval -------------------------------------------------------------------------------
+
+def load_run(run_dir: Path) -> tuple[Any, Any]:
+    """(RunConfig, trained CTM) of a run directory: its final model, else latest checkpoint."""
+    from .model import CTM
+    from .train import RunConfig
+    from .train.checkpoint import latest_checkpoint
+    from .train.trainer import FINAL_MODEL, RUN_CONFIG
+
+    if not (run_dir / RUN_CONFIG).is_file():
+        raise UserError(f"{run_dir} is not a run directory (no {RUN_CONFIG})")
+    run = RunConfig.read(run_dir / RUN_CONFIG)
+    source = run_dir / FINAL_MODEL
+    if not source.is_dir():
+        source = latest_checkpoint(run_dir)
+        if source is None:
+            raise UserError(f"{run_dir} has no trained model or checkpoint yet")
+    return run, CTM.load(source)
+
+
+def cmd_eval(args: argparse.Namespace) -> int:
+    from .train.trainer import build_task
+
+    _set_threads(args.threads)
+    run, model = load_run(args.run_dir)
+    model.eval()
+    task = build_task(run)
+    metrics = task.evaluate(model, task.eval_batches(run.train.eval_batch_size, run.train.seed),
+                            "cpu")
+    if args.json:
+        print(json.dumps(metrics))
+    else:
+        print(task.summary(metrics))
+    return 0
+
+
+# --- ctm convert-original -------------------------------------------------------------------
+
+def cmd_convert(args: argparse.Namespace) -> int:
+    import torch
+    from safetensors.torch import load_file
+
+    from .model import CTM
+
+    for path in (args.weights, args.config):
+        if not path.is_file():
+            raise UserError(f"{path} not found")
+    try:
+        kwargs = json.loads(args.config.read_text())
+    except json.JSONDecodeError as error:
+        raise UserError(f"{args.config} is not valid JSON: {error}") from None
+    kwargs = kwargs.get("constructor", kwargs)  # accept our fixtures' layout too
+    if args.weights.suffix == ".safetensors":
+        state = load_file(args.weights)
+    else:
+        try:
+            state = torch.load(args.weights, map_location="cpu", weights_only=True)
+        except Exception as error:
+            raise UserError(f"cannot read {args.weights} as a plain state dict "
+                            f"(weights_only=True): {error}") from None
+        state = state.get("model_state_dict", state) if isinstance(state, dict) else state
+    if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
+        raise UserError(f"{args.weights} does not hold a state dict of tensors")
+    try:
+        model = CTM.from_original(state, kwargs)
+    except (KeyError, ValueError) as error:
+        raise UserError(f"{args.weights} does not match {args.config}: {error}") from None
+    model.save(args.out_dir)
+    n = sum(p.numel() for p in model.parameters())
+    print(f"wrote {args.out_dir} ({n:,} parameters); load it with CTM.load({str(args.out_dir)!r})")
+    return 0
+
+
+# --- ctm bench ------------------------------------------------------------------------------
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    from .bench import SPECS, run_bench
+
+    names = args.names or list(SPECS)
+    unknown = [n for n in names if n not in SPECS]
+    if unknown:
+        raise UserError(f"unknown benchmark(s) {', '.join(unknown)}; available: "
+                        f"{', '.join(SPECS)}")
+    if args.steps < 1 or args.threads < 1:
+        raise UserError("--steps and --threads must be >= 1")
+    if not args.json:
+        print(f"{'config':<10} {'median s':>9} {'min s':>8} {'max s':>8} {'peak MB':>8} "
+              f"{'reference s':>11} {'speed-up':>8}")
+    for name in names:
+        row = run_bench(name, steps=args.steps, warmup=args.warmup, threads=args.threads,
+                        device=args.device)
+        if args.json:
+            print(json.dumps(row), flush=True)
+        else:
+            print(f"{name:<10} {row['median_s']:>9.4f} {row['min_s']:>8.4f} "
+                  f"{row['max_s']:>8.4f} {row['peak_mem_mb']:>8.1f} "
+                  f"{row['reference_median_s']:>11.4f} {row['speedup']:>7.2f}x", flush=True)
+    return 0
+
+
+# --- entry point ----------------------------------------------------------------------------
+
+def _main_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="ctm", description="Continuous Thought Machines.")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    sub.add_parser("tasks", help="list the tasks")
+    sub.add_parser("train", help="train a CTM (ctm train TASK --out RUN_DIR; --help for flags)",
+                   add_help=False)
+    p = sub.add_parser("eval", help="evaluate a run's model on held-out data")
+    p.add_argument("run_dir", type=Path)
+    p.add_argument("--json", action="store_true", help="one JSON object of final metrics")
+    _add_threads(p)
+    p = sub.add_parser("convert-original",
+                       help="convert a checkpoint of the original research code")
+    p.add_argument("weights", type=Path, help=".pt state dict or .safetensors")
+    p.add_argument("config", type=Path, help="JSON of the original constructor's arguments")
+    p.add_argument("out_dir", type=Path)
+    p = sub.add_parser("bench", help="time training steps against the reference")
+    p.add_argument("names", nargs="*", help="benchmarks (default: all)")
+    p.add_argument("--json", action="store_true", help="one JSON line per benchmark")
+    p.add_argument("--steps", type=int, default=10, help="timed steps (default 10)")
+    p.add_argument("--warmup", type=int, default=2, help="untimed steps first (default 2)")
+    p.add_argument("--threads", type=int, default=2, help="torch threads (default 2)")
+    p.add_argument("--device", default="cpu", help="cpu or cuda (default cpu)")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    try:
+        if argv and argv[0] == "train":
+            return cmd_train(argv[1:])
+        args = _main_parser().parse_args(argv)
+        commands = {"tasks": cmd_tasks, "eval": cmd_eval, "convert-original": cmd_convert,
+                    "bench": cmd_bench}
+        if args.command is None:
+            _main_parser().print_help()
+            return 2
+        return commands[args.command](args)
+    except UserError as error:
+        print(f"ctm: error: {error}", file=sys.stderr)
+        return 2
+    except (ValueError, FileNotFoundError, FileExistsError) as error:
+        print(f"ctm: error: {error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("ctm: interrupted; resume a training run with `ctm train --resume RUN_DIR`",
+              file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

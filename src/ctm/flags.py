@@ -1,0 +1,64 @@
+"""Command-line flags generated from config dataclasses: every field gets `--field-name`."""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import typing
+from typing import Any
+
+
+def parse_bool(text: str) -> bool:
+    lowered = text.strip().lower()
+    if lowered in ("1", "true", "yes", "on"):
+        return True
+    if lowered in ("0", "false", "no", "off"):
+        return False
+    raise argparse.ArgumentTypeError(f"expected true or false, got {text!r}")
+
+
+def parse_int_tuple(text: str) -> tuple[int, ...]:
+    try:
+        return tuple(int(part) for part in text.split(",") if part.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected comma-separated integers such as 16,2, got {text!r}") from None
+
+
+def _parser_for(annotation: Any) -> tuple[Any, str]:
+    """(argparse type function, metavar) for a field's annotation."""
+    origin = typing.get_origin(annotation)
+    if annotation is bool:
+        return parse_bool, "BOOL"
+    if annotation is int:
+        return int, "INT"
+    if annotation is float:
+        return float, "FLOAT"
+    if annotation is str:
+        return str, "STR"
+    if origin is tuple:
+        return parse_int_tuple, "INTS"
+    raise TypeError(f"no command-line parser for fields of type {annotation}")
+
+
+def add_dataclass_flags(parser: argparse.ArgumentParser, cls: type, section: str,
+                        title: str, defaults: Any | None = None) -> None:
+    """Add `--name` for every field of `cls`; parsed values land in `dest=section.name`
+    and stay None unless given. `defaults` (an instance) fills the help text."""
+    group = parser.add_argument_group(title)
+    hints = typing.get_type_hints(cls)
+    for f in dataclasses.fields(cls):
+        kind, metavar = _parser_for(hints[f.name])
+        shown = getattr(defaults, f.name) if defaults is not None else f.default
+        if isinstance(shown, tuple):
+            shown = ",".join(str(v) for v in shown)
+        group.add_argument(f"--{f.name.replace('_', '-')}", dest=f"{section}.{f.name}",
+                           type=kind, metavar=metavar, default=None,
+                           help=f"(default: {shown})")
+
+
+def collect(namespace: argparse.Namespace, section: str) -> dict[str, Any]:
+    """The fields of one section that were given on the command line."""
+    prefix = f"{section}."
+    return {key[len(prefix):]: value for key, value in vars(namespace).items()
+            if key.startswith(prefix) and value is not None}

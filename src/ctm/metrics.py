@@ -1,0 +1,52 @@
+"""Accuracy of grouped outputs, at the most-certain tick and at every tick."""
+
+from __future__ import annotations
+
+import torch
+
+
+class GroupedAccuracy:
+    """Accumulates accuracy of (B, T, G, C) logits against (B, G) targets over batches.
+
+    Reports per-group ("per-position") and whole-sample ("every group right") accuracy at each
+    sample's most-certain tick and at every tick, and the mean most-certain tick (1-based).
+    """
+
+    def __init__(self) -> None:
+        self.count = 0
+        self.group_correct_certain = 0.0
+        self.all_correct_certain = 0.0
+        self.certain_tick_sum = 0.0
+        self.group_correct_per_tick: torch.Tensor | None = None
+        self.all_correct_per_tick: torch.Tensor | None = None
+
+    @torch.no_grad()
+    def update(self, grouped_logits: torch.Tensor, targets: torch.Tensor,
+               certainty: torch.Tensor) -> None:
+        b = grouped_logits.shape[0]
+        correct = (grouped_logits.argmax(-1) == targets.unsqueeze(1)).float()  # (B, T, G)
+        tick = certainty.argmax(1)  # (B,)
+        at_certain = correct[torch.arange(b), tick]  # (B, G)
+        self.count += b
+        self.group_correct_certain += at_certain.mean(-1).sum().item()
+        self.all_correct_certain += at_certain.min(-1).values.sum().item()
+        self.certain_tick_sum += (tick + 1).sum().item()
+        group_per_tick = correct.mean(-1).sum(0).cpu()  # (T,)
+        all_per_tick = correct.min(-1).values.sum(0).cpu()
+        if self.group_correct_per_tick is None:
+            self.group_correct_per_tick, self.all_correct_per_tick = group_per_tick, all_per_tick
+        else:
+            self.group_correct_per_tick += group_per_tick
+            self.all_correct_per_tick += all_per_tick
+
+    def result(self, group_name: str, whole_name: str) -> dict[str, float | list[float]]:
+        if not self.count:
+            raise ValueError("no batches were evaluated")
+        n = self.count
+        return {
+            f"{group_name}_accuracy": self.group_correct_certain / n,
+            f"{whole_name}_accuracy": self.all_correct_certain / n,
+            "mean_certain_tick": self.certain_tick_sum / n,
+            f"{group_name}_accuracy_per_tick": (self.group_correct_per_tick / n).tolist(),
+            f"{whole_name}_accuracy_per_tick": (self.all_correct_per_tick / n).tolist(),
+        }

@@ -1,0 +1,17 @@
+"""Task registry: names -> task classes. A new task is one module plus one line here."""
+
+from __future__ import annotations
+
+from .base import Batch, Task
+from .parity import ParityTask
+
+TASKS: dict[str, type[Task]] = {task.name: task for task in (ParityTask,)}
+
+
+def get_task(name: str) -> type[Task]:
+    if name not in TASKS:
+        raise ValueError(f"unknown task {name!r}; available: {', '.join(sorted(TASKS))}")
+    return TASKS[name]
+
+
+__all__ = ["TASKS", "Batch", "Task", "get_task"]

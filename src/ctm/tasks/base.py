@@ -1,0 +1,65 @@
+"""What a task is: its options, its model defaults, its data, its loss and its metrics.
+
+The trainer, the CLI and the evaluation code know tasks only through this interface; a new task
+is one module that subclasses `Task` and registers itself in `ctm.tasks`.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import torch
+
+from ..losses import TickLoss
+from ..model import CTMConfig, CTMOutput
+
+
+@dataclass
+class Batch:
+    inputs: torch.Tensor
+    targets: torch.Tensor
+
+    def to(self, device: torch.device | str) -> Batch:
+        return Batch(self.inputs.to(device), self.targets.to(device))
+
+
+class Task(ABC):
+    name: ClassVar[str]
+    description: ClassVar[str]
+    Options: ClassVar[type]  # a dataclass of the task's own settings
+
+    def __init__(self, options: Any) -> None:
+        self.options = options
+
+    @abstractmethod
+    def model_defaults(self) -> CTMConfig:
+        """A model that learns this task on a CPU in minutes."""
+
+    @abstractmethod
+    def model_requirements(self) -> dict[str, Any]:
+        """Model fields the task's data fixes (output sizes, input channels)."""
+
+    @abstractmethod
+    def train_batch(self, step: int, batch_size: int, seed: int) -> Batch:
+        """The batch for one training step: a pure function of (step, seed), so a resumed run
+        sees exactly the data an uninterrupted one would."""
+
+    @abstractmethod
+    def eval_batches(self, batch_size: int, seed: int) -> Iterator[Batch]:
+        """Held-out data, the same every time for a given seed."""
+
+    @abstractmethod
+    def loss(self, output: CTMOutput, batch: Batch, config: CTMConfig) -> TickLoss:
+        """The training loss of one forward pass."""
+
+    @abstractmethod
+    def evaluate(self, model: torch.nn.Module, batches: Iterator[Batch],
+                 device: torch.device | str) -> dict[str, Any]:
+        """Metrics over held-out batches: scalars, and per-tick lists."""
+
+    @abstractmethod
+    def summary(self, metrics: dict[str, Any]) -> str:
+        """A short human-readable table of `evaluate`'s metrics."""

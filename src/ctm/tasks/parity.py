@@ -1,0 +1,97 @@
+"""Cumulative parity: read a ±1 sequence, output at every position whether the number of -1s
+so far is odd. A CTM learns it by attending along the sequence over its ticks."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+
+from ..losses import TickLoss, grouped_logits, per_tick_cross_entropy, two_tick_loss
+from ..metrics import GroupedAccuracy
+from ..model import CTMConfig, CTMOutput
+from .base import Batch, Task
+
+EVAL_STREAM = 7_919  # offsets the evaluation seed away from training steps' seeds
+
+
+@dataclass
+class ParityOptions:
+    length: int = 16  # sequence length L
+    eval_size: int = 1024  # held-out sequences per evaluation
+
+    def __post_init__(self) -> None:
+        if self.length < 1:
+            raise ValueError(f"length must be >= 1, got {self.length}")
+        if self.eval_size < 1:
+            raise ValueError(f"eval_size must be >= 1, got {self.eval_size}")
+
+
+def make_parity(count: int, length: int, generator: torch.Generator) -> Batch:
+    """`count` random ±1 sequences and their cumulative parities (1 = odd number of -1s)."""
+    bits = torch.randint(0, 2, (count, length), generator=generator)
+    sequences = (bits * 2 - 1).float()
+    targets = torch.cumsum(bits == 0, dim=1) % 2
+    return Batch(sequences, targets.long())
+
+
+class ParityTask(Task):
+    name = "parity"
+    description = "cumulative parity of a ±1 sequence (generated on the fly)"
+    Options = ParityOptions
+
+    def model_defaults(self) -> CTMConfig:
+        length = self.options.length
+        # about two ticks per position: the CTM learns to read the sequence over its ticks
+        return CTMConfig(d_model=128, d_input=64, heads=4, ticks=max(15, 2 * length),
+                         memory_length=10,
+                         synapse_depth=1, deep_nlm=True, nlm_hidden=16, pairing="random-pairing",
+                         n_sync_out=64, n_sync_action=64, n_self=0, out_dims=2 * length,
+                         out_shape=(length, 2), backbone="parity",
+                         positional_embedding="rotational-1d")
+
+    def model_requirements(self) -> dict[str, Any]:
+        length = self.options.length
+        return {"out_dims": 2 * length, "out_shape": (length, 2), "backbone": "parity"}
+
+    def train_batch(self, step: int, batch_size: int, seed: int) -> Batch:
+        generator = torch.Generator().manual_seed(seed * 1_000_003 + step)
+        return make_parity(batch_size, self.options.length, generator)
+
+    def eval_batches(self, batch_size: int, seed: int) -> Iterator[Batch]:
+        generator = torch.Generator().manual_seed(seed * 1_000_003 - EVAL_STREAM)
+        remaining = self.options.eval_size
+        while remaining > 0:
+            count = min(batch_size, remaining)
+            remaining -= count
+            yield make_parity(count, self.options.length, generator)
+
+    def loss(self, output: CTMOutput, batch: Batch, config: CTMConfig) -> TickLoss:
+        logits = grouped_logits(output.logits, config.out_groups_shape)
+        return two_tick_loss(per_tick_cross_entropy(logits, batch.targets), output.certainty)
+
+    @torch.no_grad()
+    def evaluate(self, model: torch.nn.Module, batches: Iterator[Batch],
+                 device: torch.device | str) -> dict[str, Any]:
+        accuracy = GroupedAccuracy()
+        for batch in batches:
+            batch = batch.to(device)
+            out = model(batch.inputs)
+            accuracy.update(grouped_logits(out.logits, model.config.out_groups_shape),
+                            batch.targets, out.certainty)
+        return accuracy.result("position", "sequence")
+
+    def summary(self, metrics: dict[str, Any]) -> str:
+        lines = [
+            f"parity L={self.options.length}: at the most-certain tick "
+            f"(mean tick {metrics['mean_certain_tick']:.1f}) "
+            f"per-position {100 * metrics['position_accuracy']:.2f}%, "
+            f"whole-sequence {100 * metrics['sequence_accuracy']:.2f}%",
+            "tick  per-position  whole-sequence",
+        ]
+        for t, (p, s) in enumerate(zip(metrics["position_accuracy_per_tick"],
+                                       metrics["sequence_accuracy_per_tick"], strict=True)):
+            lines.append(f"{t + 1:>4}  {100 * p:>11.2f}%  {100 * s:>13.2f}%")
+        return "\n".join(lines)

@@ -1,0 +1,160 @@
+"""The one training loop every task shares.
+
+AdamW with linear warm-up and cosine decay, gradient clipping, decays projected into range after
+each step, evaluation every N steps, metrics as JSONL and TensorBoard, atomic checkpoints, and
+resume that continues bit for bit on CPU.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import torch
+from tqdm import tqdm
+
+from ..files import write_json
+from ..model import CTM
+from ..tasks import Task, get_task
+from .checkpoint import TrainerState, latest_checkpoint, load_trainer_state, save_checkpoint
+from .config import RunConfig
+
+RUN_CONFIG = "config.json"
+METRICS = "metrics.jsonl"
+FINAL_MODEL = "model"
+
+
+def lr_at(step: int, base_lr: float, warmup: int, total: int) -> float:
+    """Learning rate for optimiser step `step` (0-based): linear warm-up, then cosine to 0."""
+    if warmup and step < warmup:
+        return base_lr * (step + 1) / warmup
+    progress = (step - warmup) / max(1, total - warmup)
+    return base_lr * 0.5 * (1 + math.cos(math.pi * min(1.0, progress)))
+
+
+def build_task(run: RunConfig) -> Task:
+    return get_task(run.task)(run.options)
+
+
+class Trainer:
+    def __init__(self, run: RunConfig, run_dir: str | Path, *, resume: bool = False,
+                 progress: bool = True) -> None:
+        self.run, self.run_dir, self.progress = run, Path(run_dir), progress
+        cfg = run.train
+        if cfg.threads:
+            torch.set_num_threads(cfg.threads)
+        self.device = torch.device(cfg.device)
+        self.task = build_task(run)
+        torch.manual_seed(cfg.seed)
+        self.model = CTM(run.model).to(self.device)
+        self.optimizer = torch.optim.AdamW(self.model.parameters(), lr=cfg.lr,
+                                           weight_decay=cfg.weight_decay)
+        self.step = 0
+        if resume:
+            self._resume()
+        else:
+            self._start()
+        from torch.utils.tensorboard import SummaryWriter  # imported late: it is slow to load
+
+        self.writer = SummaryWriter(str(self.run_dir / "tensorboard"), purge_step=self.step)
+
+    # --- set-up ------------------------------------------------------------------------------
+
+    def _start(self) -> None:
+        if (self.run_dir / RUN_CONFIG).exists():
+            raise FileExistsError(f"{self.run_dir} already holds a run; use --resume to continue "
+                                  f"it or choose another --out")
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        write_json(self.run_dir / RUN_CONFIG, self.run.to_dict())
+        (self.run_dir / METRICS).write_text("")
+
+    def _resume(self) -> None:
+        checkpoint = latest_checkpoint(self.run_dir)
+        if checkpoint is None:
+            raise FileNotFoundError(f"{self.run_dir} has no checkpoint to resume from")
+        state = load_trainer_state(checkpoint)
+        self.model.load_state_dict(CTM.load(checkpoint).state_dict())
+        self.optimizer.load_state_dict(state.optimizer)
+        torch.set_rng_state(state.rng)
+        self.step = state.step
+        self._truncate_metrics(after=state.step)
+
+    def _truncate_metrics(self, after: int) -> None:
+        """Drop rows a crashed run logged after its last checkpoint: they will be redone."""
+        path = self.run_dir / METRICS
+        rows = path.read_text().splitlines() if path.exists() else []
+        kept = [r for r in rows if r.strip() and json.loads(r)["step"] <= after]
+        path.write_text("".join(r + "\n" for r in kept))
+
+    # --- the loop ----------------------------------------------------------------------------
+
+    def train_step(self) -> dict[str, float]:
+        cfg = self.run.train
+        lr = lr_at(self.step, cfg.lr, cfg.warmup_steps, cfg.steps)
+        for group in self.optimizer.param_groups:
+            group["lr"] = lr
+        self.model.train()
+        batch = self.task.train_batch(self.step, cfg.batch_size, cfg.seed).to(self.device)
+        output = self.model(batch.inputs)
+        result = self.task.loss(output, batch, self.run.model)
+        self.optimizer.zero_grad(set_to_none=True)
+        result.loss.backward()
+        clip = cfg.grad_clip if cfg.grad_clip > 0 else float("inf")
+        grad_norm = torch.nn.utils.clip_grad_norm_(self.model.parameters(), clip)
+        self.optimizer.step()
+        self.model.clamp_decays_()
+        self.step += 1
+        return {"loss": result.loss.item(), "lr": lr, "grad_norm": grad_norm.item(),
+                "certain_tick": result.most_certain_tick.float().mean().item() + 1}
+
+    def evaluate(self) -> dict[str, Any]:
+        self.model.eval()
+        cfg = self.run.train
+        return self.task.evaluate(self.model, self.task.eval_batches(cfg.eval_batch_size,
+                                                                     cfg.seed), self.device)
+
+    def fit(self) -> dict[str, Any]:
+        """Train to `steps`, evaluating and checkpointing on the way; returns final metrics."""
+        cfg = self.run.train
+        metrics: dict[str, Any] = {}
+        bar = tqdm(total=cfg.steps, initial=self.step, disable=not self.progress,
+                   desc=f"{self.run.task}", unit="step", file=sys.stderr, dynamic_ncols=True)
+        started = time.perf_counter()
+        with bar, open(self.run_dir / METRICS, "a") as log:
+            while self.step < cfg.steps:
+                row = self.train_step()
+                bar.update(1)
+                if self.step % cfg.log_every == 0 or self.step == cfg.steps:
+                    row.update(step=self.step, split="train",
+                               seconds=round(time.perf_counter() - started, 3))
+                    self._log(log, row)
+                    bar.set_postfix(loss=f"{row['loss']:.4f}")
+                if self.step % cfg.eval_every == 0 or self.step == cfg.steps:
+                    metrics = self.evaluate()
+                    self._log(log, {"step": self.step, "split": "eval", **metrics})
+                    bar.write(f"step {self.step}: " + _headline(metrics))
+                if self.step % cfg.checkpoint_every == 0 or self.step == cfg.steps:
+                    self.save_checkpoint()
+        self.model.save(self.run_dir / FINAL_MODEL)
+        self.writer.close()
+        return metrics or self.evaluate()
+
+    def save_checkpoint(self) -> Path:
+        state = TrainerState(step=self.step, optimizer=self.optimizer.state_dict(),
+                             rng=torch.get_rng_state())
+        return save_checkpoint(self.run_dir, self.model, state, self.run.train.keep_checkpoints)
+
+    def _log(self, log: Any, row: dict[str, Any]) -> None:
+        log.write(json.dumps(row) + "\n")
+        log.flush()  # a crash loses no logged row
+        for key, value in row.items():
+            if isinstance(value, int | float) and key != "step":
+                self.writer.add_scalar(f"{row['split']}/{key}", value, self.step)
+
+
+def _headline(metrics: dict[str, Any]) -> str:
+    return ", ".join(f"{k} {v:.4f}" for k, v in metrics.items() if isinstance(v, float))

@@ -1,0 +1,25 @@
+import os
+from pathlib import Path
+
+import pytest
+import torch
+
+# Two torch processes with two threads each on two cores slow each other ~100x: tests pin.
+torch.set_num_threads(int(os.environ.get("CTM_TEST_THREADS", "2")))
+
+
+def shared_dir() -> Path | None:
+    """The workplace's shared/ folder beside the repository (CTM_SHARED overrides)."""
+    candidates = [os.environ.get("CTM_SHARED"), Path(__file__).resolve().parents[2] / "shared"]
+    for candidate in candidates:
+        if candidate and Path(candidate, "fixtures", "original-ctm").is_dir():
+            return Path(candidate)
+    return None
+
+
+@pytest.fixture
+def fixtures_dir() -> Path:
+    shared = shared_dir()
+    if shared is None:
+        pytest.skip("../shared/fixtures/original-ctm is not here (set CTM_SHARED to its parent)")
+    return shared / "fixtures" / "original-ctm"

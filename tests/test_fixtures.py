@@ -1,0 +1,101 @@
+"""Our model against golden outputs of the original research code (../shared/fixtures)."""
+
+import json
+
+import pytest
+import torch
+from safetensors.torch import load_file, save_file
+
+from ctm import CTM
+from ctm.cli import main
+from ctm.losses import curriculum_mask, grouped_logits, per_tick_cross_entropy, two_tick_loss
+from ctm.model.original import config_from_original
+from ctm.model.reference import ReferenceCTM
+
+NAMES = ["parity_semi_dense", "image_random_pairing", "maze_dense_shallow"]
+TOL = 1e-5
+
+
+def load(fixtures_dir, name):
+    meta = json.loads((fixtures_dir / f"{name}.json").read_text())
+    weights = load_file(fixtures_dir / f"{name}.weights.safetensors")
+    io = load_file(fixtures_dir / f"{name}.io.safetensors")
+    return meta, weights, io
+
+
+def check_against_fixture(model, meta, io):
+    model.eval()
+    with torch.no_grad():
+        out = model(io["x"], trace=True)
+    # the original stores (B, out_dims, T) and per-tick traces as (T, B, ...)
+    close = {
+        "predictions": (out.logits.permute(0, 2, 1), io["predictions"]),
+        "certainty": (out.certainty, io["certainties"][:, 1]),
+        "synchronisation_out": (out.sync_out, io["synchronisation_out"]),
+        "tracked_synch_out": (out.sync_out_trace.transpose(0, 1), io["tracked_synch_out"]),
+        "tracked_synch_action": (out.sync_action_trace.transpose(0, 1),
+                                 io["tracked_synch_action"]),
+        "pre_activations": (out.pre_activations.transpose(0, 1), io["pre_activations"]),
+        "post_activations": (out.post_activations.transpose(0, 1), io["post_activations"]),
+        "attention": (out.attention.transpose(0, 1), io["attention"].squeeze(3)),
+    }
+    for what, (ours, theirs) in close.items():
+        assert ours.shape == theirs.shape, what
+        assert (ours - theirs).abs().max().item() <= TOL, what
+    assert torch.equal(out.most_certain_tick(), io["most_certain_tick"].long())
+
+    logits = grouped_logits(out.logits, model.config.out_groups_shape)
+    targets = io["y"].reshape(logits.shape[0], -1)
+    mask = curriculum_mask(logits, targets, lookahead=5) if meta["loss"] == "maze" else None
+    loss = two_tick_loss(per_tick_cross_entropy(logits, targets, mask), out.certainty).loss
+    assert abs(loss.item() - meta["loss_value"]) <= TOL
+    assert abs(loss.item() - io["loss"].item()) <= TOL
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_fast_model_matches_original(fixtures_dir, name):
+    meta, weights, io = load(fixtures_dir, name)
+    model = CTM.from_original(weights, meta["constructor"])
+    check_against_fixture(model, meta, io)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_reference_matches_original(fixtures_dir, name):
+    meta, weights, io = load(fixtures_dir, name)
+    reference = ReferenceCTM(config_from_original(meta["constructor"], weights))
+    reference.load_state_dict(weights)
+    check_against_fixture(reference, meta, io)
+
+
+def test_fixture_shapes_are_what_our_config_predicts(fixtures_dir):
+    for name in NAMES:
+        meta, weights, _ = load(fixtures_dir, name)
+        config = config_from_original(meta["constructor"], weights)
+        assert [config.sync_size("out")] == meta["state_dict_shapes"]["decay_params_out"]
+        assert [config.sync_size("action")] == meta["state_dict_shapes"]["decay_params_action"]
+
+
+@pytest.mark.parametrize("suffix", [".safetensors", ".pt"])
+def test_convert_original_command(fixtures_dir, tmp_path, suffix, capsys):
+    name = "image_random_pairing"
+    meta, weights, io = load(fixtures_dir, name)
+    source = tmp_path / f"weights{suffix}"
+    if suffix == ".pt":
+        torch.save(weights, source)
+    else:
+        save_file(weights, source)
+    config = tmp_path / "config.json"
+    config.write_text(json.dumps(meta["constructor"]))
+    assert main(["convert-original", str(source), str(config), str(tmp_path / "out")]) == 0
+    assert "parameters" in capsys.readouterr().out
+    check_against_fixture(CTM.load(tmp_path / "out"), meta, io)
+
+
+def test_convert_original_rejects_mismatched_weights(fixtures_dir, tmp_path, capsys):
+    meta, _, _ = load(fixtures_dir, "image_random_pairing")
+    config = tmp_path / "config.json"
+    config.write_text(json.dumps(meta["constructor"]))
+    wrong = fixtures_dir / "parity_semi_dense.weights.safetensors"
+    assert main(["convert-original", str(wrong), str(config), str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("ctm: error:") and len(err.strip().splitlines()) == 1
