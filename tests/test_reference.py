@@ -76,7 +76,7 @@ def test_fast_matches_reference(pairing, depth, deep, backbone):
 
     targets = torch.randint(0, config.out_groups_shape[-1], (3, config.out_dims //
                                                              config.out_groups_shape[-1]))
-    for model, out in ((fast, out_f), (reference, out_r)):
+    for out in (out_f, out_r):
         logits = grouped_logits(out.logits, config.out_groups_shape)
         two_tick_loss(per_tick_cross_entropy(logits, targets), out.certainty).loss.backward()
     fast_grads = {k: p.grad for k, p in fast.named_parameters()}

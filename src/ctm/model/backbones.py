@@ -35,7 +35,7 @@ class ParityBackbone(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if x.dim() != 2:
-            raise ValueError(f"parity backbone expects (B, L) sequences, got shape {tuple(x.shape)}")
+            raise ValueError(f"parity backbone expects (B, L) sequences, got {tuple(x.shape)}")
         return self.embedding((x == 1).long())
 
 

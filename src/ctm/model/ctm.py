@@ -15,8 +15,8 @@ from ..files import write_json, write_safetensors
 from .config import CTMConfig, CTMOutput
 from .inputs import AttentionInput
 from .neurons import NeuronLevelModels
-from .sync import DECAY_MAX, Synchronisation
 from .synapse import build_synapse
+from .sync import DECAY_MAX, Synchronisation
 
 WEIGHTS_FILE = "model.safetensors"
 CONFIG_FILE = "config.json"

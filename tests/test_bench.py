@@ -1,0 +1,35 @@
+"""`ctm bench` measures both implementations on the same weights and reports the ratio."""
+
+import torch
+
+from ctm.bench import SPECS, BenchSpec, build_pair, measure
+from ctm.model import CTMConfig
+
+
+def test_bench_configurations_are_the_documented_ones():
+    assert set(SPECS) == {"parity16", "maze15", "cifar32"}
+    maze = SPECS["maze15"]
+    assert (maze.batch, maze.input_shape, maze.model.ticks, maze.model.d_model) == (
+        16, (3, 15, 15), 50, 512)
+    assert maze.model.out_groups_shape == (50, 5) and maze.model.synapse_depth == 4
+    cifar = SPECS["cifar32"].model
+    assert (cifar.heads, cifar.n_sync_out, cifar.n_sync_action, cifar.synapse_depth) == (
+        16, 256, 512, 5)
+
+
+def test_build_pair_gives_identical_functions():
+    config = SPECS["parity16"].model
+    fast, reference = build_pair(config)
+    x = (torch.randint(0, 2, (2, 16)) * 2 - 1).float()
+    torch.testing.assert_close(fast.eval()(x, ticks=3).logits,
+                               reference.eval()(x, ticks=3).logits, atol=1e-5, rtol=1e-4)
+
+
+def test_measure_reports_times_and_memory():
+    spec = BenchSpec("tiny", 4, (6,), CTMConfig(d_model=16, d_input=8, heads=2, ticks=3,
+                                                n_sync_out=4, n_sync_action=4, out_dims=12,
+                                                out_shape=(6, 2)))
+    for implementation in ("fast", "reference"):
+        row = measure(spec, implementation, steps=3, warmup=1, threads=1)
+        assert row["min_s"] <= row["median_s"] <= row["max_s"]
+        assert row["steps"] == 3 and row["peak_mem_mb"] >= 0

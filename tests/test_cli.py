@@ -1,0 +1,83 @@
+"""The `ctm` command as a user meets it: outputs, replays, and one-line errors."""
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from ctm.cli import main
+
+TINY = ["--length", "4", "--eval-size", "32", "--d-model", "16", "--d-input", "8", "--heads",
+        "2", "--ticks", "3", "--n-sync-out", "8", "--n-sync-action", "8", "--batch-size", "8",
+        "--eval-every", "3", "--checkpoint-every", "3", "--log-every", "1", "--no-progress"]
+
+
+def one_line_error(capsys, argv, fragment):
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("ctm: error:") and len(err.splitlines()) == 1, err
+    assert fragment in err
+
+
+def test_tasks_lists_parity(capsys):
+    assert main(["tasks"]) == 0
+    assert capsys.readouterr().out.startswith("parity")
+
+
+def test_train_then_eval_json_and_table(tmp_path, capsys):
+    run = tmp_path / "run"
+    assert main(["train", "parity", "--out", str(run), "--steps", "3", *TINY]) == 0
+    out = capsys.readouterr().out
+    assert "whole-sequence" in out and "tick" in out
+    assert main(["eval", str(run), "--json"]) == 0
+    metrics = json.loads(capsys.readouterr().out)
+    assert 0.0 <= metrics["sequence_accuracy"] <= metrics["position_accuracy"] <= 1.0
+    assert len(metrics["sequence_accuracy_per_tick"]) == 3
+    assert main(["eval", str(run)]) == 0
+    assert "per-position" in capsys.readouterr().out
+
+
+def test_saved_config_replays_the_run(tmp_path, capsys):
+    first, replay = tmp_path / "a", tmp_path / "b"
+    assert main(["train", "parity", "--out", str(first), "--steps", "3", *TINY]) == 0
+    assert main(["train", "--config", str(first / "config.json"), "--out", str(replay),
+                 "--no-progress"]) == 0
+    capsys.readouterr()
+    assert (first / "config.json").read_text() == (replay / "config.json").read_text()
+    a = (first / "model" / "model.safetensors").read_bytes()
+    assert a == (replay / "model" / "model.safetensors").read_bytes()
+
+
+def test_resume_continues_a_run(tmp_path, capsys):
+    run = tmp_path / "run"
+    assert main(["train", "parity", "--out", str(run), "--steps", "3", *TINY]) == 0
+    assert main(["train", "--resume", str(run), "--steps", "6", "--no-progress"]) == 0
+    capsys.readouterr()
+    steps = [json.loads(r)["step"] for r in (run / "metrics.jsonl").read_text().splitlines()]
+    assert max(steps) == 6
+    one_line_error(capsys, ["train", "--resume", str(run), "--d-model", "8"],
+                   "cannot change d_model")
+
+
+@pytest.mark.parametrize(("argv", "fragment"), [
+    (["train", "nosuchtask", "--out", "x"], "unknown task 'nosuchtask'"),
+    (["train", "parity", "--out", "x", "--d-model", "big"], "invalid int value: 'big'"),
+    (["train", "parity", "--out", "x", "--deep-nlm", "maybe"], "expected true or false"),
+    (["train", "parity", "--out", "x", "--no-such-field", "1"], "unrecognized arguments"),
+    (["train", "parity", "--out", "x", "--pairing", "all"], "pairing must be one of"),
+    (["train", "parity"], "--out RUN_DIR"),
+    (["eval", "/no/such/run"], "not a run directory"),
+    (["bench", "nosuchbench"], "unknown benchmark"),
+    (["convert-original", "/no/w.pt", "/no/c.json", "out"], "not found"),
+])
+def test_user_mistakes_get_one_line(capsys, argv, fragment):
+    one_line_error(capsys, argv, fragment)
+
+
+def test_console_script_runs():
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    done = subprocess.run([sys.executable, "-m", "ctm.cli", "tasks"], capture_output=True,
+                          text=True, env=env, check=False)
+    assert done.returncode == 0 and "parity" in done.stdout

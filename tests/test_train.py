@@ -1,0 +1,99 @@
+"""The trainer: schedule, checkpoints, and resume that matches an uninterrupted run bit for bit."""
+
+import json
+
+import pytest
+import torch
+
+from ctm.train import RunConfig, Trainer, lr_at
+from ctm.train.checkpoint import latest_checkpoint
+
+
+def tiny_run(steps=8, **train):
+    model = dict(d_model=16, d_input=8, heads=2, ticks=3, memory_length=3, nlm_hidden=4,
+                 n_sync_out=8, n_sync_action=8, dropout=0.1, dropout_nlm=0.1)
+    settings = dict(steps=steps, batch_size=8, warmup_steps=2, eval_every=4,
+                    checkpoint_every=4, log_every=1, eval_batch_size=32, seed=3)
+    settings.update(train)
+    return RunConfig.create("parity", {"length": 4, "eval_size": 32}, model, settings)
+
+
+def test_lr_schedule_warms_up_then_follows_a_cosine():
+    assert lr_at(0, 1.0, 4, 20) == pytest.approx(0.25)
+    assert lr_at(3, 1.0, 4, 20) == pytest.approx(1.0)
+    assert lr_at(4, 1.0, 4, 20) == pytest.approx(1.0)
+    assert lr_at(12, 1.0, 4, 20) == pytest.approx(0.5)
+    assert lr_at(20, 1.0, 4, 20) == pytest.approx(0.0)
+
+
+def test_resume_matches_uninterrupted_run_bit_for_bit(tmp_path):
+    whole = Trainer(tiny_run(), tmp_path / "whole", progress=False)
+    whole.fit()
+
+    interrupted = Trainer(tiny_run(), tmp_path / "split", progress=False)
+    for _ in range(4):
+        interrupted.train_step()
+    interrupted.save_checkpoint()
+    interrupted.train_step()  # work after the checkpoint is lost in the "crash"
+    del interrupted
+    resumed = Trainer(tiny_run(), tmp_path / "split", resume=True, progress=False)
+    assert resumed.step == 4
+    resumed.fit()
+
+    for key, value in whole.model.state_dict().items():
+        assert torch.equal(value, resumed.model.state_dict()[key]), key
+    for a, b in zip(whole.optimizer.state_dict()["state"].values(),
+                    resumed.optimizer.state_dict()["state"].values(), strict=True):
+        assert torch.equal(a["exp_avg_sq"], b["exp_avg_sq"])
+
+
+def test_resume_drops_metrics_logged_after_the_checkpoint(tmp_path):
+    trainer = Trainer(tiny_run(steps=8), tmp_path, progress=False)
+    trainer.fit()
+    rows = (tmp_path / "metrics.jsonl").read_text().splitlines()
+    assert json.loads(rows[-1])["step"] == 8
+    with open(tmp_path / "metrics.jsonl", "a") as f:  # as if a crash came after step 9's log
+        f.write(json.dumps({"step": 9, "split": "train", "loss": 1.0}) + "\n")
+    Trainer(tiny_run(steps=8), tmp_path, resume=True, progress=False)
+    steps = [json.loads(r)["step"] for r in (tmp_path / "metrics.jsonl").read_text().splitlines()]
+    assert max(steps) == 8
+
+
+def test_run_directory_contents(tmp_path):
+    trainer = Trainer(tiny_run(steps=8, keep_checkpoints=1), tmp_path, progress=False)
+    metrics = trainer.fit()
+    assert set(metrics) >= {"position_accuracy", "sequence_accuracy", "mean_certain_tick",
+                            "position_accuracy_per_tick", "sequence_accuracy_per_tick"}
+    assert len(metrics["position_accuracy_per_tick"]) == 3
+    saved = json.loads((tmp_path / "config.json").read_text())
+    assert RunConfig.from_dict(saved).to_dict() == saved  # the saved config replays exactly
+    assert latest_checkpoint(tmp_path).name == "step-000008"
+    assert [p.name for p in (tmp_path / "checkpoints").glob("step-*")] == ["step-000008"]
+    assert (tmp_path / "model" / "model.safetensors").is_file()
+    assert list((tmp_path / "tensorboard").glob("events.out.tfevents.*"))
+    splits = {json.loads(r)["split"] for r in (tmp_path / "metrics.jsonl").read_text().splitlines()}
+    assert splits == {"train", "eval"}
+
+
+def test_decays_stay_in_range_during_training(tmp_path):
+    trainer = Trainer(tiny_run(steps=3, lr=1.0), tmp_path, progress=False)
+    with torch.no_grad():
+        trainer.model.sync_action.decay.fill_(-5.0)
+    trainer.fit()
+    decay = trainer.model.sync_action.decay
+    assert torch.all((decay >= 0) & (decay <= 15))
+
+
+def test_refuses_to_overwrite_a_run_and_to_resume_nothing(tmp_path):
+    Trainer(tiny_run(steps=1), tmp_path / "a", progress=False)
+    with pytest.raises(FileExistsError, match="already holds a run"):
+        Trainer(tiny_run(steps=1), tmp_path / "a", progress=False)
+    with pytest.raises(FileNotFoundError, match="no checkpoint"):
+        Trainer(tiny_run(steps=1), tmp_path / "a", resume=True, progress=False)
+
+
+def test_task_fixes_output_sizes():
+    with pytest.raises(ValueError, match="fixes out_dims"):
+        RunConfig.create("parity", {"length": 4}, {"out_dims": 10}, {})
+    with pytest.raises(ValueError, match="unknown model field"):
+        RunConfig.create("parity", {}, {"d_modle": 10}, {})
