@@ -50,6 +50,17 @@ def test_saved_config_replays_the_run(tmp_path, capsys):
     assert a == (replay / "model" / "model.safetensors").read_bytes()
 
 
+def test_config_with_new_task_options_keeps_the_rest(tmp_path, capsys):
+    first, longer = tmp_path / "a", tmp_path / "b"
+    assert main(["train", "parity", "--out", str(first), "--steps", "1", *TINY]) == 0
+    assert main(["train", "--config", str(first / "config.json"), "--length", "6", "--out",
+                 str(longer), "--no-progress"]) == 0
+    capsys.readouterr()
+    config = json.loads((longer / "config.json").read_text())
+    assert config["options"]["length"] == 6 and config["model"]["out_dims"] == 12
+    assert config["model"]["d_model"] == 16 and config["train"]["steps"] == 1
+
+
 def test_resume_continues_a_run(tmp_path, capsys):
     run = tmp_path / "run"
     assert main(["train", "parity", "--out", str(run), "--steps", "3", *TINY]) == 0

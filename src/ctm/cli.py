@@ -85,7 +85,7 @@ def _find_task(argv: Sequence[str]) -> str | None:
 
 
 def cmd_train(argv: Sequence[str]) -> int:
-    from .tasks import TASKS
+    from .tasks import TASKS, get_task
     from .train import RunConfig, Trainer
 
     task_name = _find_task(argv)
@@ -120,10 +120,14 @@ def cmd_train(argv: Sequence[str]) -> int:
             raise UserError("name a task (see `ctm tasks`), or give --config or --resume")
         else:
             base = {"task": args.task, "options": {}, "model": {}, "train": {}}
-        if args.config is not None and overrides["options"]:
-            base["model"] = {}  # the task's options may change sizes the old model fixed
         for section in ("options", "model", "train"):
             base[section] = {**base[section], **overrides[section]}
+        if args.config is not None and overrides["options"]:
+            # new task options may change the sizes they fix (e.g. --length -> out_dims)
+            task_cls = get_task(base["task"])
+            fixed = task_cls(task_cls.Options(**base["options"])).model_requirements()
+            base["model"] = {k: v for k, v in base["model"].items()
+                             if k not in fixed or k in overrides["model"]}
         run = RunConfig.create(base["task"], base["options"], base["model"], base["train"])
         trainer = Trainer(run, args.out, progress=not args.no_progress)
         run_dir = args.out

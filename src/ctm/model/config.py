@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import torch
 
@@ -147,7 +147,6 @@ class CTMOutput:
     post_activations: torch.Tensor | None = None
     sync_out_trace: torch.Tensor | None = None
     sync_action_trace: torch.Tensor | None = None
-    extras: dict = field(default_factory=dict)
 
     def most_certain_tick(self) -> torch.Tensor:
         """(B,) index of each sample's most certain tick."""
