@@ -7,8 +7,21 @@ import pytest
 from PIL import Image
 
 from ctm.tasks.maze_data import (
-    BLUE, DOWN, LEFT, RIGHT, UP, WAIT, Maze, follow, generate_maze, parse_image, read_image,
-    render, route_targets, shortest_route, transform,
+    BLUE,
+    DOWN,
+    LEFT,
+    RIGHT,
+    UP,
+    WAIT,
+    Maze,
+    follow,
+    generate_maze,
+    parse_image,
+    read_image,
+    render,
+    route_targets,
+    shortest_route,
+    transform,
 )
 
 

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from .base import Batch, Task
+from .maze import MazeTask
 from .parity import ParityTask
 
-TASKS: dict[str, type[Task]] = {task.name: task for task in (ParityTask,)}
+TASKS: dict[str, type[Task]] = {task.name: task for task in (ParityTask, MazeTask)}
 
 
 def get_task(name: str) -> type[Task]:

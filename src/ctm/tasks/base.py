@@ -6,6 +6,7 @@ is one module that subclasses `Task` and registers itself in `ctm.tasks`.
 
 from __future__ import annotations
 
+import dataclasses
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -23,7 +24,8 @@ class Batch:
     targets: torch.Tensor
 
     def to(self, device: torch.device | str) -> Batch:
-        return Batch(self.inputs.to(device), self.targets.to(device))
+        return dataclasses.replace(self, inputs=self.inputs.to(device),
+                                   targets=self.targets.to(device))
 
 
 class Task(ABC):

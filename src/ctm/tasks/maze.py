@@ -1,0 +1,215 @@
+"""Mazes: see the whole maze image at every tick, emit the route from start to goal as moves.
+
+Data are generated from the seed, or read from a folder of images in the original data sets'
+format (`--data DIR`). The loss counts route steps only up to the best correct prefix + 5 (the
+auto-curriculum); a maze is solved when following the predicted moves reaches the goal without
+entering a wall.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from ..losses import (
+    TickLoss,
+    curriculum_mask,
+    grouped_logits,
+    per_tick_cross_entropy,
+    two_tick_loss,
+)
+from ..model import CTMConfig, CTMOutput
+from .base import Batch, Task
+from .maze_data import (
+    Maze,
+    follow,
+    generate_maze,
+    parse_image,
+    read_image,
+    render,
+    route_targets,
+    shortest_route,
+    transform,
+)
+
+IMAGE_SUFFIXES = (".png", ".bmp", ".gif", ".jpg", ".jpeg")
+EVAL_STREAM = 104_729
+
+
+@dataclass
+class MazeOptions:
+    size: int = 15  # image side in pixels (2·cells + 1), for generated mazes
+    route_length: int = 50  # R: moves predicted, the route padded with Wait
+    loop_fraction: float = 0.0  # generated mazes: share of extra walls removed (0: perfect)
+    augment: bool = True  # random rotations and flips of training mazes
+    lookahead: int = 5  # curriculum: steps counted beyond the best correct prefix
+    eval_size: int = 1000  # held-out mazes per evaluation
+    data: str = ""  # folder of original-format maze images to train on ("" = generate)
+    eval_data: str = ""  # folder to evaluate on ("" = generate held-out mazes)
+
+    def __post_init__(self) -> None:
+        if self.size < 5 or self.size % 2 == 0:
+            raise ValueError(f"size must be odd and >= 5 (2·cells + 1 pixels), got {self.size}")
+        for name in ("route_length", "eval_size"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+        if self.lookahead < 0:
+            raise ValueError(f"lookahead must be >= 0, got {self.lookahead}")
+        for name in ("data", "eval_data"):
+            folder = getattr(self, name)
+            if folder and not Path(folder).is_dir():
+                raise ValueError(f"{name} folder {folder!r} does not exist")
+
+
+@dataclass
+class MazeBatch(Batch):
+    mazes: list[Maze]
+
+
+def image_tensor(image: np.ndarray) -> torch.Tensor:
+    """(H, W, 3) uint8 with any blue path painted white -> (3, H, W) float in [-1, 1]."""
+    image = image.copy()
+    image[np.all(image == (0, 0, 255), axis=-1)] = (255, 255, 255)
+    return torch.from_numpy(image).permute(2, 0, 1).float() / 127.5 - 1
+
+
+def load_folder(folder: str | Path) -> list[tuple[Maze, list[int]]]:
+    """Every maze image in `folder` (recursively), with its route: the blue path when painted,
+    else a shortest route found by search."""
+    paths = sorted(p for p in Path(folder).rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES)
+    if not paths:
+        raise ValueError(f"no maze images ({', '.join(IMAGE_SUFFIXES)}) under {folder}")
+    loaded = []
+    for path in paths:
+        try:
+            maze, route = parse_image(read_image(path))
+            loaded.append((maze, route if route is not None else shortest_route(maze)))
+        except ValueError as error:
+            raise ValueError(f"{path}: {error}") from None
+    sizes = {maze.shape for maze, _ in loaded}
+    if len(sizes) > 1:
+        raise ValueError(f"mazes under {folder} differ in size ({sorted(sizes)}); "
+                         f"a batch needs one size")
+    return loaded
+
+
+class MazeTask(Task):
+    name = "maze"
+    description = "solve mazes: emit the route from red start to green goal, move by move"
+    Options = MazeOptions
+
+    def __init__(self, options: MazeOptions) -> None:
+        super().__init__(options)
+        self._train_set: list[tuple[Maze, list[int]]] | None = None
+
+    def model_defaults(self) -> CTMConfig:
+        r = self.options.route_length
+        return CTMConfig(d_model=256, d_input=64, heads=4, ticks=30, memory_length=15,
+                         synapse_depth=2, deep_nlm=True, nlm_hidden=16,
+                         pairing="random-pairing", n_sync_out=128, n_sync_action=64, n_self=8,
+                         out_dims=5 * r, out_shape=(r, 5), backbone="resnet18-1")
+
+    def model_requirements(self) -> dict[str, Any]:
+        r = self.options.route_length
+        return {"out_dims": 5 * r, "out_shape": (r, 5), "in_channels": 3}
+
+    # --- data ----------------------------------------------------------------------------------
+
+    def _batch(self, examples: list[tuple[Maze, list[int]]], rng: random.Random,
+               augment: bool) -> MazeBatch:
+        images, targets, mazes = [], [], []
+        for maze, route in examples:
+            image = render(maze)
+            moves = route_targets(route, self.options.route_length)
+            if augment:
+                image, moves = transform(image, moves, rng.randrange(4), rng.random() < 0.5)
+                maze, _ = parse_image(image)
+            images.append(image_tensor(image))
+            targets.append(torch.from_numpy(moves))
+            mazes.append(maze)
+        return MazeBatch(torch.stack(images), torch.stack(targets), mazes)
+
+    def _generated(self, count: int, rng: random.Random) -> list[tuple[Maze, list[int]]]:
+        cells = (self.options.size - 1) // 2
+        mazes = [generate_maze(cells, rng, self.options.loop_fraction) for _ in range(count)]
+        return [(m, shortest_route(m)) for m in mazes]
+
+    def train_batch(self, step: int, batch_size: int, seed: int) -> MazeBatch:
+        rng = random.Random(seed * 1_000_003 + step)
+        if self.options.data:
+            if self._train_set is None:
+                self._train_set = load_folder(self.options.data)
+            examples = [self._train_set[rng.randrange(len(self._train_set))]
+                        for _ in range(batch_size)]
+        else:
+            examples = self._generated(batch_size, rng)
+        return self._batch(examples, rng, self.options.augment)
+
+    def eval_batches(self, batch_size: int, seed: int) -> Iterator[MazeBatch]:
+        rng = random.Random(seed * 1_000_003 - EVAL_STREAM)
+        if self.options.eval_data:
+            examples = load_folder(self.options.eval_data)[: self.options.eval_size]
+        else:
+            examples = self._generated(self.options.eval_size, rng)
+        for first in range(0, len(examples), batch_size):
+            yield self._batch(examples[first: first + batch_size], rng, augment=False)
+
+    # --- loss and metrics ------------------------------------------------------------------------
+
+    def loss(self, output: CTMOutput, batch: Batch, config: CTMConfig) -> TickLoss:
+        logits = grouped_logits(output.logits, config.out_groups_shape)
+        mask = curriculum_mask(logits, batch.targets, self.options.lookahead)
+        return two_tick_loss(per_tick_cross_entropy(logits, batch.targets, mask),
+                             output.certainty)
+
+    @torch.no_grad()
+    def evaluate(self, model: torch.nn.Module, batches: Iterator[Batch],
+                 device: torch.device | str) -> dict[str, Any]:
+        count, step_correct, solved = 0, 0.0, 0
+        step_per_tick: torch.Tensor | None = None
+        solved_per_tick: np.ndarray | None = None
+        tick_sum = 0
+        for batch in batches:
+            assert isinstance(batch, MazeBatch)
+            out = model(batch.inputs.to(device))
+            moves = grouped_logits(out.logits, model.config.out_groups_shape).argmax(-1).cpu()
+            ticks = out.certainty.argmax(1).cpu()
+            correct = (moves == batch.targets.unsqueeze(1)).float()  # (B, T, R)
+            n, t = moves.shape[:2]
+            count += n
+            tick_sum += int((ticks + 1).sum())
+            step_correct += correct[torch.arange(n), ticks].mean(-1).sum().item()
+            by_tick = correct.mean(-1).sum(0)
+            step_per_tick = by_tick if step_per_tick is None else step_per_tick + by_tick
+            solves = np.array([[follow(maze, moves[i, k].numpy())[0] for k in range(t)]
+                               for i, maze in enumerate(batch.mazes)])  # (B, T)
+            solved += int(solves[np.arange(n), ticks.numpy()].sum())
+            solved_per_tick = solves.sum(0) if solved_per_tick is None else (
+                solved_per_tick + solves.sum(0))
+        if not count:
+            raise ValueError("no mazes were evaluated")
+        return {
+            "per_step_accuracy": step_correct / count,
+            "solve_rate": solved / count,
+            "mean_certain_tick": tick_sum / count,
+            "per_step_accuracy_per_tick": (step_per_tick / count).tolist(),
+            "solve_rate_per_tick": (solved_per_tick / count).tolist(),
+        }
+
+    def summary(self, metrics: dict[str, Any]) -> str:
+        lines = [
+            f"maze: at the most-certain tick (mean tick {metrics['mean_certain_tick']:.1f}) "
+            f"per-step {100 * metrics['per_step_accuracy']:.2f}%, "
+            f"solved {100 * metrics['solve_rate']:.2f}%",
+            "tick  per-step  solved",
+        ]
+        for t, (p, s) in enumerate(zip(metrics["per_step_accuracy_per_tick"],
+                                       metrics["solve_rate_per_tick"], strict=True)):
+            lines.append(f"{t + 1:>4}  {100 * p:>7.2f}%  {100 * s:>5.1f}%")
+        return "\n".join(lines)

@@ -1,0 +1,72 @@
+"""The maze task: batches, folders in the original format, loss and metrics."""
+
+import random
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from ctm.model import CTM
+from ctm.tasks.maze import MazeOptions, MazeTask, image_tensor, load_folder
+from ctm.tasks.maze_data import WAIT, follow, generate_maze, render, shortest_route
+from ctm.train import RunConfig
+
+
+def small_task(**options):
+    return MazeTask(MazeOptions(size=7, route_length=8, eval_size=6, **options))
+
+
+def test_batches_are_deterministic_and_routes_valid():
+    task = small_task()
+    a, b = task.train_batch(3, 5, seed=1), task.train_batch(3, 5, seed=1)
+    assert torch.equal(a.inputs, b.inputs) and torch.equal(a.targets, b.targets)
+    assert a.inputs.shape == (5, 3, 7, 7) and a.targets.shape == (5, 8)
+    assert a.inputs.min() == -1 and a.inputs.max() == 1
+    for maze, moves in zip(a.mazes, a.targets, strict=True):
+        route = [m for m in moves.tolist() if m != WAIT]
+        assert follow(maze, route)[0] or len(route) == 8  # routes longer than R are cut
+
+
+def test_input_hides_the_blue_solution():
+    maze = generate_maze(3, random.Random(0))
+    with_path = image_tensor(render(maze, shortest_route(maze)))
+    assert torch.equal(with_path, image_tensor(render(maze)))
+
+
+def test_folder_of_original_format_images(tmp_path):
+    for seed in range(3):
+        maze = generate_maze(3, random.Random(seed))
+        Image.fromarray(render(maze, shortest_route(maze))).save(tmp_path / f"{seed}.png")
+    maze = generate_maze(3, random.Random(9))
+    Image.fromarray(render(maze)).save(tmp_path / "unsolved.png")  # route found by search
+    loaded = load_folder(tmp_path)
+    assert len(loaded) == 4
+    assert all(follow(m, r)[0] for m, r in loaded)
+    task = small_task(data=str(tmp_path), eval_data=str(tmp_path))
+    batch = task.train_batch(0, 4, seed=0)
+    assert batch.inputs.shape == (4, 3, 7, 7)
+    assert sum(len(b.mazes) for b in task.eval_batches(2, seed=0)) == 4
+
+
+def test_folder_errors_name_the_problem(tmp_path):
+    with pytest.raises(ValueError, match="no maze images"):
+        load_folder(tmp_path)
+    Image.fromarray(np.zeros((5, 5, 3), dtype=np.uint8)).save(tmp_path / "bad.png")
+    with pytest.raises(ValueError, match="bad.png: expected one red start"):
+        load_folder(tmp_path)
+    with pytest.raises(ValueError, match="does not exist"):
+        MazeOptions(data=str(tmp_path / "missing"))
+
+
+def test_evaluate_reports_solve_rate_per_tick():
+    run = RunConfig.create("maze", {"size": 7, "route_length": 8, "eval_size": 6},
+                           {"d_model": 16, "d_input": 8, "heads": 2, "ticks": 3,
+                            "n_sync_out": 8, "n_sync_action": 8, "n_self": 0,
+                            "synapse_depth": 1}, {})
+    task = MazeTask(run.options)
+    model = CTM(run.model).eval()
+    metrics = task.evaluate(model, task.eval_batches(4, seed=0), "cpu")
+    assert len(metrics["solve_rate_per_tick"]) == 3
+    assert 0 <= metrics["solve_rate"] <= 1 and 0 <= metrics["per_step_accuracy"] <= 1
+    assert "solved" in task.summary(metrics)
