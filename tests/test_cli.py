@@ -21,9 +21,10 @@ def one_line_error(capsys, argv, fragment):
     assert fragment in err
 
 
-def test_tasks_lists_parity(capsys):
+def test_tasks_lists_every_task(capsys):
     assert main(["tasks"]) == 0
-    assert capsys.readouterr().out.startswith("parity")
+    names = [line.split()[0] for line in capsys.readouterr().out.splitlines()]
+    assert names == ["maze", "parity"]
 
 
 def test_train_then_eval_json_and_table(tmp_path, capsys):

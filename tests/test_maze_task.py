@@ -70,3 +70,36 @@ def test_evaluate_reports_solve_rate_per_tick():
     assert len(metrics["solve_rate_per_tick"]) == 3
     assert 0 <= metrics["solve_rate"] <= 1 and 0 <= metrics["per_step_accuracy"] <= 1
     assert "solved" in task.summary(metrics)
+
+
+class ScriptedModel(torch.nn.Module):
+    """Stands in for a CTM: always emits the same moves, with full certainty at tick 0."""
+
+    def __init__(self, moves, route_length):
+        super().__init__()
+        from ctm.model import CTMConfig
+
+        self.config = CTMConfig(out_dims=5 * route_length, out_shape=(route_length, 5))
+        self.moves = torch.tensor(moves)
+
+    def forward(self, x):
+        from ctm.model.config import CTMOutput
+
+        logits = torch.nn.functional.one_hot(self.moves, 5).float().mul(50)
+        logits = logits.reshape(1, 1, -1).expand(x.shape[0], 2, -1)
+        certainty = torch.tensor([[1.0, 0.0]]).expand(x.shape[0], 2)
+        return CTMOutput(logits=logits, certainty=certainty, sync_out=torch.zeros(1))
+
+
+def test_reapplication_moves_the_start_forward():
+    from ctm.tasks.maze import solve_by_reapplication
+    from ctm.tasks.maze_data import DOWN, RIGHT, Maze
+
+    grid = np.zeros((3, 9), dtype=bool)
+    grid[1, 1:8] = True  # a corridor of 7 pixels
+    maze = Maze(grid, (1, 1), (1, 7))
+    two_right = ScriptedModel([RIGHT, RIGHT, WAIT], 3)
+    assert solve_by_reapplication(two_right, [maze], applications=2, device="cpu") == 0
+    assert solve_by_reapplication(two_right, [maze], applications=3, device="cpu") == 1
+    stuck = ScriptedModel([DOWN, RIGHT, RIGHT], 3)  # walks into a wall at once
+    assert solve_by_reapplication(stuck, [maze], applications=10, device="cpu") == 0

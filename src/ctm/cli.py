@@ -164,8 +164,10 @@ def cmd_eval(args: argparse.Namespace) -> int:
     run, model = load_run(args.run_dir)
     model.eval()
     task = build_task(run)
-    metrics = task.evaluate(model, task.eval_batches(run.train.eval_batch_size, run.train.seed),
-                            "cpu")
+    batch_size, seed = run.train.eval_batch_size, run.train.seed
+    metrics = task.evaluate(model, task.eval_batches(batch_size, seed), "cpu")
+    if not args.quick:
+        metrics.update(task.final_evaluation(model, batch_size, seed, "cpu"))
     if args.json:
         print(json.dumps(metrics))
     else:
@@ -248,6 +250,8 @@ def _main_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("eval", help="evaluate a run's model on held-out data")
     p.add_argument("run_dir", type=Path)
     p.add_argument("--json", action="store_true", help="one JSON object of final metrics")
+    p.add_argument("--quick", action="store_true",
+                   help="only the held-out metrics training reports, no costlier extras")
     _add_threads(p)
     p = sub.add_parser("convert-original",
                        help="convert a checkpoint of the original research code")

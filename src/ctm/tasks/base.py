@@ -62,6 +62,12 @@ class Task(ABC):
                  device: torch.device | str) -> dict[str, Any]:
         """Metrics over held-out batches: scalars, and per-tick lists."""
 
+    def final_evaluation(self, model: torch.nn.Module, batch_size: int, seed: int,
+                         device: torch.device | str) -> dict[str, Any]:
+        """Costlier checks that `ctm eval` adds to `evaluate` (e.g. generalisation to larger
+        inputs). None by default."""
+        return {}
+
     @abstractmethod
     def summary(self, metrics: dict[str, Any]) -> str:
         """A short human-readable table of `evaluate`'s metrics."""

@@ -52,6 +52,8 @@ class MazeOptions:
     eval_size: int = 1000  # held-out mazes per evaluation
     data: str = ""  # folder of original-format maze images to train on ("" = generate)
     eval_data: str = ""  # folder to evaluate on ("" = generate held-out mazes)
+    larger_sizes: tuple[int, ...] = (19, 31)  # `ctm eval`: generated mazes beyond training size
+    reapply: int = 20  # re-applications of the model allowed on mazes larger than its route
 
     def __post_init__(self) -> None:
         if self.size < 5 or self.size % 2 == 0:
@@ -61,6 +63,11 @@ class MazeOptions:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
         if self.lookahead < 0:
             raise ValueError(f"lookahead must be >= 0, got {self.lookahead}")
+        self.larger_sizes = tuple(int(v) for v in self.larger_sizes)
+        if any(v < 5 or v % 2 == 0 for v in self.larger_sizes):
+            raise ValueError(f"larger_sizes must be odd and >= 5, got {self.larger_sizes}")
+        if self.reapply < 1:
+            raise ValueError(f"reapply must be >= 1, got {self.reapply}")
         for name in ("data", "eval_data"):
             folder = getattr(self, name)
             if folder and not Path(folder).is_dir():
@@ -135,8 +142,9 @@ class MazeTask(Task):
             mazes.append(maze)
         return MazeBatch(torch.stack(images), torch.stack(targets), mazes)
 
-    def _generated(self, count: int, rng: random.Random) -> list[tuple[Maze, list[int]]]:
-        cells = (self.options.size - 1) // 2
+    def _generated(self, count: int, rng: random.Random, size: int | None = None
+                   ) -> list[tuple[Maze, list[int]]]:
+        cells = ((size or self.options.size) - 1) // 2
         mazes = [generate_maze(cells, rng, self.options.loop_fraction) for _ in range(count)]
         return [(m, shortest_route(m)) for m in mazes]
 
@@ -202,6 +210,19 @@ class MazeTask(Task):
             "solve_rate_per_tick": (solved_per_tick / count).tolist(),
         }
 
+    def final_evaluation(self, model: torch.nn.Module, batch_size: int, seed: int,
+                         device: torch.device | str) -> dict[str, Any]:
+        """Solve rate with re-application on held-out mazes of the training size and larger."""
+        results = {}
+        for size in (self.options.size, *self.options.larger_sizes):
+            rng = random.Random(seed * 1_000_003 - EVAL_STREAM - size)
+            mazes = [m for m, _ in self._generated(self.options.eval_size, rng, size)]
+            solved = sum(solve_by_reapplication(model, mazes[i: i + batch_size],
+                                                self.options.reapply, device)
+                         for i in range(0, len(mazes), batch_size))
+            results[f"solve_rate_reapplied_{size}"] = solved / len(mazes)
+        return results
+
     def summary(self, metrics: dict[str, Any]) -> str:
         lines = [
             f"maze: at the most-certain tick (mean tick {metrics['mean_certain_tick']:.1f}) "
@@ -212,4 +233,38 @@ class MazeTask(Task):
         for t, (p, s) in enumerate(zip(metrics["per_step_accuracy_per_tick"],
                                        metrics["solve_rate_per_tick"], strict=True)):
             lines.append(f"{t + 1:>4}  {100 * p:>7.2f}%  {100 * s:>5.1f}%")
+        for key, value in metrics.items():
+            if key.startswith("solve_rate_reapplied_"):
+                size = key.rsplit("_", 1)[1]
+                lines.append(f"{size}×{size} mazes, up to {self.options.reapply} re-applications:"
+                             f" solved {100 * value:.1f}%")
         return "\n".join(lines)
+
+
+@torch.no_grad()
+def solve_by_reapplication(model: torch.nn.Module, mazes: list[Maze], applications: int,
+                           device: torch.device | str) -> int:
+    """How many of `mazes` the model solves when it may be applied repeatedly: after each
+    application the start moves to the furthest position its moves reach without entering a
+    wall (the paper's method for mazes larger than the route it predicts). A maze counts as
+    solved once a walk reaches the goal."""
+    current = list(mazes)
+    solved = [False] * len(mazes)
+    for _ in range(applications):
+        active = [i for i, done in enumerate(solved) if not done]
+        if not active:
+            break
+        images = torch.stack([image_tensor(render(current[i])) for i in active]).to(device)
+        out = model(images)
+        moves = grouped_logits(out.logits, model.config.out_groups_shape).argmax(-1)
+        chosen = moves[torch.arange(len(active)), out.certainty.argmax(1)].cpu().numpy()
+        progressed = False
+        for row, i in enumerate(active):
+            done, at, _ = follow(current[i], chosen[row])
+            solved[i] = done
+            if at != current[i].start:
+                current[i] = Maze(current[i].open, at, current[i].goal)
+                progressed = True
+        if not progressed:
+            break
+    return sum(solved)
