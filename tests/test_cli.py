@@ -80,7 +80,7 @@ def test_resume_continues_a_run(tmp_path, capsys):
     (["train", "parity", "--out", "x", "--no-such-field", "1"], "unrecognized arguments"),
     (["train", "parity", "--out", "x", "--pairing", "all"], "pairing must be one of"),
     (["train", "parity"], "--out RUN_DIR"),
-    (["eval", "/no/such/run"], "not a run directory"),
+    (["eval", "/no/such/run"], "neither a run directory nor a saved model"),
     (["bench", "nosuchbench"], "unknown benchmark"),
     (["convert-original", "/no/w.pt", "/no/c.json", "out"], "not found"),
 ])

@@ -103,3 +103,26 @@ def test_reapplication_moves_the_start_forward():
     assert solve_by_reapplication(two_right, [maze], applications=3, device="cpu") == 1
     stuck = ScriptedModel([DOWN, RIGHT, RIGHT], 3)  # walks into a wall at once
     assert solve_by_reapplication(stuck, [maze], applications=10, device="cpu") == 0
+
+
+def test_eval_a_saved_maze_model_on_a_folder(tmp_path, capsys):
+    import json
+
+    from ctm.cli import main
+
+    run = RunConfig.create("maze", {"size": 7, "route_length": 8}, {
+        "d_model": 16, "d_input": 8, "heads": 2, "ticks": 3, "n_sync_out": 8,
+        "n_sync_action": 8, "n_self": 0, "synapse_depth": 1}, {})
+    CTM(run.model).save(tmp_path / "model")
+    data = tmp_path / "mazes"
+    data.mkdir()
+    for seed in range(3):
+        maze = generate_maze(3, random.Random(seed))
+        Image.fromarray(render(maze, shortest_route(maze) if seed else None)).save(
+            data / f"{seed}.png")
+    assert main(["eval", str(tmp_path / "model"), "--task", "maze", "--data", str(data),
+                 "--json"]) == 0
+    metrics = json.loads(capsys.readouterr().out)
+    assert 0 <= metrics["per_step_accuracy"] <= 1 and 0 <= metrics["solve_rate"] <= 1
+    assert main(["eval", str(tmp_path / "model"), "--data", str(data)]) == 2
+    assert "--task" in capsys.readouterr().err

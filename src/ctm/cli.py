@@ -139,34 +139,60 @@ def cmd_train(argv: Sequence[str]) -> int:
 
 # --- ctm eval -------------------------------------------------------------------------------
 
-def load_run(run_dir: Path) -> tuple[Any, Any]:
-    """(RunConfig, trained CTM) of a run directory: its final model, else latest checkpoint."""
+def load_run(path: Path, task_name: str | None = None) -> tuple[Any, Any]:
+    """(RunConfig, trained CTM) from a run directory (its final model, else its latest
+    checkpoint) or from a saved model directory plus the task it was trained on."""
     from .model import CTM
     from .train import RunConfig
     from .train.checkpoint import latest_checkpoint
     from .train.trainer import FINAL_MODEL, RUN_CONFIG
 
-    if not (run_dir / RUN_CONFIG).is_file():
-        raise UserError(f"{run_dir} is not a run directory (no {RUN_CONFIG})")
-    run = RunConfig.read(run_dir / RUN_CONFIG)
-    source = run_dir / FINAL_MODEL
-    if not source.is_dir():
-        source = latest_checkpoint(run_dir)
-        if source is None:
-            raise UserError(f"{run_dir} has no trained model or checkpoint yet")
-    return run, CTM.load(source)
+    # both hold a config.json: a run's names its task, a saved model's is the model config
+    if (path / RUN_CONFIG).is_file() and "task" in json.loads((path / RUN_CONFIG).read_text()):
+        run = RunConfig.read(path / RUN_CONFIG)
+        source = path / FINAL_MODEL
+        if not source.is_dir():
+            source = latest_checkpoint(path)
+            if source is None:
+                raise UserError(f"{path} has no trained model or checkpoint yet")
+        return run, CTM.load(source)
+    if (path / "model.safetensors").is_file():
+        if task_name is None:
+            raise UserError(f"{path} is a saved model, not a run: say which task it solves "
+                            f"with --task")
+        model = CTM.load(path)
+        return RunConfig.create(task_name, _options_for(task_name, model.config),
+                                model.config.to_dict(), {}), model
+    raise UserError(f"{path} is neither a run directory nor a saved model")
+
+
+def _options_for(task_name: str, config: Any) -> dict[str, Any]:
+    """Task options that a bare model's output sizes imply."""
+    if task_name == "maze":
+        return {"route_length": config.out_groups_shape[0]}
+    if task_name == "parity":
+        return {"length": config.out_groups_shape[0]}
+    return {}
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
+    import dataclasses
+
     from .train.trainer import build_task
 
     _set_threads(args.threads)
-    run, model = load_run(args.run_dir)
+    run, model = load_run(args.path, args.task)
     model.eval()
+    if args.data is not None:
+        if not hasattr(run.options, "eval_data"):
+            raise UserError(f"the {run.task} task does not read data from disk (--data)")
+        if not args.data.is_dir():
+            raise UserError(f"--data {args.data} is not a folder")
+        run.options = dataclasses.replace(run.options, eval_data=str(args.data))
     task = build_task(run)
     batch_size, seed = run.train.eval_batch_size, run.train.seed
     metrics = task.evaluate(model, task.eval_batches(batch_size, seed), "cpu")
-    if not args.quick:
+    if not args.quick and args.data is None:
         metrics.update(task.final_evaluation(model, batch_size, seed, "cpu"))
     if args.json:
         print(json.dumps(metrics))
@@ -248,7 +274,11 @@ def _main_parser() -> argparse.ArgumentParser:
     sub.add_parser("train", help="train a CTM (ctm train TASK --out RUN_DIR; --help for flags)",
                    add_help=False)
     p = sub.add_parser("eval", help="evaluate a run's model on held-out data")
-    p.add_argument("run_dir", type=Path)
+    p.add_argument("path", type=Path, metavar="RUN_OR_MODEL",
+                   help="a run directory, or a saved model directory (with --task)")
+    p.add_argument("--task", help="the task a bare saved model was trained on")
+    p.add_argument("--data", type=Path, metavar="DIR",
+                   help="evaluate on this folder of data (tasks that read from disk)")
     p.add_argument("--json", action="store_true", help="one JSON object of final metrics")
     p.add_argument("--quick", action="store_true",
                    help="only the held-out metrics training reports, no costlier extras")
