@@ -27,8 +27,10 @@ class PrivateLinear(nn.Module):
         self.temperature = nn.Parameter(torch.ones(1))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        # x: (D, B, in) -> (D, B, out)
-        return torch.baddbmm(self.bias, x, self.weight) / self.temperature
+        # x: (D, B, in) -> (D, B, out). (xW + b) / T, with T folded into the small weight and
+        # bias instead of dividing the large output (and its gradient) by T.
+        inverse = 1.0 / self.temperature
+        return torch.baddbmm(self.bias * inverse, x, self.weight * inverse)
 
 
 class NeuronLevelModels(nn.Module):
