@@ -126,3 +126,32 @@ def test_eval_a_saved_maze_model_on_a_folder(tmp_path, capsys):
     assert 0 <= metrics["per_step_accuracy"] <= 1 and 0 <= metrics["solve_rate"] <= 1
     assert main(["eval", str(tmp_path / "model"), "--data", str(data)]) == 2
     assert "--task" in capsys.readouterr().err
+
+
+def test_viz_writes_gifs_summaries_and_a_ticks_sweep(tmp_path, capsys):
+    import json
+
+    from PIL import Image as PILImage
+
+    from ctm.cli import main
+
+    run = tmp_path / "run"
+    assert main(["train", "maze", "--out", str(run), "--size", "7", "--route-length", "8",
+                 "--eval-size", "4", "--larger-sizes", "9", "--reapply", "2", "--d-model", "16",
+                 "--d-input", "8", "--heads", "2", "--ticks", "3", "--n-sync-out", "8",
+                 "--n-sync-action", "8", "--n-self", "0", "--synapse-depth", "1", "--steps",
+                 "2", "--batch-size", "4", "--no-progress"]) == 0
+    assert main(["eval", str(run), "--json"]) == 0
+    metrics = json.loads(capsys.readouterr().out.splitlines()[-1])
+    assert set(metrics) >= {"solve_rate_reapplied_7", "solve_rate_reapplied_9"}
+    assert main(["viz", str(run), "--count", "2", "--ticks", "1,3,5"]) == 0
+    out = capsys.readouterr().out
+    assert "5 ticks:" in out
+    sweep = json.loads((run / "viz" / "ticks_sweep.json").read_text())
+    assert list(sweep) == ["1", "3", "5"] and set(sweep["5"]) == {"solve_rate",
+                                                                   "per_step_accuracy"}
+    assert (run / "viz" / "ticks_sweep.png").is_file()
+    for k in range(2):
+        with PILImage.open(run / "viz" / f"maze_{k}_thinking.gif") as gif:
+            assert gif.n_frames == 3  # one frame per tick
+        assert (run / "viz" / f"maze_{k}_summary.png").is_file()

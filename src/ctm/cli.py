@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, NoReturn
 
-from .flags import add_dataclass_flags, collect
+from .flags import add_dataclass_flags, collect, parse_int_tuple
 
 
 class UserError(Exception):
@@ -201,6 +201,47 @@ def cmd_eval(args: argparse.Namespace) -> int:
     return 0
 
 
+# --- ctm viz --------------------------------------------------------------------------------
+
+def _default_sweep(ticks: int) -> list[int]:
+    return sorted({max(1, round(ticks * f)) for f in (0.1, 0.25, 0.5, 0.75, 1.0, 1.5)})
+
+
+def cmd_viz(args: argparse.Namespace) -> int:
+    from .analysis.figures import line_plot
+    from .analysis.ticks import sweep_ticks
+    from .files import write_json
+    from .train.trainer import build_task
+
+    _set_threads(args.threads)
+    run, model = load_run(args.path, args.task)
+    model.eval()
+    task = build_task(run)
+    out_dir = args.out or (args.path / "viz")
+    if args.count < 1:
+        raise UserError(f"--count must be >= 1, got {args.count}")
+    ticks = args.ticks or _default_sweep(model.config.ticks)
+    if min(ticks) < 1:
+        raise UserError(f"--ticks must be positive, got {ticks}")
+    batch_size, seed = run.train.eval_batch_size, run.train.seed
+    print(f"evaluating at {', '.join(map(str, ticks))} ticks ...", file=sys.stderr)
+    sweep = sweep_ticks(lambda m, b: task.evaluate(m, b, "cpu"), model,
+                        lambda: task.eval_batches(batch_size, seed), ticks)
+    write_json(out_dir / "ticks_sweep.json",
+               {str(k): {m: v[m] for m in task.headline_metrics} for k, v in sweep.items()})
+    written = [out_dir / "ticks_sweep.json", line_plot(
+        ticks, {m: [sweep[k][m] for k in ticks] for m in task.headline_metrics},
+        "ticks of thinking allowed", "held-out metric",
+        f"{run.task}: trained with {model.config.ticks} ticks", out_dir / "ticks_sweep.png")]
+    written += task.visualise(model, out_dir, args.count, seed)
+    for k in ticks:
+        print(f"{k:>4} ticks: " + ", ".join(f"{m} {100 * sweep[k][m]:.2f}%"
+                                            for m in task.headline_metrics))
+    for path in written:
+        print(f"wrote {path}")
+    return 0
+
+
 # --- ctm convert-original -------------------------------------------------------------------
 
 def cmd_convert(args: argparse.Namespace) -> int:
@@ -283,6 +324,16 @@ def _main_parser() -> argparse.ArgumentParser:
     p.add_argument("--quick", action="store_true",
                    help="only the held-out metrics training reports, no costlier extras")
     _add_threads(p)
+    p = sub.add_parser("viz", help="pictures of a model thinking, and metrics against ticks")
+    p.add_argument("path", type=Path, metavar="RUN_OR_MODEL",
+                   help="a run directory, or a saved model directory (with --task)")
+    p.add_argument("--task", help="the task a bare saved model was trained on")
+    p.add_argument("--out", type=Path, help="output folder (default: RUN_OR_MODEL/viz)")
+    p.add_argument("--count", type=int, default=3, help="examples to draw (default 3)")
+    p.add_argument("--ticks", type=parse_int_tuple, metavar="INTS",
+                   help="tick budgets to evaluate, e.g. 5,10,20 (default: 10%%..150%% of the "
+                        "trained budget)")
+    _add_threads(p)
     p = sub.add_parser("convert-original",
                        help="convert a checkpoint of the original research code")
     p.add_argument("weights", type=Path, help=".pt state dict or .safetensors")
@@ -304,8 +355,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         if argv and argv[0] == "train":
             return cmd_train(argv[1:])
         args = _main_parser().parse_args(argv)
-        commands = {"tasks": cmd_tasks, "eval": cmd_eval, "convert-original": cmd_convert,
-                    "bench": cmd_bench}
+        commands = {"tasks": cmd_tasks, "eval": cmd_eval, "viz": cmd_viz,
+                    "convert-original": cmd_convert, "bench": cmd_bench}
         if args.command is None:
             _main_parser().print_help()
             return 2

@@ -10,6 +10,7 @@ import dataclasses
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, ClassVar
 
 import torch
@@ -32,6 +33,7 @@ class Task(ABC):
     name: ClassVar[str]
     description: ClassVar[str]
     Options: ClassVar[type]  # a dataclass of the task's own settings
+    headline_metrics: ClassVar[tuple[str, ...]]  # scalar metrics worth plotting against ticks
 
     def __init__(self, options: Any) -> None:
         self.options = options
@@ -67,6 +69,12 @@ class Task(ABC):
         """Costlier checks that `ctm eval` adds to `evaluate` (e.g. generalisation to larger
         inputs). None by default."""
         return {}
+
+    def visualise(self, model: torch.nn.Module, out_dir: Path, count: int, seed: int
+                  ) -> list[Path]:
+        """Task-specific pictures of the model thinking about `count` held-out examples,
+        written into `out_dir`. None by default."""
+        return []
 
     @abstractmethod
     def summary(self, metrics: dict[str, Any]) -> str:

@@ -110,6 +110,7 @@ class MazeTask(Task):
     name = "maze"
     description = "solve mazes: emit the route from red start to green goal, move by move"
     Options = MazeOptions
+    headline_metrics = ("solve_rate", "per_step_accuracy")
 
     def __init__(self, options: MazeOptions) -> None:
         super().__init__(options)
@@ -222,6 +223,14 @@ class MazeTask(Task):
                          for i in range(0, len(mazes), batch_size))
             results[f"solve_rate_reapplied_{size}"] = solved / len(mazes)
         return results
+
+    def visualise(self, model: torch.nn.Module, out_dir: Path, count: int, seed: int
+                  ) -> list[Path]:
+        from .maze_viz import visualise_mazes
+
+        batch = next(iter(self.eval_batches(count, seed)))
+        assert isinstance(batch, MazeBatch)
+        return visualise_mazes(model, batch.mazes, batch.inputs, batch.targets, out_dir)
 
     def summary(self, metrics: dict[str, Any]) -> str:
         lines = [

@@ -41,6 +41,7 @@ class ParityTask(Task):
     name = "parity"
     description = "cumulative parity of a ±1 sequence (generated on the fly)"
     Options = ParityOptions
+    headline_metrics = ("sequence_accuracy", "position_accuracy")
 
     def model_defaults(self) -> CTMConfig:
         length = self.options.length

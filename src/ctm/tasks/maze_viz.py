@@ -1,0 +1,91 @@
+"""Pictures of a maze CTM thinking: attention walking the maze, tick by tick."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from ..analysis.figures import figure_to_array, pyplot, save_gif, token_grid
+from ..losses import grouped_logits
+from .maze_data import Maze, render, step
+
+ACTION_NAMES = ("up", "down", "left", "right", "wait")
+
+
+def walked_path(maze: Maze, moves: np.ndarray) -> list[tuple[int, int]]:
+    """Positions visited following `moves` from the start, stopping at a wall or the goal."""
+    h, w = maze.shape
+    path = [maze.start]
+    for move in moves:
+        if path[-1] == maze.goal:
+            break
+        there = step(path[-1], int(move))
+        if not (0 <= there[0] < h and 0 <= there[1] < w and maze.open[there]):
+            break
+        if there != path[-1]:
+            path.append(there)
+    return path
+
+
+def _draw_maze(axis, maze: Maze, moves: np.ndarray, title: str) -> None:  # noqa: ANN001
+    axis.imshow(render(maze), interpolation="nearest")
+    path = np.array(walked_path(maze, moves))
+    axis.plot(path[:, 1], path[:, 0], color="tab:blue", linewidth=2.5, alpha=0.8)
+    axis.set_title(title, fontsize=9)
+    axis.axis("off")
+
+
+def _draw_attention(axis, maze: Maze, weights: np.ndarray, title: str) -> None:  # noqa: ANN001
+    h, w = maze.shape
+    axis.imshow(render(maze).mean(-1), cmap="gray", interpolation="nearest", alpha=0.5)
+    axis.imshow(weights, cmap="magma", alpha=0.6, interpolation="bilinear",
+                extent=(-0.5, w - 0.5, h - 0.5, -0.5))
+    axis.set_title(title, fontsize=9)
+    axis.axis("off")
+
+
+@torch.no_grad()
+def visualise_mazes(model: torch.nn.Module, mazes: list[Maze], images: torch.Tensor,
+                    targets: torch.Tensor, out_dir: Path) -> list[Path]:
+    """For every maze: `maze_K_thinking.gif` (per tick: the route predicted so far and each
+    head's attention) and `maze_K_summary.png` (route at the most-certain tick, attention
+    averaged over ticks, certainty and per-step accuracy over ticks)."""
+    plt = pyplot()
+    config = model.config
+    out = model(images, trace=True)
+    moves = grouped_logits(out.logits, config.out_groups_shape).argmax(-1).cpu().numpy()
+    certainty = out.certainty.cpu().numpy()
+    rows, cols = token_grid(config.backbone, *images.shape[-2:])
+    attention = out.attention.cpu().numpy().reshape(*out.attention.shape[:3], rows, cols)
+    correct = (moves == targets.numpy()[:, None, :]).mean(-1)  # (B, T)
+    written = []
+    for i, maze in enumerate(mazes):
+        ticks, heads = attention.shape[1], attention.shape[2]
+        frames = []
+        for t in range(ticks):
+            figure, axes = plt.subplots(1, heads + 1, figsize=(2.2 * (heads + 1), 2.6), dpi=90)
+            _draw_maze(axes[0], maze, moves[i, t],
+                       f"tick {t + 1}/{ticks}  certainty {certainty[i, t]:.2f}")
+            for head in range(heads):
+                _draw_attention(axes[head + 1], maze, attention[i, t, head], f"head {head + 1}")
+            figure.tight_layout()
+            frames.append(figure_to_array(figure))
+        written.append(save_gif(frames, out_dir / f"maze_{i}_thinking.gif"))
+
+        best = int(certainty[i].argmax())
+        figure, axes = plt.subplots(1, 3, figsize=(10, 3.2), dpi=110)
+        _draw_maze(axes[0], maze, moves[i, best], f"route at most-certain tick {best + 1}")
+        _draw_attention(axes[1], maze, attention[i].mean((0, 1)), "attention, all ticks")
+        axes[2].plot(range(1, ticks + 1), certainty[i], label="certainty")
+        axes[2].plot(range(1, ticks + 1), correct[i], label="steps correct")
+        axes[2].set(xlabel="tick", ylim=(-0.02, 1.02))
+        axes[2].legend(fontsize=8)
+        axes[2].grid(alpha=0.3)
+        figure.tight_layout()
+        path = out_dir / f"maze_{i}_summary.png"
+        figure.savefig(path)
+        plt.close(figure)
+        written.append(path)
+    return written
