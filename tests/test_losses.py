@@ -58,3 +58,23 @@ def test_curriculum_mask_when_the_first_step_is_wrong_and_when_all_are_right():
     mask = curriculum_mask(logits, target, lookahead=3)
     assert mask[0].tolist() == [1.0, 1.0, 1.0] + [0.0] * 5  # steps 0..2
     assert mask[1].tolist() == [1.0] * 8  # capped by the route length
+
+
+def test_grouped_accuracy_and_table_on_hand_made_logits():
+    from ctm.metrics import GroupedAccuracy, per_tick_table
+
+    # 2 samples, 2 ticks, 2 groups, 2 classes; targets all class 1
+    logits = torch.tensor([[[[0., 1.], [1., 0.]], [[0., 1.], [0., 1.]]],
+                           [[[1., 0.], [1., 0.]], [[0., 1.], [1., 0.]]]])
+    targets = torch.ones(2, 2, dtype=torch.long)
+    certainty = torch.tensor([[0.1, 0.9], [0.8, 0.2]])  # sample 0 -> tick 1, sample 1 -> tick 0
+    accuracy = GroupedAccuracy()
+    accuracy.update(logits, targets, certainty)
+    result = accuracy.result("group", "whole")
+    assert result["group_accuracy"] == pytest.approx((1.0 + 0.0) / 2)
+    assert result["whole_accuracy"] == pytest.approx(0.5)
+    assert result["mean_certain_tick"] == pytest.approx(1.5)
+    assert result["group_accuracy_per_tick"] == pytest.approx([0.25, 0.75])
+    assert result["whole_accuracy_per_tick"] == pytest.approx([0.0, 0.5])
+    table = per_tick_table({"group": result["group_accuracy_per_tick"]})
+    assert table[0].split() == ["tick", "group"] and table[2].split() == ["2", "75.00%"]

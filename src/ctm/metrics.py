@@ -50,3 +50,14 @@ class GroupedAccuracy:
             f"{group_name}_accuracy_per_tick": (self.group_correct_per_tick / n).tolist(),
             f"{whole_name}_accuracy_per_tick": (self.all_correct_per_tick / n).tolist(),
         }
+
+
+def per_tick_table(columns: dict[str, list[float]]) -> list[str]:
+    """Rows 'tick  col1  col2 ...' with every value as a percentage, one row per tick."""
+    widths = [max(len(name), 7) for name in columns]
+    header = "tick  " + "  ".join(f"{name:>{w}}" for name, w in zip(columns, widths, strict=True))
+    rows = [header]
+    for t, values in enumerate(zip(*columns.values(), strict=True)):
+        cells = [f"{100 * v:>{w - 1}.2f}%" for v, w in zip(values, widths, strict=True)]
+        rows.append(f"{t + 1:>4}  " + "  ".join(cells))
+    return rows

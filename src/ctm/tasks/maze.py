@@ -24,6 +24,7 @@ from ..losses import (
     per_tick_cross_entropy,
     two_tick_loss,
 )
+from ..metrics import GroupedAccuracy, per_tick_table
 from ..model import CTMConfig, CTMOutput
 from .base import Batch, Task
 from .maze_data import (
@@ -180,34 +181,29 @@ class MazeTask(Task):
     @torch.no_grad()
     def evaluate(self, model: torch.nn.Module, batches: Iterator[Batch],
                  device: torch.device | str) -> dict[str, Any]:
-        count, step_correct, solved = 0, 0.0, 0
-        step_per_tick: torch.Tensor | None = None
-        solved_per_tick: np.ndarray | None = None
-        tick_sum = 0
+        steps = GroupedAccuracy()
+        solved_at_certain, solved_per_tick = 0, None
         for batch in batches:
             assert isinstance(batch, MazeBatch)
             out = model(batch.inputs.to(device))
-            moves = grouped_logits(out.logits, model.config.out_groups_shape).argmax(-1).cpu()
-            ticks = out.certainty.argmax(1).cpu()
-            correct = (moves == batch.targets.unsqueeze(1)).float()  # (B, T, R)
-            n, t = moves.shape[:2]
-            count += n
-            tick_sum += int((ticks + 1).sum())
-            step_correct += correct[torch.arange(n), ticks].mean(-1).sum().item()
-            by_tick = correct.mean(-1).sum(0)
-            step_per_tick = by_tick if step_per_tick is None else step_per_tick + by_tick
-            solves = np.array([[follow(maze, moves[i, k].numpy())[0] for k in range(t)]
+            logits = grouped_logits(out.logits, model.config.out_groups_shape).cpu()
+            certainty = out.certainty.cpu()
+            steps.update(logits, batch.targets, certainty)
+            moves = logits.argmax(-1).numpy()  # (B, T, R)
+            solves = np.array([[follow(maze, route)[0] for route in moves[i]]
                                for i, maze in enumerate(batch.mazes)])  # (B, T)
-            solved += int(solves[np.arange(n), ticks.numpy()].sum())
-            solved_per_tick = solves.sum(0) if solved_per_tick is None else (
-                solved_per_tick + solves.sum(0))
-        if not count:
-            raise ValueError("no mazes were evaluated")
+            ticks = certainty.argmax(1).numpy()
+            solved_at_certain += int(solves[np.arange(len(ticks)), ticks].sum())
+            by_tick = solves.sum(0)
+            solved_per_tick = by_tick if solved_per_tick is None else solved_per_tick + by_tick
+        result = steps.result("per_step", "route")
+        count = steps.count
         return {
-            "per_step_accuracy": step_correct / count,
-            "solve_rate": solved / count,
-            "mean_certain_tick": tick_sum / count,
-            "per_step_accuracy_per_tick": (step_per_tick / count).tolist(),
+            "per_step_accuracy": result["per_step_accuracy"],
+            "solve_rate": solved_at_certain / count,
+            "route_exact": result["route_accuracy"],
+            "mean_certain_tick": result["mean_certain_tick"],
+            "per_step_accuracy_per_tick": result["per_step_accuracy_per_tick"],
             "solve_rate_per_tick": (solved_per_tick / count).tolist(),
         }
 
@@ -237,11 +233,9 @@ class MazeTask(Task):
             f"maze: at the most-certain tick (mean tick {metrics['mean_certain_tick']:.1f}) "
             f"per-step {100 * metrics['per_step_accuracy']:.2f}%, "
             f"solved {100 * metrics['solve_rate']:.2f}%",
-            "tick  per-step  solved",
         ]
-        for t, (p, s) in enumerate(zip(metrics["per_step_accuracy_per_tick"],
-                                       metrics["solve_rate_per_tick"], strict=True)):
-            lines.append(f"{t + 1:>4}  {100 * p:>7.2f}%  {100 * s:>5.1f}%")
+        lines += per_tick_table({"per-step": metrics["per_step_accuracy_per_tick"],
+                                 "solved": metrics["solve_rate_per_tick"]})
         for key, value in metrics.items():
             if key.startswith("solve_rate_reapplied_"):
                 size = key.rsplit("_", 1)[1]

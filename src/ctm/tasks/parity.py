@@ -10,7 +10,7 @@ from typing import Any
 import torch
 
 from ..losses import TickLoss, grouped_logits, per_tick_cross_entropy, two_tick_loss
-from ..metrics import GroupedAccuracy
+from ..metrics import GroupedAccuracy, per_tick_table
 from ..model import CTMConfig, CTMOutput
 from .base import Batch, Task
 
@@ -90,9 +90,7 @@ class ParityTask(Task):
             f"(mean tick {metrics['mean_certain_tick']:.1f}) "
             f"per-position {100 * metrics['position_accuracy']:.2f}%, "
             f"whole-sequence {100 * metrics['sequence_accuracy']:.2f}%",
-            "tick  per-position  whole-sequence",
         ]
-        for t, (p, s) in enumerate(zip(metrics["position_accuracy_per_tick"],
-                                       metrics["sequence_accuracy_per_tick"], strict=True)):
-            lines.append(f"{t + 1:>4}  {100 * p:>11.2f}%  {100 * s:>13.2f}%")
+        lines += per_tick_table({"per-position": metrics["position_accuracy_per_tick"],
+                                 "whole-sequence": metrics["sequence_accuracy_per_tick"]})
         return "\n".join(lines)
