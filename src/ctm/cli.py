@@ -96,7 +96,8 @@ def cmd_train(argv: Sequence[str]) -> int:
     if args.resume is not None:
         if args.out is not None or args.config is not None:
             raise UserError("--resume continues a run in place: drop --out and --config")
-        allowed = {"steps", "threads", "eval_every", "checkpoint_every", "log_every", "device"}
+        allowed = {"steps", "threads", "eval_every", "checkpoint_every", "log_every", "device",
+                   "compile"}
         changed = (set(overrides["options"]) | set(overrides["model"])
                    | set(overrides["train"]) - allowed)
         if changed:

@@ -13,7 +13,7 @@ from torch import nn
 
 from ..files import write_json, write_safetensors
 from .config import CTMConfig, CTMOutput
-from .inputs import AttentionInput
+from .inputs import AttentionInput, EncodedInput
 from .neurons import NeuronLevelModels
 from .synapse import build_synapse
 from .sync import DECAY_MAX, Synchronisation
@@ -60,6 +60,7 @@ class CTM(nn.Module):
         self.start_post = nn.Parameter(torch.empty(d).uniform_(-(1 / d) ** 0.5, (1 / d) ** 0.5))
         bound = (1 / (d + m)) ** 0.5
         self.start_history = nn.Parameter(torch.empty(d, m).uniform_(-bound, bound))
+        self._compiled_tick = None
 
     def forward(self, x: torch.Tensor, ticks: int | None = None, trace: bool = False
                 ) -> CTMOutput:
@@ -77,23 +78,17 @@ class CTM(nn.Module):
         history = self.start_history.unsqueeze(1).expand(-1, b, -1)  # (D, B, M)
         r_out, r_action = self.sync_out.retention(), self.sync_action.retention()
         alpha_out, beta_out = self.sync_out.start(z)
-        alpha_action = beta_action = None
+        # zero state: the first update then gives exactly the first tick's (products, 1)
+        alpha_action = z.new_zeros(b, self.sync_action.size)
+        beta_action = z.new_zeros(self.sync_action.size)
 
+        tick = self._compiled_tick or self._tick
         logits, traces = [], {k: [] for k in ("attn", "pre", "post", "s_out", "s_act")}
         for _ in range(n_ticks):
-            if alpha_action is None:
-                alpha_action, beta_action = self.sync_action.start(z)
-            else:
-                alpha_action, beta_action = self.sync_action.update(
-                    z, alpha_action, beta_action, r_action)
-            s_action = Synchronisation.read(alpha_action, beta_action)  # (B, P_action)
-            attended, attn = self.inputs(s_action, encoded)  # (B, d_input), (B, heads, N)
-            pre = self.synapse(torch.cat([attended, z], dim=-1))  # (B, D)
-            history = torch.cat([history[:, :, 1:], pre.t().unsqueeze(-1)], dim=-1)
-            z = self.nlm(history)  # (B, D)
-            alpha_out, beta_out = self.sync_out.update(z, alpha_out, beta_out, r_out)
-            s_out = Synchronisation.read(alpha_out, beta_out)  # (B, P_out)
-            logits.append(self.output(s_out))
+            (z, history, alpha_action, beta_action, alpha_out, beta_out, y, s_out, s_action,
+             attn, pre) = tick(z, history, alpha_action, beta_action, alpha_out, beta_out,
+                               r_action, r_out, encoded.keys, encoded.values)
+            logits.append(y)
             if trace:
                 for key, value in zip(traces, (attn, pre, z, s_out, s_action), strict=True):
                     traces[key].append(value.detach())
@@ -109,6 +104,28 @@ class CTM(nn.Module):
             out.sync_out_trace = torch.stack(traces["s_out"], 1)  # (B, T, P_out)
             out.sync_action_trace = torch.stack(traces["s_act"], 1)  # (B, T, P_action)
         return out
+
+    def _tick(self, z: torch.Tensor, history: torch.Tensor, alpha_action: torch.Tensor,
+              beta_action: torch.Tensor, alpha_out: torch.Tensor, beta_out: torch.Tensor,
+              r_action: torch.Tensor, r_out: torch.Tensor, keys: torch.Tensor,
+              values: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        """One tick, DESIGN.md section 1 steps 1-6; tensors in, tensors out, so that
+        `torch.compile` can fuse it."""
+        alpha_action, beta_action = self.sync_action.update(z, alpha_action, beta_action,
+                                                            r_action)
+        s_action = Synchronisation.read(alpha_action, beta_action)  # (B, P_action)
+        attended, attn = self.inputs(s_action, EncodedInput(keys, values))  # (B, d_in), (B, h, N)
+        pre = self.synapse(torch.cat([attended, z], dim=-1))  # (B, D)
+        history = torch.cat([history[:, :, 1:], pre.t().unsqueeze(-1)], dim=-1)  # (D, B, M)
+        z = self.nlm(history)  # (B, D)
+        alpha_out, beta_out = self.sync_out.update(z, alpha_out, beta_out, r_out)
+        s_out = Synchronisation.read(alpha_out, beta_out)  # (B, P_out)
+        return (z, history, alpha_action, beta_action, alpha_out, beta_out, self.output(s_out),
+                s_out, s_action, attn, pre)
+
+    def compile_ticks(self, **options: object) -> None:
+        """Run each tick through `torch.compile` (slow first call; faster steps after)."""
+        self._compiled_tick = torch.compile(self._tick, **options)
 
     @torch.no_grad()
     def clamp_decays_(self) -> None:

@@ -51,6 +51,8 @@ class Trainer:
         self.task = build_task(run)
         torch.manual_seed(cfg.seed)
         self.model = CTM(run.model).to(self.device)
+        if cfg.compile:
+            self.model.compile_ticks()
         self.optimizer = torch.optim.AdamW(self.model.parameters(), lr=cfg.lr,
                                            weight_decay=cfg.weight_decay)
         self.step = 0
