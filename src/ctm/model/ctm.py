@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
@@ -36,6 +38,29 @@ def certainty(logits: torch.Tensor, groups_shape: tuple[int, ...]) -> torch.Tens
     b, t, _ = logits.shape
     ne = normalised_entropy(logits.reshape(b, t, -1, groups_shape[-1]))  # (B, T, groups)
     return 1 - ne.mean(-1)
+
+
+@dataclass
+class ThinkingState:
+    """What the tick loop carries from one tick to the next."""
+
+    z: torch.Tensor  # (B, D) post-activations
+    history: torch.Tensor  # (D, B, M) pre-activation history
+    alpha_action: torch.Tensor  # (B, P_action)
+    beta_action: torch.Tensor  # (P_action,), the same for every sample
+    alpha_out: torch.Tensor  # (B, P_out)
+    beta_out: torch.Tensor  # (P_out,)
+    keys: torch.Tensor  # (B, heads, N, head_dim)
+    values: torch.Tensor  # (B, heads, N, head_dim)
+    r_action: torch.Tensor  # (P_action,) retention factors
+    r_out: torch.Tensor  # (P_out,)
+
+    def select(self, index: torch.Tensor) -> ThinkingState:
+        """The state of the samples at `index` (a 1-D index or boolean mask over B)."""
+        return dataclasses.replace(
+            self, z=self.z[index], history=self.history[:, index],
+            alpha_action=self.alpha_action[index], alpha_out=self.alpha_out[index],
+            keys=self.keys[index], values=self.values[index])
 
 
 class CTM(nn.Module):
@@ -72,26 +97,17 @@ class CTM(nn.Module):
         n_ticks = self.config.ticks if ticks is None else int(ticks)
         if n_ticks < 1:
             raise ValueError(f"ticks must be >= 1, got {n_ticks}")
-        encoded = self.inputs.encode(x)
-        b = encoded.keys.shape[0]
-        z = self.start_post.expand(b, -1)  # (B, D)
-        history = self.start_history.unsqueeze(1).expand(-1, b, -1)  # (D, B, M)
-        r_out, r_action = self.sync_out.retention(), self.sync_action.retention()
-        alpha_out, beta_out = self.sync_out.start(z)
-        # zero state: the first update then gives exactly the first tick's (products, 1)
-        alpha_action = z.new_zeros(b, self.sync_action.size)
-        beta_action = z.new_zeros(self.sync_action.size)
-
-        tick = self._compiled_tick or self._tick
+        state = self.begin(x)
         logits, traces = [], {k: [] for k in ("attn", "pre", "post", "s_out", "s_act")}
         for _ in range(n_ticks):
-            (z, history, alpha_action, beta_action, alpha_out, beta_out, y, s_out, s_action,
-             attn, pre) = tick(z, history, alpha_action, beta_action, alpha_out, beta_out,
-                               r_action, r_out, encoded.keys, encoded.values)
+            state, y, extras = self.tick(state)
             logits.append(y)
             if trace:
-                for key, value in zip(traces, (attn, pre, z, s_out, s_action), strict=True):
+                s_out, s_action, attn, pre = extras
+                for key, value in zip(traces, (attn, pre, state.z, s_out, s_action),
+                                      strict=True):
                     traces[key].append(value.detach())
+        s_out = extras[0]
 
         stacked = torch.stack(logits, dim=1)  # (B, T, out_dims)
         out = CTMOutput(logits=stacked,
@@ -104,6 +120,34 @@ class CTM(nn.Module):
             out.sync_out_trace = torch.stack(traces["s_out"], 1)  # (B, T, P_out)
             out.sync_action_trace = torch.stack(traces["s_act"], 1)  # (B, T, P_action)
         return out
+
+    def begin(self, x: torch.Tensor) -> ThinkingState:
+        """Encode the input and set up the state before the first tick."""
+        encoded = self.inputs.encode(x)
+        b = encoded.keys.shape[0]
+        z = self.start_post.expand(b, -1)  # (B, D)
+        alpha_out, beta_out = self.sync_out.start(z)
+        return ThinkingState(
+            z=z, history=self.start_history.unsqueeze(1).expand(-1, b, -1),  # (D, B, M)
+            # zero state: the first update then gives exactly the first tick's (products, 1)
+            alpha_action=z.new_zeros(b, self.sync_action.size),
+            beta_action=z.new_zeros(self.sync_action.size),
+            alpha_out=alpha_out, beta_out=beta_out, keys=encoded.keys, values=encoded.values,
+            r_action=self.sync_action.retention(), r_out=self.sync_out.retention())
+
+    def tick(self, state: ThinkingState
+             ) -> tuple[ThinkingState, torch.Tensor, tuple[torch.Tensor, ...]]:
+        """One tick: (next state, logits (B, out_dims), (sync_out, sync_action, attention,
+        pre-activations))."""
+        s = state
+        (z, history, alpha_action, beta_action, alpha_out, beta_out, logits, s_out, s_action,
+         attn, pre) = (self._compiled_tick or self._tick)(
+            s.z, s.history, s.alpha_action, s.beta_action, s.alpha_out, s.beta_out,
+            s.r_action, s.r_out, s.keys, s.values)
+        new = dataclasses.replace(s, z=z, history=history, alpha_action=alpha_action,
+                                  beta_action=beta_action, alpha_out=alpha_out,
+                                  beta_out=beta_out)
+        return new, logits, (s_out, s_action, attn, pre)
 
     def _tick(self, z: torch.Tensor, history: torch.Tensor, alpha_action: torch.Tensor,
               beta_action: torch.Tensor, alpha_out: torch.Tensor, beta_out: torch.Tensor,

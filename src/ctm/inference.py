@@ -1,0 +1,110 @@
+"""Adaptive computation at inference: every sample thinks only until it is sure.
+
+`think` runs a batch tick by tick and lets each sample stop once a halting rule says so (by
+default: its certainty reaches `halt_at`). Stopped samples leave the batch, so later ticks cost
+less. A sample's answer is exactly what the full run gives at the tick where it stopped.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from .model import CTM, CTMOutput
+from .model.ctm import certainty as certainty_of
+
+# (certainties so far (B_active, t), t) -> (B_active,) bool: which samples stop now
+HaltRule = Callable[[torch.Tensor, int], torch.Tensor]
+
+
+def certainty_at_least(threshold: float) -> HaltRule:
+    """Stop once the current tick's certainty is >= threshold."""
+    return lambda history, t: history[:, -1] >= threshold
+
+
+def certainty_stable(ticks: int, tolerance: float = 0.01) -> HaltRule:
+    """Stop once certainty has varied by at most `tolerance` over the last `ticks` ticks."""
+    if ticks < 2:
+        raise ValueError(f"certainty_stable needs ticks >= 2, got {ticks}")
+
+    def rule(history: torch.Tensor, t: int) -> torch.Tensor:
+        if history.shape[1] < ticks:
+            return torch.zeros(history.shape[0], dtype=torch.bool, device=history.device)
+        window = history[:, -ticks:]
+        return (window.amax(1) - window.amin(1)) <= tolerance
+
+    return rule
+
+
+@dataclass
+class ThinkResult:
+    logits: torch.Tensor  # (B, out_dims) at each sample's stopping tick
+    certainty: torch.Tensor  # (B,) certainty at that tick
+    ticks: torch.Tensor  # (B,) the tick each sample stopped at, 1-based
+
+    def mean_ticks(self) -> float:
+        return self.ticks.float().mean().item()
+
+
+@torch.no_grad()
+def think(model: CTM, x: torch.Tensor, halt_at: float | None = None,
+          rule: HaltRule | None = None, max_ticks: int | None = None) -> ThinkResult:
+    """Run `model` on `x`, halting each sample by certainty threshold `halt_at` or by `rule`,
+    and at `max_ticks` (default: the model's configured ticks) at the latest.
+
+    Call `model.eval()` first: in training mode BatchNorm statistics and dropout depend on the
+    batch, and the batch shrinks as samples halt.
+    """
+    if (halt_at is None) == (rule is None):
+        raise ValueError("give exactly one of halt_at (a certainty threshold) or rule")
+    stop_rule = rule if rule is not None else certainty_at_least(float(halt_at))
+    limit = model.config.ticks if max_ticks is None else int(max_ticks)
+    if limit < 1:
+        raise ValueError(f"max_ticks must be >= 1, got {limit}")
+    groups = model.config.out_groups_shape
+    state = model.begin(x)
+    batch = state.z.shape[0]
+    device = state.z.device
+    logits = torch.empty(batch, model.config.out_dims, device=device)
+    final_certainty = torch.empty(batch, device=device)
+    ticks = torch.full((batch,), limit, dtype=torch.long, device=device)
+    active = torch.arange(batch, device=device)
+    history = torch.empty(batch, 0, device=device)
+    for t in range(1, limit + 1):
+        state, y, _ = model.tick(state)
+        c = certainty_of(y.unsqueeze(1), groups).squeeze(1)  # (B_active,)
+        history = torch.cat([history, c.unsqueeze(1)], dim=1)
+        stop = torch.ones_like(c, dtype=torch.bool) if t == limit else stop_rule(history, t)
+        done = active[stop]
+        logits[done], final_certainty[done], ticks[done] = y[stop], c[stop], t
+        keep = ~stop
+        if not keep.any():
+            break
+        state, active, history = state.select(keep), active[keep], history[keep]
+    return ThinkResult(logits=logits, certainty=final_certainty, ticks=ticks)
+
+
+class HaltingModel(nn.Module):
+    """Wraps a CTM so that `model(x)` returns one tick per sample, the tick `think` stopped at;
+    task metrics "at the most-certain tick" then measure the early-exit answers. Counts the
+    ticks spent across calls."""
+
+    def __init__(self, model: CTM, halt_at: float) -> None:
+        super().__init__()
+        self.model, self.halt_at, self.config = model, halt_at, model.config
+        self.samples = 0
+        self.ticks_spent = 0
+
+    def forward(self, x: torch.Tensor) -> CTMOutput:
+        result = think(self.model, x, halt_at=self.halt_at)
+        self.samples += len(result.ticks)
+        self.ticks_spent += int(result.ticks.sum())
+        return CTMOutput(logits=result.logits.unsqueeze(1),
+                         certainty=result.certainty.unsqueeze(1),
+                         sync_out=result.logits.new_zeros(0))
+
+    def mean_ticks(self) -> float:
+        return self.ticks_spent / max(1, self.samples)

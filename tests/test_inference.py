@@ -1,0 +1,73 @@
+"""Early exit: answers equal the full run's at the stopping tick, and compute really drops."""
+
+import pytest
+import torch
+
+from ctm import CTM, CTMConfig
+from ctm.inference import HaltingModel, certainty_stable, think
+
+
+def model_and_input(seed=0):
+    torch.manual_seed(seed)
+    config = CTMConfig(d_model=24, d_input=8, heads=2, ticks=8, memory_length=3, nlm_hidden=4,
+                       n_sync_out=8, n_sync_action=8, out_dims=6, out_shape=(3, 2))
+    model = CTM(config).eval()
+    with torch.no_grad():
+        model.output.weight.mul_(20)  # spread certainties so thresholds split the batch
+    return model, (torch.randint(0, 2, (16, 3)) * 2 - 1).float()
+
+
+def test_answers_match_the_full_run_at_the_stopping_tick():
+    model, x = model_and_input()
+    full = model(x)
+    threshold = full.certainty.median().item()
+    result = think(model, x, halt_at=threshold)
+    assert result.ticks.min() < result.ticks.max()  # samples really stopped at different ticks
+    for b in range(len(x)):
+        t = result.ticks[b].item() - 1
+        torch.testing.assert_close(result.logits[b], full.logits[b, t], atol=1e-5, rtol=1e-5)
+        assert result.certainty[b].item() == pytest.approx(full.certainty[b, t].item(), abs=1e-5)
+        stopped_early = t < model.config.ticks - 1
+        if stopped_early:  # it stopped at the first tick that reached the threshold
+            assert full.certainty[b, t] >= threshold
+        assert torch.all(full.certainty[b, :t] < threshold)
+
+
+def test_thresholds_at_the_extremes():
+    model, x = model_and_input()
+    assert think(model, x, halt_at=0.0).ticks.tolist() == [1] * 16
+    assert think(model, x, halt_at=1.1).ticks.tolist() == [8] * 16
+    assert think(model, x, halt_at=1.1, max_ticks=12).ticks.tolist() == [12] * 16
+
+
+def test_halted_samples_leave_the_batch():
+    model, x = model_and_input()
+    threshold = model(x).certainty.median().item()
+    sizes = []
+    original = model.tick
+
+    def counting_tick(state):
+        sizes.append(state.z.shape[0])
+        return original(state)
+
+    model.tick = counting_tick
+    result = think(model, x, halt_at=threshold)
+    assert sizes[0] == 16 and sizes[-1] < 16 and sizes == sorted(sizes, reverse=True)
+    assert sum(sizes) == int(result.ticks.sum())  # compute spent = ticks used
+
+
+def test_stable_rule_and_argument_checks():
+    model, x = model_and_input()
+    result = think(model, x, rule=certainty_stable(3, tolerance=1.0))
+    assert result.ticks.tolist() == [3] * 16  # any 3 ticks are "stable" within 1.0
+    with pytest.raises(ValueError, match="exactly one"):
+        think(model, x)
+    with pytest.raises(ValueError, match="ticks >= 2"):
+        certainty_stable(1)
+
+
+def test_halting_model_counts_ticks():
+    model, x = model_and_input()
+    wrapped = HaltingModel(model, halt_at=0.0)
+    out = wrapped(x)
+    assert out.logits.shape == (16, 1, 6) and wrapped.mean_ticks() == 1.0
