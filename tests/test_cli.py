@@ -40,6 +40,21 @@ def test_train_then_eval_json_and_table(tmp_path, capsys):
     assert "per-position" in capsys.readouterr().out
 
 
+def test_eval_with_early_exit(tmp_path, capsys):
+    run = tmp_path / "run"
+    assert main(["train", "parity", "--out", str(run), "--steps", "2", *TINY]) == 0
+    capsys.readouterr()
+    assert main(["eval", str(run), "--halt-at", "0.0", "--json"]) == 0
+    row = json.loads(capsys.readouterr().out)
+    assert row["halt_at"] == 0.0 and row["mean_ticks"] == 1.0
+    assert {"sequence_accuracy", "model_seconds", "speedup"} <= set(row)
+    assert main(["eval", str(run), "--halt-sweep", "0.2,1.0"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert [line.split()[0] for line in lines[1:]] == ["full", "0.20", "1.00"]
+    assert lines[3].split()[3] == "3.00"  # threshold 1.0: nothing halts before the last tick
+    one_line_error(capsys, ["eval", str(run), "--halt-at", "2"], "thresholds must be in [0, 1]")
+
+
 def test_saved_config_replays_the_run(tmp_path, capsys):
     first, replay = tmp_path / "a", tmp_path / "b"
     assert main(["train", "parity", "--out", str(first), "--steps", "3", *TINY]) == 0

@@ -21,6 +21,14 @@ class _Parser(argparse.ArgumentParser):
         raise UserError(f"{message} (see `{self.prog} --help`)")
 
 
+def _float_list(text: str) -> list[float]:
+    try:
+        return [float(v) for v in text.split(",") if v.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected numbers such as 0.5,0.9, got {text!r}") from None
+
+
 def _add_threads(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--threads", type=int, default=0,
                         help="torch CPU threads (default: torch's choice)")
@@ -192,6 +200,8 @@ def cmd_eval(args: argparse.Namespace) -> int:
         run.options = dataclasses.replace(run.options, eval_data=str(args.data))
     task = build_task(run)
     batch_size, seed = run.train.eval_batch_size, run.train.seed
+    if args.halt_at is not None or args.halt_sweep is not None:
+        return _eval_halting(args, task, model, batch_size, seed)
     metrics = task.evaluate(model, task.eval_batches(batch_size, seed), "cpu")
     if not args.quick and args.data is None:
         metrics.update(task.final_evaluation(model, batch_size, seed, "cpu"))
@@ -199,6 +209,33 @@ def cmd_eval(args: argparse.Namespace) -> int:
         print(json.dumps(metrics))
     else:
         print(task.summary(metrics))
+    return 0
+
+
+def _eval_halting(args: argparse.Namespace, task: Any, model: Any, batch_size: int,
+                  seed: int) -> int:
+    """Early exit: metrics, mean ticks and model time at each threshold and for the full run."""
+    from .inference import halting_sweep
+
+    thresholds = [args.halt_at] if args.halt_at is not None else list(args.halt_sweep)
+    if any(not 0.0 <= t <= 1.0 for t in thresholds):
+        raise UserError(f"certainty thresholds must be in [0, 1], got {thresholds}")
+    rows = halting_sweep(lambda m: task.evaluate(m, task.eval_batches(batch_size, seed), "cpu"),
+                         model, [None, *thresholds])
+    full = rows[0]
+    for row in rows:
+        row["speedup"] = full["model_seconds"] / row["model_seconds"]
+    if args.json:
+        print(json.dumps(rows[1] if args.halt_at is not None else rows))
+        return 0
+    names = task.headline_metrics
+    print(f"{'halt at':>8} " + " ".join(f"{n:>18}" for n in names)
+          + f" {'mean ticks':>10} {'model s':>8} {'speed-up':>8}")
+    for row in rows:
+        label = "full" if row["halt_at"] is None else f"{row['halt_at']:.2f}"
+        print(f"{label:>8} " + " ".join(f"{100 * row[n]:>17.2f}%" for n in names)
+              + f" {row['mean_ticks']:>10.2f} {row['model_seconds']:>8.2f}"
+              f" {row['speedup']:>7.2f}x")
     return 0
 
 
@@ -324,6 +361,11 @@ def _main_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="one JSON object of final metrics")
     p.add_argument("--quick", action="store_true",
                    help="only the held-out metrics training reports, no costlier extras")
+    p.add_argument("--halt-at", type=float, metavar="CERTAINTY",
+                   help="early exit: each sample stops once its certainty reaches this")
+    p.add_argument("--halt-sweep", type=_float_list, metavar="FLOATS",
+                   help="early exit at several thresholds, e.g. 0.5,0.8,0.95, against the "
+                        "full run: accuracy, mean ticks and model time")
     _add_threads(p)
     p = sub.add_parser("viz", help="pictures of a model thinking, and metrics against ticks")
     p.add_argument("path", type=Path, metavar="RUN_OR_MODEL",

@@ -7,6 +7,7 @@ less. A sample's answer is exactly what the full run gives at the tick where it 
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -89,22 +90,47 @@ def think(model: CTM, x: torch.Tensor, halt_at: float | None = None,
 
 class HaltingModel(nn.Module):
     """Wraps a CTM so that `model(x)` returns one tick per sample, the tick `think` stopped at;
-    task metrics "at the most-certain tick" then measure the early-exit answers. Counts the
-    ticks spent across calls."""
+    task metrics "at the most-certain tick" then measure the early-exit answers. With
+    halt_at=None every sample runs all ticks and answers at its most-certain tick (the usual
+    evaluation). Counts samples, ticks and model seconds across calls."""
 
-    def __init__(self, model: CTM, halt_at: float) -> None:
+    def __init__(self, model: CTM, halt_at: float | None) -> None:
         super().__init__()
         self.model, self.halt_at, self.config = model, halt_at, model.config
         self.samples = 0
         self.ticks_spent = 0
+        self.seconds = 0.0
 
     def forward(self, x: torch.Tensor) -> CTMOutput:
-        result = think(self.model, x, halt_at=self.halt_at)
-        self.samples += len(result.ticks)
-        self.ticks_spent += int(result.ticks.sum())
-        return CTMOutput(logits=result.logits.unsqueeze(1),
-                         certainty=result.certainty.unsqueeze(1),
-                         sync_out=result.logits.new_zeros(0))
+        start = time.perf_counter()
+        if self.halt_at is None:
+            with torch.no_grad():
+                out = self.model(x)
+            ticks = torch.full((x.shape[0],), self.config.ticks)
+        else:
+            result = think(self.model, x, halt_at=self.halt_at)
+            out = CTMOutput(logits=result.logits.unsqueeze(1),
+                            certainty=result.certainty.unsqueeze(1),
+                            sync_out=result.logits.new_zeros(0))
+            ticks = result.ticks
+        self.seconds += time.perf_counter() - start
+        self.samples += len(ticks)
+        self.ticks_spent += int(ticks.sum())
+        return out
 
     def mean_ticks(self) -> float:
         return self.ticks_spent / max(1, self.samples)
+
+
+def halting_sweep(evaluate: Callable[[nn.Module], dict], model: CTM,
+                  thresholds: list[float | None]) -> list[dict]:
+    """Task metrics, mean ticks and model seconds at every threshold (None: the full run),
+    each from `evaluate(wrapped_model)` over the same held-out data."""
+    rows = []
+    for threshold in thresholds:
+        wrapped = HaltingModel(model, threshold)
+        metrics = evaluate(wrapped)
+        rows.append({"halt_at": threshold, "mean_ticks": wrapped.mean_ticks(),
+                     "model_seconds": wrapped.seconds,
+                     **{k: v for k, v in metrics.items() if isinstance(v, float)}})
+    return rows
