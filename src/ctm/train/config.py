@@ -28,7 +28,7 @@ class TrainConfig:
     seed: int = 0
     threads: int = 0  # torch CPU threads; 0 leaves torch's default
     device: str = "cpu"
-    compile: bool = False  # torch.compile each tick: ~1.5 min to start, ~2x faster steps on CPU
+    compile: bool = False  # torch.compile each tick: slow first step, faster after
 
     def __post_init__(self) -> None:
         for name in ("steps", "batch_size", "eval_every", "eval_batch_size",
