@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import torch
 
+from .analysis.calibration import expected_calibration_error
+
 
 class GroupedAccuracy:
     """Accumulates accuracy of (B, T, G, C) logits against (B, G) targets over batches.
 
     Reports per-group ("per-position") and whole-sample ("every group right") accuracy at each
-    sample's most-certain tick and at every tick, and the mean most-certain tick (1-based).
+    sample's most-certain tick and at every tick, the mean most-certain tick (1-based), and the
+    expected calibration error of the per-group predictions (15 bins) at the most-certain tick
+    and at every tick.
     """
 
     def __init__(self) -> None:
@@ -19,6 +23,9 @@ class GroupedAccuracy:
         self.certain_tick_sum = 0.0
         self.group_correct_per_tick: torch.Tensor | None = None
         self.all_correct_per_tick: torch.Tensor | None = None
+        self.confidence: list[torch.Tensor] = []  # (B, T, G) probability of the predicted class
+        self.correct: list[torch.Tensor] = []  # (B, T, G)
+        self.ticks: list[torch.Tensor] = []  # (B,) most-certain tick
 
     @torch.no_grad()
     def update(self, grouped_logits: torch.Tensor, targets: torch.Tensor,
@@ -26,6 +33,9 @@ class GroupedAccuracy:
         b = grouped_logits.shape[0]
         correct = (grouped_logits.argmax(-1) == targets.unsqueeze(1)).float()  # (B, T, G)
         tick = certainty.argmax(1)  # (B,)
+        self.confidence.append(grouped_logits.float().softmax(-1).amax(-1).cpu())
+        self.correct.append(correct.cpu())
+        self.ticks.append(tick.cpu())
         at_certain = correct[torch.arange(b), tick]  # (B, G)
         self.count += b
         self.group_correct_certain += at_certain.mean(-1).sum().item()
@@ -43,13 +53,27 @@ class GroupedAccuracy:
         if not self.count:
             raise ValueError("no batches were evaluated")
         n = self.count
+        confidence, correct = torch.cat(self.confidence), torch.cat(self.correct)
+        rows = torch.arange(n)
+        ticks = torch.cat(self.ticks)
         return {
             f"{group_name}_accuracy": self.group_correct_certain / n,
             f"{whole_name}_accuracy": self.all_correct_certain / n,
             "mean_certain_tick": self.certain_tick_sum / n,
             f"{group_name}_accuracy_per_tick": (self.group_correct_per_tick / n).tolist(),
             f"{whole_name}_accuracy_per_tick": (self.all_correct_per_tick / n).tolist(),
+            "ece": expected_calibration_error(confidence[rows, ticks], correct[rows, ticks]),
+            "ece_per_tick": [expected_calibration_error(confidence[:, t], correct[:, t])
+                             for t in range(confidence.shape[1])],
         }
+
+    def confidences_at_certain_tick(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """(confidence, correct) of every group's prediction at its sample's most-certain tick,
+        for reliability diagrams."""
+        confidence, correct = torch.cat(self.confidence), torch.cat(self.correct)
+        rows = torch.arange(self.count)
+        ticks = torch.cat(self.ticks)
+        return confidence[rows, ticks].flatten(), correct[rows, ticks].flatten()
 
 
 def per_tick_table(columns: dict[str, list[float]]) -> list[str]:

@@ -202,6 +202,7 @@ class MazeTask(Task):
             "per_step_accuracy": result["per_step_accuracy"],
             "solve_rate": solved_at_certain / count,
             "route_exact": result["route_accuracy"],
+            "ece": result["ece"],
             "mean_certain_tick": result["mean_certain_tick"],
             "per_step_accuracy_per_tick": result["per_step_accuracy_per_tick"],
             "solve_rate_per_tick": (solved_per_tick / count).tolist(),
@@ -232,7 +233,7 @@ class MazeTask(Task):
         lines = [
             f"maze: at the most-certain tick (mean tick {metrics['mean_certain_tick']:.1f}) "
             f"per-step {100 * metrics['per_step_accuracy']:.2f}%, "
-            f"solved {100 * metrics['solve_rate']:.2f}%",
+            f"solved {100 * metrics['solve_rate']:.2f}%, per-step ECE {100 * metrics['ece']:.2f}%",
         ]
         lines += per_tick_table({"per-step": metrics["per_step_accuracy_per_tick"],
                                  "solved": metrics["solve_rate_per_tick"]})

@@ -89,7 +89,8 @@ class ParityTask(Task):
             f"parity L={self.options.length}: at the most-certain tick "
             f"(mean tick {metrics['mean_certain_tick']:.1f}) "
             f"per-position {100 * metrics['position_accuracy']:.2f}%, "
-            f"whole-sequence {100 * metrics['sequence_accuracy']:.2f}%",
+            f"whole-sequence {100 * metrics['sequence_accuracy']:.2f}%, "
+            f"per-position ECE {100 * metrics['ece']:.2f}%",
         ]
         lines += per_tick_table({"per-position": metrics["position_accuracy_per_tick"],
                                  "whole-sequence": metrics["sequence_accuracy_per_tick"]})
