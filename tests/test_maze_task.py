@@ -151,6 +151,7 @@ def test_viz_writes_gifs_summaries_and_a_ticks_sweep(tmp_path, capsys):
     assert list(sweep) == ["1", "3", "5"] and set(sweep["5"]) == {"solve_rate",
                                                                    "per_step_accuracy"}
     assert (run / "viz" / "ticks_sweep.png").is_file()
+    assert (run / "viz" / "reliability.png").is_file()
     for k in range(2):
         with PILImage.open(run / "viz" / f"maze_{k}_thinking.gif") as gif:
             assert gif.n_frames == 3  # one frame per tick

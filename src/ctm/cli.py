@@ -245,6 +245,26 @@ def _default_sweep(ticks: int) -> list[int]:
     return sorted({max(1, round(ticks * f)) for f in (0.1, 0.25, 0.5, 0.75, 1.0, 1.5)})
 
 
+def _reliability(task: Any, model: Any, batch_size: int, seed: int, path: Path) -> Path:
+    """Reliability diagram of every output group's prediction at the most-certain tick."""
+    import torch
+
+    from .analysis.calibration import reliability_diagram
+    from .losses import grouped_logits
+    from .metrics import GroupedAccuracy
+
+    accuracy = GroupedAccuracy()
+    with torch.no_grad():
+        for batch in task.eval_batches(batch_size, seed):
+            out = model(batch.inputs)
+            targets = batch.targets.reshape(len(batch.targets), -1)
+            accuracy.update(grouped_logits(out.logits, model.config.out_groups_shape), targets,
+                            out.certainty)
+    confidence, correct = accuracy.confidences_at_certain_tick()
+    return reliability_diagram(confidence, correct, path,
+                               f"{task.name}: at the most-certain tick")
+
+
 def cmd_viz(args: argparse.Namespace) -> int:
     from .analysis.figures import line_plot
     from .analysis.ticks import sweep_ticks
@@ -271,6 +291,7 @@ def cmd_viz(args: argparse.Namespace) -> int:
         ticks, {m: [sweep[k][m] for k in ticks] for m in task.headline_metrics},
         "ticks of thinking allowed", "held-out metric",
         f"{run.task}: trained with {model.config.ticks} ticks", out_dir / "ticks_sweep.png")]
+    written.append(_reliability(task, model, batch_size, seed, out_dir / "reliability.png"))
     written += task.visualise(model, out_dir, args.count, seed)
     for k in ticks:
         print(f"{k:>4} ticks: " + ", ".join(f"{m} {100 * sweep[k][m]:.2f}%"
