@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from .base import Batch, Task
+from .images import ImagesTask
 from .maze import MazeTask
 from .parity import ParityTask
 
-TASKS: dict[str, type[Task]] = {task.name: task for task in (ParityTask, MazeTask)}
+TASKS: dict[str, type[Task]] = {task.name: task for task in (ParityTask, MazeTask, ImagesTask)}
 
 
 def get_task(name: str) -> type[Task]:

@@ -1,0 +1,168 @@
+"""Image classification data: scikit-learn's bundled digits, image folders, CIFAR binaries.
+
+Every source is a labelled list of images read on demand as (N, H, W, C) uint8 arrays, so an
+ImageNet-sized folder is never loaded whole. Nothing is downloaded: the digits ship inside
+scikit-learn, and folders and CIFAR files are whatever the user already has on disk.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".ppm", ".tif", ".tiff")
+CIFAR_IMAGE_BYTES = 3 * 32 * 32
+DIGITS_TEST_SHARE = 0.2  # fixed split of the 1,797 digits: 1,438 train, 359 test
+
+
+class ImageSource:
+    """Labelled images, read by index."""
+
+    classes: list[str]
+    labels: np.ndarray  # (N,) int64
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+    def images(self, indices: list[int]) -> np.ndarray:
+        """(len(indices), H, W, C) uint8."""
+        raise NotImplementedError
+
+
+@dataclass
+class ArraySource(ImageSource):
+    pixels: np.ndarray  # (N, H, W, C) uint8
+    labels: np.ndarray
+    classes: list[str]
+
+    def images(self, indices: list[int]) -> np.ndarray:
+        return self.pixels[indices]
+
+
+class FolderSource(ImageSource):
+    """An image folder: one subfolder per class, images read with Pillow on demand and resized
+    to `size` × `size` (bilinear) when given, else required to share one size."""
+
+    def __init__(self, files: list[Path], labels: list[int], classes: list[str],
+                 size: int | None) -> None:
+        self.files, self.labels, self.classes, self.size = files, np.asarray(labels), classes, size
+
+    def images(self, indices: list[int]) -> np.ndarray:
+        from PIL import Image
+
+        arrays = []
+        for i in indices:
+            with Image.open(self.files[i]) as image:
+                image = image.convert("RGB")
+                if self.size is not None and image.size != (self.size, self.size):
+                    image = image.resize((self.size, self.size), Image.Resampling.BILINEAR)
+                arrays.append(np.asarray(image))
+        shapes = {a.shape for a in arrays}
+        if len(shapes) > 1:
+            raise ValueError(f"images differ in size ({sorted(shapes)}); set --image-size")
+        return np.stack(arrays)
+
+
+def load_digits_split() -> tuple[ArraySource, ArraySource]:
+    """scikit-learn's 8×8 digits (grey levels 0-16), split by a fixed shuffle."""
+    from sklearn.datasets import load_digits
+
+    digits = load_digits()
+    pixels = np.round(digits.images * (255 / 16)).astype(np.uint8)[..., None]  # (N, 8, 8, 1)
+    order = np.random.default_rng(0).permutation(len(pixels))
+    n_test = int(round(len(pixels) * DIGITS_TEST_SHARE))
+    test, train = order[:n_test], order[n_test:]
+    classes = [str(d) for d in range(10)]
+    return (ArraySource(pixels[train], digits.target[train].astype(np.int64), classes),
+            ArraySource(pixels[test], digits.target[test].astype(np.int64), classes))
+
+
+def _class_folders(root: Path) -> list[Path]:
+    return sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
+
+
+def _folder_listing(root: Path, classes: list[str]) -> tuple[list[Path], list[int]]:
+    files, labels = [], []
+    for label, name in enumerate(classes):
+        found = sorted(p for p in (root / name).rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES)
+        files += found
+        labels += [label] * len(found)
+    if not files:
+        raise ValueError(f"no images ({', '.join(IMAGE_SUFFIXES)}) in the class folders of {root}")
+    return files, labels
+
+
+def load_folder_split(root: str | Path, size: int | None, test_share: float
+                      ) -> tuple[FolderSource, FolderSource]:
+    """`root/train/<class>/...` with `root/val` (or `root/test`) as held-out data, as ImageNet
+    is laid out; or `root/<class>/...`, split by a fixed shuffle keeping `test_share` held out."""
+    root = Path(root)
+    if not root.is_dir():
+        raise ValueError(f"image folder {root} does not exist")
+    held_out = next((root / n for n in ("val", "test") if (root / n).is_dir()), None)
+    if (root / "train").is_dir() and held_out is not None:
+        classes = [p.name for p in _class_folders(root / "train")]
+        files, labels = _folder_listing(root / "train", classes)
+        test_files, test_labels = _folder_listing(held_out, classes)
+        return (FolderSource(files, labels, classes, size),
+                FolderSource(test_files, test_labels, classes, size))
+    classes = [p.name for p in _class_folders(root)]
+    if len(classes) < 2:
+        raise ValueError(f"{root} needs one subfolder per class (found {len(classes)}), or "
+                         f"train/ and val/ folders of class subfolders")
+    files, labels = _folder_listing(root, classes)
+    order = list(range(len(files)))
+    random.Random(0).shuffle(order)
+    n_test = max(1, int(round(len(order) * test_share)))
+
+    def part(indices: list[int]) -> FolderSource:
+        return FolderSource([files[i] for i in indices], [labels[i] for i in indices], classes,
+                            size)
+
+    return part(order[n_test:]), part(order[:n_test])
+
+
+def read_cifar_binary(paths: list[Path], label_bytes: int, label_index: int
+                      ) -> tuple[np.ndarray, np.ndarray]:
+    """Records of `label_bytes` label bytes then 3×32×32 channel-major pixels."""
+    record = label_bytes + CIFAR_IMAGE_BYTES
+    chunks, labels = [], []
+    for path in paths:
+        raw = np.fromfile(path, dtype=np.uint8)
+        if raw.size == 0 or raw.size % record:
+            raise ValueError(f"{path} is not a CIFAR binary file ({raw.size} bytes is not a "
+                             f"multiple of {record})")
+        rows = raw.reshape(-1, record)
+        labels.append(rows[:, label_index].astype(np.int64))
+        chunks.append(rows[:, label_bytes:].reshape(-1, 3, 32, 32).transpose(0, 2, 3, 1))
+    return np.concatenate(chunks), np.concatenate(labels)
+
+
+def load_cifar_split(root: str | Path, classes: int) -> tuple[ArraySource, ArraySource]:
+    """CIFAR-10 (`data_batch_1..5.bin`, `test_batch.bin`) or CIFAR-100 (`train.bin`,
+    `test.bin`, fine labels) in the binary distribution format, from `root` or the folder the
+    archive unpacks to inside it."""
+    root = Path(root)
+    if classes == 10:
+        names, label_bytes, label_index, inner = [f"data_batch_{i}.bin" for i in range(1, 6)], \
+            1, 0, "cifar-10-batches-bin"
+        test_names = ["test_batch.bin"]
+    else:
+        names, label_bytes, label_index, inner = ["train.bin"], 2, 1, "cifar-100-binary"
+        test_names = ["test.bin"]
+    if (root / inner).is_dir():
+        root = root / inner
+    missing = [n for n in names + test_names if not (root / n).is_file()]
+    if missing:
+        raise ValueError(f"CIFAR-{classes} binary files missing under {root}: "
+                         f"{', '.join(missing)}")
+    train = read_cifar_binary([root / n for n in names], label_bytes, label_index)
+    test = read_cifar_binary([root / n for n in test_names], label_bytes, label_index)
+    for labels in (train[1], test[1]):
+        if labels.max() >= classes:
+            raise ValueError(f"labels up to {labels.max()} in CIFAR-{classes} files under {root}")
+    names_list = [str(c) for c in range(classes)]
+    return ArraySource(*train, names_list), ArraySource(*test, names_list)

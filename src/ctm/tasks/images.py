@@ -1,0 +1,140 @@
+"""Image classification: scikit-learn's digits by default, or CIFAR / image folders on disk."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+
+from ..losses import TickLoss, grouped_logits, per_tick_cross_entropy, two_tick_loss
+from ..metrics import GroupedAccuracy, per_tick_table
+from ..model import CTMConfig, CTMOutput
+from .base import Batch, Task
+from .image_data import ImageSource, load_cifar_split, load_digits_split, load_folder_split
+
+DATASETS = ("digits", "cifar10", "cifar100", "folder")
+
+
+@dataclass
+class ImagesOptions:
+    dataset: str = "digits"  # digits (bundled) | cifar10 | cifar100 (binary files) | folder
+    path: str = ""  # where cifar/folder data live
+    image_size: int = 0  # folder images resized to this square size (0: keep)
+    test_share: float = 0.2  # folder without train/ and val/: share held out
+    augment: bool = True  # random shifts (padded crops); plus mirror flips except for digits
+
+    def __post_init__(self) -> None:
+        if self.dataset not in DATASETS:
+            raise ValueError(f"dataset must be one of {DATASETS}, got {self.dataset!r}")
+        if self.dataset != "digits" and not self.path:
+            raise ValueError(f"dataset {self.dataset} is read from disk: give --path")
+        if not 0.0 < self.test_share < 1.0:
+            raise ValueError(f"test_share must be in (0, 1), got {self.test_share}")
+        if self.image_size < 0:
+            raise ValueError(f"image_size must be >= 0, got {self.image_size}")
+
+
+def to_tensor(pixels: np.ndarray) -> torch.Tensor:
+    """(N, H, W, C) uint8 -> (N, C, H, W) float in [-1, 1]."""
+    return torch.from_numpy(np.ascontiguousarray(pixels)).permute(0, 3, 1, 2).float() / 127.5 - 1
+
+
+def augment(pixels: np.ndarray, rng: random.Random, flip: bool) -> np.ndarray:
+    """Random crops of the image padded by 1/8 of its size (zeros), and mirror flips."""
+    n, h, w, _ = pixels.shape
+    pad = max(1, h // 8)
+    padded = np.pad(pixels, ((0, 0), (pad, pad), (pad, pad), (0, 0)))
+    out = np.empty_like(pixels)
+    for i in range(n):
+        dy, dx = rng.randrange(2 * pad + 1), rng.randrange(2 * pad + 1)
+        out[i] = padded[i, dy: dy + h, dx: dx + w]
+        if flip and rng.random() < 0.5:
+            out[i] = out[i, :, ::-1]
+    return out
+
+
+class ImagesTask(Task):
+    name = "images"
+    description = "classify images: bundled digits, or CIFAR / an image folder on disk"
+    Options = ImagesOptions
+    headline_metrics = ("accuracy",)
+
+    def __init__(self, options: ImagesOptions) -> None:
+        super().__init__(options)
+        self._splits: tuple[ImageSource, ImageSource] | None = None
+
+    def splits(self) -> tuple[ImageSource, ImageSource]:
+        """(train, test), loaded on first use."""
+        if self._splits is None:
+            o = self.options
+            if o.dataset == "digits":
+                self._splits = load_digits_split()
+            elif o.dataset in ("cifar10", "cifar100"):
+                self._splits = load_cifar_split(o.path, 10 if o.dataset == "cifar10" else 100)
+            else:
+                self._splits = load_folder_split(o.path, o.image_size or None, o.test_share)
+        return self._splits
+
+    def _shape(self) -> tuple[int, int]:
+        """(classes, channels) of the data set, without reading a whole folder."""
+        train, _ = self.splits()
+        channels = train.images([0]).shape[-1]
+        return len(train.classes), channels
+
+    def model_defaults(self) -> CTMConfig:
+        classes, channels = self._shape()
+        return CTMConfig(d_model=128, d_input=64, heads=4, ticks=15, memory_length=10,
+                         synapse_depth=1, deep_nlm=True, nlm_hidden=16,
+                         pairing="random-pairing", n_sync_out=64, n_sync_action=64, n_self=4,
+                         out_dims=classes, out_shape=(-1,), backbone="resnet18-1",
+                         in_channels=channels)
+
+    def model_requirements(self) -> dict[str, Any]:
+        classes, channels = self._shape()
+        return {"out_dims": classes, "out_shape": (-1,), "in_channels": channels}
+
+    def train_batch(self, step: int, batch_size: int, seed: int) -> Batch:
+        rng = random.Random(seed * 1_000_003 + step)
+        train, _ = self.splits()
+        indices = [rng.randrange(len(train)) for _ in range(batch_size)]
+        pixels = train.images(indices)
+        if self.options.augment:
+            pixels = augment(pixels, rng, flip=self.options.dataset != "digits")
+        return Batch(to_tensor(pixels), torch.from_numpy(train.labels[indices]))
+
+    def eval_batches(self, batch_size: int, seed: int) -> Iterator[Batch]:
+        _, test = self.splits()
+        for first in range(0, len(test), batch_size):
+            indices = list(range(first, min(first + batch_size, len(test))))
+            yield Batch(to_tensor(test.images(indices)), torch.from_numpy(test.labels[indices]))
+
+    def loss(self, output: CTMOutput, batch: Batch, config: CTMConfig) -> TickLoss:
+        logits = grouped_logits(output.logits, config.out_groups_shape)  # (B, T, 1, C)
+        return two_tick_loss(per_tick_cross_entropy(logits, batch.targets.unsqueeze(1)),
+                             output.certainty)
+
+    @torch.no_grad()
+    def evaluate(self, model: torch.nn.Module, batches: Iterator[Batch],
+                 device: torch.device | str) -> dict[str, Any]:
+        accuracy = GroupedAccuracy()
+        for batch in batches:
+            out = model(batch.inputs.to(device))
+            accuracy.update(grouped_logits(out.logits, model.config.out_groups_shape).cpu(),
+                            batch.targets.unsqueeze(1), out.certainty.cpu())
+        r = accuracy.result("class", "image")
+        return {"accuracy": r["image_accuracy"], "ece": r["ece"],
+                "mean_certain_tick": r["mean_certain_tick"],
+                "accuracy_per_tick": r["image_accuracy_per_tick"],
+                "ece_per_tick": r["ece_per_tick"]}
+
+    def summary(self, metrics: dict[str, Any]) -> str:
+        lines = [f"{self.options.dataset}: at the most-certain tick (mean tick "
+                 f"{metrics['mean_certain_tick']:.1f}) accuracy "
+                 f"{100 * metrics['accuracy']:.2f}%, ECE {100 * metrics['ece']:.2f}%"]
+        lines += per_tick_table({"accuracy": metrics["accuracy_per_tick"],
+                                 "ECE": metrics["ece_per_tick"]})
+        return "\n".join(lines)

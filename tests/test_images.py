@@ -1,0 +1,118 @@
+"""Image classification data: bundled digits, image folders and CIFAR binaries made here."""
+
+import random
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from ctm.model import CTM
+from ctm.tasks.image_data import load_cifar_split, load_digits_split, load_folder_split
+from ctm.tasks.images import ImagesOptions, ImagesTask, augment
+from ctm.train import RunConfig
+
+
+def test_digits_split_is_fixed_and_disjoint():
+    train, test = load_digits_split()
+    assert (len(train), len(test)) == (1438, 359)
+    assert train.images([0]).shape == (1, 8, 8, 1)
+    again, _ = load_digits_split()
+    assert np.array_equal(train.labels, again.labels)
+    assert set(np.unique(test.labels)) == set(range(10))
+
+
+def test_digits_task_batches():
+    task = ImagesTask(ImagesOptions())
+    batch = task.train_batch(0, 16, seed=0)
+    assert batch.inputs.shape == (16, 1, 8, 8) and batch.targets.shape == (16,)
+    assert batch.inputs.min() >= -1 and batch.inputs.max() <= 1
+    assert torch.equal(batch.inputs, task.train_batch(0, 16, seed=0).inputs)
+    assert sum(len(b.targets) for b in task.eval_batches(100, 0)) == 359
+    run = RunConfig.create("images", {}, {}, {})
+    assert (run.model.out_dims, run.model.in_channels) == (10, 1)
+
+
+def test_augment_shifts_within_padding():
+    pixels = np.zeros((1, 8, 8, 1), dtype=np.uint8)
+    pixels[0, 4, 4] = 255
+    moved = augment(pixels, random.Random(3), flip=False)
+    assert moved.sum() == 255 and moved.shape == pixels.shape  # a shift of at most 1 pixel
+    y, x = np.argwhere(moved[0, :, :, 0])[0]
+    assert abs(y - 4) <= 1 and abs(x - 4) <= 1
+
+
+def write_images(folder, count, colour):
+    folder.mkdir(parents=True)
+    for i in range(count):
+        Image.fromarray(np.full((6, 6, 3), colour, dtype=np.uint8)).save(folder / f"{i}.png")
+
+
+def test_image_folder_with_class_subfolders(tmp_path):
+    write_images(tmp_path / "cat", 5, 10)
+    write_images(tmp_path / "dog", 5, 200)
+    train, test = load_folder_split(tmp_path, None, test_share=0.2)
+    assert train.classes == ["cat", "dog"] and len(train) + len(test) == 10 and len(test) == 2
+    images = train.images(list(range(len(train))))
+    for image, label in zip(images, train.labels, strict=True):
+        assert image[0, 0, 0] == (10 if label == 0 else 200)  # labels follow folders
+    resized, _ = load_folder_split(tmp_path, 4, test_share=0.2)
+    assert resized.images([0]).shape == (1, 4, 4, 3)
+
+
+def test_image_folder_with_train_and_val(tmp_path):
+    for split in ("train", "val"):
+        write_images(tmp_path / split / "a", 2, 0)
+        write_images(tmp_path / split / "b", 3, 255)
+    train, test = load_folder_split(tmp_path, None, test_share=0.5)
+    assert (len(train), len(test)) == (5, 5) and test.labels.tolist() == [0, 0, 1, 1, 1]
+
+
+def write_cifar(path, labels, label_bytes):
+    records = []
+    for i, label in enumerate(labels):
+        head = [label] if label_bytes == 1 else [label // 10, label]
+        image = np.full(3 * 32 * 32, i, dtype=np.uint8)
+        image[:1024] = 7  # red plane
+        records.append(np.concatenate([np.array(head, dtype=np.uint8), image]))
+    np.concatenate(records).tofile(path)
+
+
+def test_cifar10_binary_format(tmp_path):
+    for k in range(1, 6):
+        write_cifar(tmp_path / f"data_batch_{k}.bin", [k, 9], 1)
+    write_cifar(tmp_path / "test_batch.bin", [3], 1)
+    train, test = load_cifar_split(tmp_path, 10)
+    assert len(train) == 10 and train.labels[:2].tolist() == [1, 9]
+    image = train.images([1])[0]
+    assert image.shape == (32, 32, 3)
+    assert image[0, 0].tolist() == [7, 1, 1]  # channel-major planes become H×W×C
+    assert test.labels.tolist() == [3]
+
+
+def test_cifar100_binary_format_uses_fine_labels(tmp_path):
+    inner = tmp_path / "cifar-100-binary"
+    inner.mkdir()
+    write_cifar(inner / "train.bin", [42, 99], 2)
+    write_cifar(inner / "test.bin", [5], 2)
+    train, test = load_cifar_split(tmp_path, 100)
+    assert train.labels.tolist() == [42, 99] and test.labels.tolist() == [5]
+
+
+def test_cifar_errors_name_the_files(tmp_path):
+    with pytest.raises(ValueError, match="data_batch_1.bin"):
+        load_cifar_split(tmp_path, 10)
+    (tmp_path / "train.bin").write_bytes(b"\x00" * 10)
+    (tmp_path / "test.bin").write_bytes(b"\x00" * 10)
+    with pytest.raises(ValueError, match="not a CIFAR binary file"):
+        load_cifar_split(tmp_path, 100)
+
+
+def test_evaluate_reports_accuracy_and_ece():
+    run = RunConfig.create("images", {}, {"d_model": 16, "d_input": 8, "heads": 2, "ticks": 3,
+                                          "n_sync_out": 8, "n_sync_action": 8, "n_self": 0}, {})
+    task = ImagesTask(run.options)
+    metrics = task.evaluate(CTM(run.model).eval(), task.eval_batches(128, 0), "cpu")
+    assert 0 <= metrics["accuracy"] <= 1 and 0 <= metrics["ece"] <= 1
+    assert len(metrics["accuracy_per_tick"]) == 3
+    assert "ECE" in task.summary(metrics)
