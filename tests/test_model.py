@@ -163,7 +163,7 @@ def test_save_and_load_round_trip(tmp_path):
 
 
 def test_load_names_what_is_missing(tmp_path):
-    with pytest.raises(FileNotFoundError, match="not a saved CTM"):
+    with pytest.raises(FileNotFoundError, match="not a saved model"):
         CTM.load(tmp_path)
 
 

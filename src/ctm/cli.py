@@ -70,6 +70,9 @@ def _train_parser(task_name: str | None) -> argparse.ArgumentParser:
     parser.add_argument("--resume", type=Path, metavar="RUN_DIR",
                         help="continue the run in RUN_DIR from its latest checkpoint")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    parser.add_argument("--match-ctm", action="store_true",
+                        help="baselines: choose d_model so the parameter count matches the CTM "
+                             "this config would build with --architecture ctm")
     add_dataclass_flags(parser, TrainConfig, "train", "training")
     if task_name is not None:
         task = get_task(task_name)
@@ -138,6 +141,8 @@ def cmd_train(argv: Sequence[str]) -> int:
             base["model"] = {k: v for k, v in base["model"].items()
                              if k not in fixed or k in overrides["model"]}
         run = RunConfig.create(base["task"], base["options"], base["model"], base["train"])
+        if args.match_ctm:
+            run.model = _match_ctm(run.model)
         trainer = Trainer(run, args.out, progress=not args.no_progress)
         run_dir = args.out
     metrics = trainer.fit()
@@ -146,12 +151,26 @@ def cmd_train(argv: Sequence[str]) -> int:
     return 0
 
 
+def _match_ctm(config: Any) -> Any:
+    import dataclasses
+
+    from .model.baselines import match_parameters, parameter_count
+
+    if config.architecture == "ctm":
+        raise UserError("--match-ctm sizes a baseline: add --architecture lstm or feedforward")
+    target = parameter_count(dataclasses.replace(config, architecture="ctm"))
+    matched = match_parameters(config, target)
+    print(f"{config.architecture}: d_model {matched.d_model} gives "
+          f"{parameter_count(matched):,} parameters (the CTM has {target:,})", file=sys.stderr)
+    return matched
+
+
 # --- ctm eval -------------------------------------------------------------------------------
 
 def load_run(path: Path, task_name: str | None = None) -> tuple[Any, Any]:
-    """(RunConfig, trained CTM) from a run directory (its final model, else its latest
+    """(RunConfig, trained model) from a run directory (its final model, else its latest
     checkpoint) or from a saved model directory plus the task it was trained on."""
-    from .model import CTM
+    from .model import load_model
     from .train import RunConfig
     from .train.checkpoint import latest_checkpoint
     from .train.trainer import FINAL_MODEL, RUN_CONFIG
@@ -164,12 +183,12 @@ def load_run(path: Path, task_name: str | None = None) -> tuple[Any, Any]:
             source = latest_checkpoint(path)
             if source is None:
                 raise UserError(f"{path} has no trained model or checkpoint yet")
-        return run, CTM.load(source)
+        return run, load_model(source)
     if (path / "model.safetensors").is_file():
         if task_name is None:
             raise UserError(f"{path} is a saved model, not a run: say which task it solves "
                             f"with --task")
-        model = CTM.load(path)
+        model = load_model(path)
         return RunConfig.create(task_name, _options_for(task_name, model.config),
                                 model.config.to_dict(), {}), model
     raise UserError(f"{path} is neither a run directory nor a saved model")
@@ -216,7 +235,10 @@ def _eval_halting(args: argparse.Namespace, task: Any, model: Any, batch_size: i
                   seed: int) -> int:
     """Early exit: metrics, mean ticks and model time at each threshold and for the full run."""
     from .inference import halting_sweep
+    from .model import CTM
 
+    if not isinstance(model, CTM):
+        raise UserError(f"early exit needs a CTM, not a {model.config.architecture} model")
     thresholds = [args.halt_at] if args.halt_at is not None else list(args.halt_sweep)
     if any(not 0.0 <= t <= 1.0 for t in thresholds):
         raise UserError(f"certainty thresholds must be in [0, 1], got {thresholds}")

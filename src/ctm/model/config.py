@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 import torch
 
+ARCHITECTURES = ("ctm", "lstm", "feedforward")
 PAIRINGS = ("dense", "semi-dense", "random-pairing")
 POSITIONAL_EMBEDDINGS = ("none", "rotational-1d")
 RESNET_FAMILIES = ("resnet18", "resnet34", "resnet50", "resnet101", "resnet152")
@@ -48,6 +49,7 @@ class CTMConfig:
     in_channels: int = 3  # image backbones: channels of the input image
     positional_embedding: str = "none"  # one of POSITIONAL_EMBEDDINGS
     pair_seed: int = 0  # seeds the random choice of synchronisation pairs
+    architecture: str = "ctm"  # or a baseline on the same inputs: "lstm", "feedforward"
 
     def __post_init__(self) -> None:
         self.out_shape = tuple(int(v) for v in self.out_shape)
@@ -66,6 +68,8 @@ class CTMConfig:
         need(self.heads >= 1, f"heads must be >= 1, got {self.heads}")
         need(self.d_input % self.heads == 0,
              f"d_input ({self.d_input}) must be divisible by heads ({self.heads})")
+        need(self.architecture in ARCHITECTURES,
+             f"architecture must be one of {ARCHITECTURES}, got {self.architecture!r}")
         need(self.pairing in PAIRINGS, f"pairing must be one of {PAIRINGS}, got {self.pairing!r}")
         need(self.backbone in backbone_names(),
              f"backbone must be one of {backbone_names()}, got {self.backbone!r}")

@@ -3,25 +3,19 @@
 from __future__ import annotations
 
 import dataclasses
-import json
 import os
 from dataclasses import dataclass
-from pathlib import Path
 
 import torch
 import torch.nn.functional as F
-from safetensors.torch import load_file
 from torch import nn
 
-from ..files import write_json, write_safetensors
+from .build import load_model, save_model
 from .config import CTMConfig, CTMOutput
 from .inputs import AttentionInput, EncodedInput
 from .neurons import NeuronLevelModels
 from .synapse import build_synapse
 from .sync import DECAY_MAX, Synchronisation
-
-WEIGHTS_FILE = "model.safetensors"
-CONFIG_FILE = "config.json"
 
 
 def normalised_entropy(logits: torch.Tensor) -> torch.Tensor:
@@ -73,6 +67,9 @@ class CTM(nn.Module):
     def __init__(self, config: CTMConfig) -> None:
         super().__init__()
         config.validate()
+        if config.architecture != "ctm":
+            raise ValueError(f"config.architecture is {config.architecture!r}: build it with "
+                             f"ctm.model.build_model")
         self.config = config
         d, m = config.d_model, config.memory_length
         generator = torch.Generator().manual_seed(config.pair_seed)
@@ -181,20 +178,14 @@ class CTM(nn.Module):
 
     def save(self, directory: str | os.PathLike) -> None:
         """Write `model.safetensors` and `config.json` into `directory` (atomically)."""
-        directory = Path(directory)
-        write_safetensors(directory / WEIGHTS_FILE, self.state_dict())
-        write_json(directory / CONFIG_FILE, self.config.to_dict())
+        save_model(self, directory)
 
     @classmethod
     def load(cls, directory: str | os.PathLike, map_location: str = "cpu") -> CTM:
-        directory = Path(directory)
-        for name in (WEIGHTS_FILE, CONFIG_FILE):
-            if not (directory / name).is_file():
-                raise FileNotFoundError(f"{directory / name} not found: not a saved CTM")
-        config = CTMConfig.from_dict(json.loads((directory / CONFIG_FILE).read_text()))
-        model = cls(config)
-        model.load_state_dict(load_file(directory / WEIGHTS_FILE, device=map_location))
-        return model.to(map_location)
+        model = load_model(directory, map_location)
+        if not isinstance(model, cls):
+            raise ValueError(f"{directory} holds a {model.config.architecture} model, not a CTM")
+        return model
 
     @classmethod
     def from_original(cls, state_dict: dict[str, torch.Tensor], original_kwargs: dict) -> CTM:

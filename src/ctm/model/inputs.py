@@ -61,15 +61,16 @@ class TokenAttention(nn.Module):
 
 
 class AttentionInput(nn.Module):
-    """Backbone -> tokens -> LayerNorm(Linear) keys/values; query = Linear(action sync)."""
+    """Backbone -> tokens -> LayerNorm(Linear) keys/values; query = Linear(query source): the
+    action synchronisation in a CTM, the hidden state in the LSTM baseline."""
 
-    def __init__(self, config: CTMConfig, sync_action_size: int) -> None:
+    def __init__(self, config: CTMConfig, query_size: int) -> None:
         super().__init__()
         self.backbone = build_backbone(config)
         self.positional = build_positional_embedding(config)
         self.kv_proj = nn.Sequential(nn.Linear(config.backbone_channels, config.d_input),
                                      nn.LayerNorm(config.d_input))
-        self.q_proj = nn.Linear(sync_action_size, config.d_input)
+        self.q_proj = nn.Linear(query_size, config.d_input)
         self.attention = TokenAttention(config.d_input, config.heads, config.dropout)
         self.out_features = config.d_input
 
@@ -79,6 +80,6 @@ class AttentionInput(nn.Module):
             tokens = tokens + self.positional(tokens.shape[1], tokens.device)
         return self.attention.project_kv(self.kv_proj(tokens))
 
-    def forward(self, sync_action: torch.Tensor, encoded: EncodedInput
+    def forward(self, query_source: torch.Tensor, encoded: EncodedInput
                 ) -> tuple[torch.Tensor, torch.Tensor]:
-        return self.attention(self.q_proj(sync_action), encoded)
+        return self.attention(self.q_proj(query_source), encoded)

@@ -20,7 +20,7 @@ from typing import Any
 import torch
 
 from ..files import write_json, write_torch
-from ..model import CTM
+from ..model import save_model
 
 STATE_FILE = "trainer_state.pt"
 LATEST = "latest.json"
@@ -33,13 +33,14 @@ class TrainerState:
     rng: torch.Tensor  # torch's global CPU generator (dropout)
 
 
-def save_checkpoint(run_dir: Path, model: CTM, state: TrainerState, keep: int) -> Path:
+def save_checkpoint(run_dir: Path, model: torch.nn.Module, state: TrainerState, keep: int
+                    ) -> Path:
     root = run_dir / "checkpoints"
     name = f"step-{state.step:06d}"
     target = root / name
     if target.exists():
         shutil.rmtree(target)
-    model.save(target)
+    save_model(model, target)
     write_torch(target / STATE_FILE, {"step": state.step, "optimizer": state.optimizer,
                                       "rng": state.rng})
     write_json(root / LATEST, {"step": state.step, "directory": name})

@@ -18,7 +18,7 @@ import torch
 from tqdm import tqdm
 
 from ..files import write_json
-from ..model import CTM
+from ..model import CTM, build_model, load_model, save_model
 from ..tasks import Task, get_task
 from .checkpoint import TrainerState, latest_checkpoint, load_trainer_state, save_checkpoint
 from .config import RunConfig
@@ -50,8 +50,10 @@ class Trainer:
         self.device = torch.device(cfg.device)
         self.task = build_task(run)
         torch.manual_seed(cfg.seed)
-        self.model = CTM(run.model).to(self.device)
+        self.model = build_model(run.model).to(self.device)
         if cfg.compile:
+            if not isinstance(self.model, CTM):
+                raise ValueError("--compile applies to the CTM's ticks, not to baselines")
             self.model.compile_ticks()
         self.optimizer = torch.optim.AdamW(self.model.parameters(), lr=cfg.lr,
                                            weight_decay=cfg.weight_decay)
@@ -79,7 +81,7 @@ class Trainer:
         if checkpoint is None:
             raise FileNotFoundError(f"{self.run_dir} has no checkpoint to resume from")
         state = load_trainer_state(checkpoint)
-        self.model.load_state_dict(CTM.load(checkpoint).state_dict())
+        self.model.load_state_dict(load_model(checkpoint).state_dict())
         self.optimizer.load_state_dict(state.optimizer)
         torch.set_rng_state(state.rng)
         self.step = state.step
@@ -108,7 +110,8 @@ class Trainer:
         clip = cfg.grad_clip if cfg.grad_clip > 0 else float("inf")
         grad_norm = torch.nn.utils.clip_grad_norm_(self.model.parameters(), clip)
         self.optimizer.step()
-        self.model.clamp_decays_()
+        if isinstance(self.model, CTM):
+            self.model.clamp_decays_()
         self.step += 1
         return {"loss": result.loss.item(), "lr": lr, "grad_norm": grad_norm.item(),
                 "certain_tick": result.most_certain_tick.float().mean().item() + 1}
@@ -141,7 +144,7 @@ class Trainer:
                     bar.write(f"step {self.step}: " + _headline(metrics))
                 if self.step % cfg.checkpoint_every == 0 or self.step == cfg.steps:
                     self.save_checkpoint()
-        self.model.save(self.run_dir / FINAL_MODEL)
+        save_model(self.model, self.run_dir / FINAL_MODEL)
         self.writer.close()
         return metrics or self.evaluate()
 

@@ -1,0 +1,110 @@
+"""Baselines that share the CTM's tasks, backbones, losses and metrics.
+
+- `LSTMBaseline` ticks like a CTM: each tick it attends to the input with a query from its hidden
+  state and steps an LSTM cell; its logits per tick go through the same two-tick loss.
+- `FeedForwardBaseline` thinks once: backbone tokens, mean-pooled, through an MLP.
+
+`match_parameters` sizes a baseline to a CTM's parameter count for a fair comparison.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import torch
+from torch import nn
+
+from .backbones import build_backbone, build_positional_embedding
+from .config import CTMConfig, CTMOutput
+from .ctm import certainty
+from .inputs import AttentionInput
+
+
+class LSTMBaseline(nn.Module):
+    """An LSTM of `d_model` units over `ticks` ticks, reading the input by attention."""
+
+    def __init__(self, config: CTMConfig) -> None:
+        super().__init__()
+        self.config = config
+        d = config.d_model
+        self.inputs = AttentionInput(config, query_size=d)
+        self.cell = nn.LSTMCell(config.d_input, d)
+        self.start_hidden = nn.Parameter(torch.zeros(d))
+        self.start_cell = nn.Parameter(torch.zeros(d))
+        self.output = nn.Linear(d, config.out_dims)
+
+    def forward(self, x: torch.Tensor, ticks: int | None = None, trace: bool = False
+                ) -> CTMOutput:
+        n_ticks = self.config.ticks if ticks is None else int(ticks)
+        if n_ticks < 1:
+            raise ValueError(f"ticks must be >= 1, got {n_ticks}")
+        encoded = self.inputs.encode(x)
+        b = encoded.keys.shape[0]
+        hidden = self.start_hidden.expand(b, -1)
+        cell = self.start_cell.expand(b, -1)
+        logits, attention, states = [], [], []
+        for _ in range(n_ticks):
+            attended, attn = self.inputs(hidden, encoded)  # (B, d_input), (B, heads, N)
+            hidden, cell = self.cell(attended, (hidden, cell))
+            logits.append(self.output(hidden))
+            if trace:
+                attention.append(attn.detach())
+                states.append(hidden.detach())
+        stacked = torch.stack(logits, 1)  # (B, T, out_dims)
+        out = CTMOutput(logits=stacked, certainty=certainty(stacked, self.config.out_groups_shape),
+                        sync_out=hidden)
+        if trace:
+            out.attention = torch.stack(attention, 1)
+            out.post_activations = torch.stack(states, 1)
+        return out
+
+
+class FeedForwardBaseline(nn.Module):
+    """Backbone tokens -> LayerNorm(Linear) -> mean over tokens -> MLP of width d_model."""
+
+    def __init__(self, config: CTMConfig) -> None:
+        super().__init__()
+        self.config = config
+        self.backbone = build_backbone(config)
+        self.positional = build_positional_embedding(config)
+        self.kv_proj = nn.Sequential(nn.Linear(config.backbone_channels, config.d_input),
+                                     nn.LayerNorm(config.d_input))
+        self.head = nn.Sequential(nn.Linear(config.d_input, config.d_model), nn.GELU(),
+                                  nn.Dropout(config.dropout), nn.LayerNorm(config.d_model),
+                                  nn.Linear(config.d_model, config.out_dims))
+
+    def forward(self, x: torch.Tensor, ticks: int | None = None, trace: bool = False
+                ) -> CTMOutput:
+        tokens = self.backbone(x)
+        if self.positional is not None:
+            tokens = tokens + self.positional(tokens.shape[1], tokens.device)
+        logits = self.head(self.kv_proj(tokens).mean(1)).unsqueeze(1)  # (B, 1, out_dims)
+        return CTMOutput(logits=logits, certainty=certainty(logits, self.config.out_groups_shape),
+                         sync_out=logits[:, 0])
+
+
+def parameter_count(config: CTMConfig) -> int:
+    """Trainable parameters of the model a config builds (counted without allocating)."""
+    from .build import build_model
+
+    with torch.device("meta"):
+        model = build_model(config)
+    return sum(p.numel() for p in model.parameters())
+
+
+def match_parameters(config: CTMConfig, target: int) -> CTMConfig:
+    """`config` with the d_model (>= 8) whose parameter count is closest to `target`."""
+    if target < 1:
+        raise ValueError(f"target parameter count must be >= 1, got {target}")
+
+    def count(d: int) -> int:
+        return parameter_count(dataclasses.replace(config, d_model=d))
+
+    low, high = 8, 8
+    while count(high) < target and high < 1 << 16:
+        low, high = high, high * 2
+    while high - low > 1:
+        middle = (low + high) // 2
+        low, high = (middle, high) if count(middle) < target else (low, middle)
+    best = min((low, high), key=lambda d: abs(count(d) - target))
+    return dataclasses.replace(config, d_model=best)
