@@ -46,3 +46,30 @@ def test_grouped_accuracy_reports_ece_at_the_most_certain_tick():
     p = torch.softmax(torch.tensor([0.0, 2.0]), 0)[1].item()
     assert result["ece"] == pytest.approx(1 - p)  # right with confidence p
     assert result["ece_per_tick"][0] == pytest.approx(0.5)  # argmax ties -> class 0, wrong
+
+
+def test_fit_temperature_recovers_a_known_temperature():
+    from ctm.analysis.calibration import fit_temperature, scaled_ece
+
+    generator = torch.Generator().manual_seed(0)
+    true_logits = torch.randn(4000, 5, generator=generator) * 2
+    targets = torch.multinomial(torch.softmax(true_logits, -1), 1, generator=generator)[:, 0]
+    overconfident = true_logits * 3  # a model whose logits are 3x too sharp
+    temperature = fit_temperature(overconfident, targets)
+    assert temperature == pytest.approx(3.0, rel=0.1)
+    assert scaled_ece(overconfident, targets, temperature) < scaled_ece(overconfident, targets)
+
+
+def test_eval_with_temperature_scaling(tmp_path, capsys):
+    import json
+
+    from ctm.cli import main
+
+    argv = ["train", "images", "--steps", "2", "--batch-size", "8", "--d-model", "16",
+            "--ticks", "2", "--no-progress", "--out", str(tmp_path / "run")]
+    assert main(argv) == 0
+    capsys.readouterr()
+    assert main(["eval", str(tmp_path / "run"), "--temperature-scaling", "--json"]) == 0
+    metrics = json.loads(capsys.readouterr().out)
+    assert metrics["temperature"] > 0
+    assert 0 <= metrics["ece_before_scaling"] <= 1 and 0 <= metrics["ece_temperature_scaled"] <= 1

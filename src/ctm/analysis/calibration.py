@@ -54,3 +54,44 @@ def reliability_diagram(confidence: torch.Tensor, correct: torch.Tensor, path: s
     figure.savefig(path)
     plt.close(figure)
     return path
+
+
+def fit_temperature(logits: torch.Tensor, targets: torch.Tensor, steps: int = 100) -> float:
+    """The temperature T > 0 minimising the cross-entropy of logits / T (post-hoc temperature
+    scaling). logits (N, C), targets (N,)."""
+    logits, targets = logits.detach().double(), targets.detach().long()
+    log_t = torch.zeros((), dtype=torch.float64, requires_grad=True)
+    optimizer = torch.optim.LBFGS([log_t], lr=0.5, max_iter=steps, line_search_fn="strong_wolfe")
+
+    def closure() -> torch.Tensor:
+        optimizer.zero_grad()
+        loss = torch.nn.functional.cross_entropy(logits / log_t.exp(), targets)
+        loss.backward()
+        return loss
+
+    optimizer.step(closure)
+    return float(log_t.detach().exp())
+
+
+@torch.no_grad()
+def logits_at_certain_tick(model: torch.nn.Module, batches, device="cpu"  # noqa: ANN001
+                           ) -> tuple[torch.Tensor, torch.Tensor]:
+    """Every output group's logits (N·G, C) at its sample's most-certain tick, and targets."""
+    from ..losses import grouped_logits
+
+    all_logits, all_targets = [], []
+    for batch in batches:
+        out = model(batch.inputs.to(device))
+        logits = grouped_logits(out.logits, model.config.out_groups_shape).cpu()  # (B, T, G, C)
+        tick = out.certainty.argmax(1).cpu()
+        chosen = logits[torch.arange(len(tick)), tick]  # (B, G, C)
+        all_logits.append(chosen.reshape(-1, chosen.shape[-1]))
+        all_targets.append(batch.targets.reshape(-1).cpu())
+    return torch.cat(all_logits), torch.cat(all_targets)
+
+
+def scaled_ece(logits: torch.Tensor, targets: torch.Tensor, temperature: float = 1.0) -> float:
+    """ECE of softmax(logits / temperature) predictions."""
+    probabilities = torch.softmax(logits.double() / temperature, dim=-1)
+    confidence, predicted = probabilities.max(-1)
+    return expected_calibration_error(confidence, (predicted == targets).double())
