@@ -116,3 +116,21 @@ def test_evaluate_reports_accuracy_and_ece():
     assert 0 <= metrics["accuracy"] <= 1 and 0 <= metrics["ece"] <= 1
     assert len(metrics["accuracy_per_tick"]) == 3
     assert "ECE" in task.summary(metrics)
+
+
+def test_viz_draws_the_image_pictures(tmp_path, capsys):
+    from PIL import Image as PILImage
+
+    from ctm.cli import main
+
+    run = tmp_path / "run"
+    assert main(["train", "images", "--steps", "2", "--batch-size", "8", "--d-model", "16",
+                 "--ticks", "3", "--no-progress", "--out", str(run)]) == 0
+    assert main(["viz", str(run), "--count", "2", "--ticks", "1,3"]) == 0
+    capsys.readouterr()
+    viz = run / "viz"
+    for name in ("certainty.png", "neuron_traces.png", "reliability.png", "ticks_sweep.png",
+                 "stopping_ticks_by_class.png", "stopping_ticks_by_difficulty.png"):
+        assert (viz / name).stat().st_size > 1000, name
+    with PILImage.open(viz / "image_1_thinking.gif") as gif:
+        assert gif.n_frames == 3

@@ -5,6 +5,7 @@ from __future__ import annotations
 import random
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -130,6 +131,54 @@ class ImagesTask(Task):
                 "mean_certain_tick": r["mean_certain_tick"],
                 "accuracy_per_tick": r["image_accuracy_per_tick"],
                 "ece_per_tick": r["ece_per_tick"]}
+
+    @torch.no_grad()
+    def visualise(self, model: torch.nn.Module, out_dir: Path, count: int, seed: int
+                  ) -> list[Path]:
+        """Attention GIFs, certainty and neuron traces for `count` held-out images; stopping
+        ticks of early exit per class and against difficulty over the whole held-out set."""
+        from ..analysis import thinking
+        from ..analysis.figures import token_grid
+        from ..inference import think
+        from ..model import CTM
+
+        _, test = self.splits()
+        indices = list(range(min(count, len(test))))
+        pixels = test.images(indices)
+        out = model(to_tensor(pixels), trace=True)
+        names = test.classes
+        predicted = out.logits.argmax(-1).numpy()  # (S, T)
+        written = []
+        labels = [f"#{i}: {names[test.labels[i]]}" for i in indices]
+        written.append(thinking.certainty_plot(out.certainty.numpy(), labels,
+                                               out_dir / "certainty.png"))
+        if out.post_activations is not None:
+            written.append(thinking.neuron_traces(out.post_activations[0].numpy(),
+                                                  out_dir / "neuron_traces.png",
+                                                  title=f"held-out image {labels[0]}"))
+        rows, cols = token_grid(model.config.backbone, *pixels.shape[1:3])
+        attention = out.attention.numpy().reshape(*out.attention.shape[:3], rows, cols)
+        for k in range(len(indices)):
+            captions = [f"tick {t + 1}: {names[predicted[k, t]]} "
+                        f"({out.certainty[k, t]:.2f})" for t in range(attention.shape[1])]
+            written.append(thinking.attention_gif(pixels[k], attention[k], captions,
+                                                  out_dir / f"image_{k}_thinking.gif"))
+        if isinstance(model, CTM):
+            threshold = 0.8
+            ticks, classes, losses = [], [], []
+            for batch in self.eval_batches(256, seed):
+                ticks.append(think(model, batch.inputs, halt_at=threshold).ticks.numpy())
+                last = model(batch.inputs).logits[:, -1]
+                losses.append(torch.nn.functional.cross_entropy(
+                    last, batch.targets, reduction="none").numpy())
+                classes.append(batch.targets.numpy())
+            ticks_all, classes_all = np.concatenate(ticks), np.concatenate(classes)
+            written.append(thinking.stopping_ticks_by_class(
+                ticks_all, classes_all, names, threshold, out_dir / "stopping_ticks_by_class.png"))
+            written.append(thinking.stopping_ticks_by_difficulty(
+                ticks_all, np.concatenate(losses), threshold,
+                out_dir / "stopping_ticks_by_difficulty.png"))
+        return written
 
     def summary(self, metrics: dict[str, Any]) -> str:
         lines = [f"{self.options.dataset}: at the most-certain tick (mean tick "
