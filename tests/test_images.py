@@ -130,7 +130,27 @@ def test_viz_draws_the_image_pictures(tmp_path, capsys):
     capsys.readouterr()
     viz = run / "viz"
     for name in ("certainty.png", "neuron_traces.png", "reliability.png", "ticks_sweep.png",
+                 "metrics_per_tick.png",
                  "stopping_ticks_by_class.png", "stopping_ticks_by_difficulty.png"):
         assert (viz / name).stat().st_size > 1000, name
     with PILImage.open(viz / "image_1_thinking.gif") as gif:
         assert gif.n_frames == 3
+
+
+def test_the_papers_cifar10_recipe_runs_from_the_command_line(tmp_path, capsys):
+    """ResNet-18 stage 1, d_model 256, 50 ticks (README), one step on tiny CIFAR-format files."""
+    from ctm.cli import main
+
+    data = tmp_path / "cifar-10-batches-bin"
+    data.mkdir()
+    for k in range(1, 6):
+        write_cifar(data / f"data_batch_{k}.bin", [k, 0], 1)
+    write_cifar(data / "test_batch.bin", [3, 4], 1)
+    recipe = ["--dataset", "cifar10", "--path", str(tmp_path), "--backbone", "resnet18-1",
+              "--d-model", "256", "--d-input", "64", "--heads", "16", "--ticks", "50",
+              "--memory-length", "15", "--synapse-depth", "5", "--nlm-hidden", "64",
+              "--n-sync-out", "256", "--n-sync-action", "512", "--n-self", "0"]
+    assert main(["train", "images", *recipe, "--steps", "1", "--batch-size", "2",
+                 "--no-progress", "--out", str(tmp_path / "run")]) == 0
+    out = capsys.readouterr().out
+    assert "cifar10: at the most-certain tick" in out and out.count("%") > 50

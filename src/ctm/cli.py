@@ -332,6 +332,16 @@ def cmd_viz(args: argparse.Namespace) -> int:
         ticks, {m: [sweep[k][m] for k in ticks] for m in task.headline_metrics},
         "ticks of thinking allowed", "held-out metric",
         f"{run.task}: trained with {model.config.ticks} ticks", out_dir / "ticks_sweep.png")]
+    trained = sweep.get(model.config.ticks) or task.evaluate(
+        model, task.eval_batches(batch_size, seed), "cpu")
+    per_tick = {m: trained[f"{m}_per_tick"] for m in task.headline_metrics
+                if f"{m}_per_tick" in trained}
+    if per_tick:
+        written.append(line_plot(
+            list(range(1, len(next(iter(per_tick.values()))) + 1)), per_tick,
+            "tick", "held-out metric at that tick",
+            f"{run.task}: every tick of a {model.config.ticks}-tick run",
+            out_dir / "metrics_per_tick.png"))
     written.append(_reliability(task, model, batch_size, seed, out_dir / "reliability.png"))
     written += task.visualise(model, out_dir, args.count, seed)
     for k in ticks:
