@@ -6,7 +6,7 @@ from pathlib import Path
 
 import torch
 
-from .figures import pyplot
+from .figures import pyplot, save_figure
 
 BINS = 15
 
@@ -48,12 +48,7 @@ def reliability_diagram(confidence: torch.Tensor, correct: torch.Tensor, path: s
     axis.set(xlim=(0, 1), ylim=(0, 1), xlabel="confidence", ylabel="accuracy",
              title=f"{title}\nECE {100 * ece:.2f}%")
     axis.legend(loc="upper left", fontsize=8)
-    figure.tight_layout()
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    figure.savefig(path)
-    plt.close(figure)
-    return path
+    return save_figure(figure, path)
 
 
 def fit_temperature(logits: torch.Tensor, targets: torch.Tensor, steps: int = 100) -> float:

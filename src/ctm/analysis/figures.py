@@ -26,6 +26,16 @@ def figure_to_array(figure) -> np.ndarray:  # noqa: ANN001
     return frame
 
 
+def save_figure(figure, path: str | Path) -> Path:  # noqa: ANN001
+    """Lay out, write (making folders) and close a matplotlib figure."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    figure.tight_layout()
+    figure.savefig(path)
+    pyplot().close(figure)
+    return path
+
+
 def save_gif(frames: Sequence[np.ndarray], path: str | Path, seconds_per_frame: float = 0.25
              ) -> Path:
     """Write RGB frames as a looping animated GIF."""
@@ -60,9 +70,4 @@ def line_plot(xs: Sequence[float], series: dict[str, Sequence[float]], xlabel: s
     axis.grid(alpha=0.3)
     if len(series) > 1:
         axis.legend()
-    figure.tight_layout()
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    figure.savefig(path)
-    plt.close(figure)
-    return path
+    return save_figure(figure, path)

@@ -8,15 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .figures import figure_to_array, pyplot, save_gif
-
-
-def _save(figure, path: Path) -> Path:  # noqa: ANN001
-    path.parent.mkdir(parents=True, exist_ok=True)
-    figure.tight_layout()
-    figure.savefig(path)
-    pyplot().close(figure)
-    return path
+from .figures import figure_to_array, pyplot, save_figure, save_gif
 
 
 def certainty_plot(certainty: np.ndarray, labels: Sequence[str], path: Path) -> Path:
@@ -30,7 +22,7 @@ def certainty_plot(certainty: np.ndarray, labels: Sequence[str], path: Path) -> 
              title="certainty over ticks")
     axis.grid(alpha=0.3)
     axis.legend(fontsize=7)
-    return _save(figure, path)
+    return save_figure(figure, path)
 
 
 def neuron_traces(post_activations: np.ndarray, path: Path, neurons: int = 8,
@@ -47,7 +39,7 @@ def neuron_traces(post_activations: np.ndarray, path: Path, neurons: int = 8,
         axis.tick_params(labelsize=6)
     axes[-1].set_xlabel("tick")
     axes[0].set_title(title or "neuron post-activations over ticks", fontsize=9)
-    return _save(figure, path)
+    return save_figure(figure, path)
 
 
 def attention_gif(image: np.ndarray, attention: np.ndarray, captions: Sequence[str],
@@ -85,7 +77,7 @@ def stopping_ticks_by_class(ticks: np.ndarray, classes: np.ndarray, names: Seque
     axis.set(xlabel="class", ylabel="stopping tick",
              title=f"early exit at certainty {threshold}: ticks used per class")
     axis.grid(alpha=0.3, axis="y")
-    return _save(figure, path)
+    return save_figure(figure, path)
 
 
 def stopping_ticks_by_difficulty(ticks: np.ndarray, loss: np.ndarray, threshold: float,
@@ -98,4 +90,4 @@ def stopping_ticks_by_difficulty(ticks: np.ndarray, loss: np.ndarray, threshold:
     axis.set(xscale="symlog", xlabel="difficulty: cross-entropy at the last tick",
              ylabel="stopping tick", title=f"early exit at certainty {threshold}")
     axis.grid(alpha=0.3)
-    return _save(figure, path)
+    return save_figure(figure, path)

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ..analysis.figures import figure_to_array, pyplot, save_gif, token_grid
+from ..analysis.figures import figure_to_array, pyplot, save_figure, save_gif, token_grid
 from ..losses import grouped_logits
 from .maze_data import Maze, render, step
 
@@ -83,9 +83,5 @@ def visualise_mazes(model: torch.nn.Module, mazes: list[Maze], images: torch.Ten
         axes[2].set(xlabel="tick", ylim=(-0.02, 1.02))
         axes[2].legend(fontsize=8)
         axes[2].grid(alpha=0.3)
-        figure.tight_layout()
-        path = out_dir / f"maze_{i}_summary.png"
-        figure.savefig(path)
-        plt.close(figure)
-        written.append(path)
+        written.append(save_figure(figure, out_dir / f"maze_{i}_summary.png"))
     return written
