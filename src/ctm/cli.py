@@ -218,7 +218,9 @@ def cmd_eval(args: argparse.Namespace) -> int:
             raise UserError(f"--data {args.data} is not a folder")
         run.options = dataclasses.replace(run.options, eval_data=str(args.data))
     task = build_task(run)
-    batch_size, seed = run.train.eval_batch_size, run.train.seed
+    batch_size, seed = args.batch_size or run.train.eval_batch_size, run.train.seed
+    if batch_size < 1:
+        raise UserError(f"--batch-size must be >= 1, got {batch_size}")
     if args.halt_at is not None or args.halt_sweep is not None:
         return _eval_halting(args, task, model, batch_size, seed)
     metrics = task.evaluate(model, task.eval_batches(batch_size, seed), "cpu")
@@ -262,7 +264,7 @@ def _eval_halting(args: argparse.Namespace, task: Any, model: Any, batch_size: i
     if any(not 0.0 <= t <= 1.0 for t in thresholds):
         raise UserError(f"certainty thresholds must be in [0, 1], got {thresholds}")
     rows = halting_sweep(lambda m: task.evaluate(m, task.eval_batches(batch_size, seed), "cpu"),
-                         model, [None, *thresholds])
+                         model, [None, *thresholds], repeats=args.repeats)
     full = rows[0]
     for row in rows:
         row["speedup"] = full["model_seconds"] / row["model_seconds"]
@@ -441,6 +443,10 @@ def _main_parser() -> argparse.ArgumentParser:
     p.add_argument("--halt-sweep", type=_float_list, metavar="FLOATS",
                    help="early exit at several thresholds, e.g. 0.5,0.8,0.95, against the "
                         "full run: accuracy, mean ticks and model time")
+    p.add_argument("--batch-size", type=int, default=0,
+                   help="evaluation batch size (default: the run's eval_batch_size)")
+    p.add_argument("--repeats", type=int, default=3,
+                   help="early exit: passes over the data to time (median; default 3)")
     _add_threads(p)
     p = sub.add_parser("viz", help="pictures of a model thinking, and metrics against ticks")
     p.add_argument("path", type=Path, metavar="RUN_OR_MODEL",
