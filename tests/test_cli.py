@@ -55,6 +55,18 @@ def test_eval_with_early_exit(tmp_path, capsys):
     one_line_error(capsys, ["eval", str(run), "--halt-at", "2"], "thresholds must be in [0, 1]")
 
 
+def test_eval_can_change_task_options(tmp_path, capsys):
+    run = tmp_path / "run"
+    assert main(["train", "parity", "--out", str(run), "--steps", "1", *TINY]) == 0
+    capsys.readouterr()
+    assert main(["eval", str(run), "--json", "--option", "eval_size=7"]) == 0
+    # 7 held-out sequences: accuracies are multiples of 1/7
+    accuracy = json.loads(capsys.readouterr().out)["sequence_accuracy"]
+    assert abs(accuracy * 7 - round(accuracy * 7)) < 1e-9
+    one_line_error(capsys, ["eval", str(run), "--option", "nonsense=3"], "FIELD=VALUE")
+    one_line_error(capsys, ["eval", str(run), "--option", "eval_size=many"], "eval_size")
+
+
 def test_saved_config_replays_the_run(tmp_path, capsys):
     first, replay = tmp_path / "a", tmp_path / "b"
     assert main(["train", "parity", "--out", str(first), "--steps", "3", *TINY]) == 0

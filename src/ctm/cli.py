@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, NoReturn
 
-from .flags import add_dataclass_flags, collect, parse_int_tuple
+from .flags import add_dataclass_flags, collect, parse_assignments, parse_int_tuple
 
 
 class UserError(Exception):
@@ -211,6 +211,9 @@ def cmd_eval(args: argparse.Namespace) -> int:
     _set_threads(args.threads)
     run, model = load_run(args.path, args.task)
     model.eval()
+    if args.option:
+        changes = parse_assignments(type(run.options), args.option)
+        run.options = dataclasses.replace(run.options, **changes)
     if args.data is not None:
         if not hasattr(run.options, "eval_data"):
             raise UserError(f"the {run.task} task does not read data from disk (--data)")
@@ -445,6 +448,9 @@ def _main_parser() -> argparse.ArgumentParser:
                         "full run: accuracy, mean ticks and model time")
     p.add_argument("--batch-size", type=int, default=0,
                    help="evaluation batch size (default: the run's eval_batch_size)")
+    p.add_argument("--option", action="append", metavar="FIELD=VALUE", default=[],
+                   help="change a task option for this evaluation, e.g. eval_size=1000 or "
+                        "larger_sizes=19,31 (repeatable)")
     p.add_argument("--repeats", type=int, default=3,
                    help="early exit: passes over the data to time (median; default 3)")
     _add_threads(p)

@@ -62,3 +62,21 @@ def collect(namespace: argparse.Namespace, section: str) -> dict[str, Any]:
     prefix = f"{section}."
     return {key[len(prefix):]: value for key, value in vars(namespace).items()
             if key.startswith(prefix) and value is not None}
+
+
+def parse_assignments(cls: type, assignments: list[str]) -> dict[str, Any]:
+    """`["eval_size=1000", "larger_sizes=19,31"]` -> typed values for fields of `cls`."""
+    hints = typing.get_type_hints(cls)
+    values = {}
+    for assignment in assignments:
+        name, sep, text = assignment.partition("=")
+        name = name.strip().replace("-", "_")
+        if not sep or name not in hints:
+            raise ValueError(f"expected FIELD=VALUE with FIELD one of "
+                             f"{', '.join(sorted(hints))}; got {assignment!r}")
+        kind, _ = _parser_for(hints[name])
+        try:
+            values[name] = kind(text)
+        except (ValueError, argparse.ArgumentTypeError) as error:
+            raise ValueError(f"{name}: {error}") from None
+    return values
