@@ -67,6 +67,16 @@ def test_eval_can_change_task_options(tmp_path, capsys):
     one_line_error(capsys, ["eval", str(run), "--option", "eval_size=many"], "eval_size")
 
 
+def test_viz_for_parity(tmp_path, capsys):
+    run = tmp_path / "run"
+    assert main(["train", "parity", "--out", str(run), "--steps", "1", *TINY]) == 0
+    assert main(["viz", str(run), "--count", "2", "--ticks", "1,3"]) == 0
+    capsys.readouterr()
+    for name in ("ticks_sweep.png", "metrics_per_tick.png", "reliability.png", "certainty.png",
+                 "neuron_traces.png", "sequence_0_thinking.png", "sequence_1_thinking.png"):
+        assert (run / "viz" / name).stat().st_size > 1000, name
+
+
 def test_saved_config_replays_the_run(tmp_path, capsys):
     first, replay = tmp_path / "a", tmp_path / "b"
     assert main(["train", "parity", "--out", str(first), "--steps", "3", *TINY]) == 0

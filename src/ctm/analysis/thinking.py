@@ -91,3 +91,19 @@ def stopping_ticks_by_difficulty(ticks: np.ndarray, loss: np.ndarray, threshold:
              ylabel="stopping tick", title=f"early exit at certainty {threshold}")
     axis.grid(alpha=0.3)
     return save_figure(figure, path)
+
+
+def sequence_thinking(attention: np.ndarray, correct: np.ndarray, title: str, path: Path
+                      ) -> Path:
+    """For a sequence input: which positions each tick attends to (mean over heads) beside
+    which output positions are right at each tick. attention and correct are (T, L)."""
+    plt = pyplot()
+    ticks, length = attention.shape
+    figure, axes = plt.subplots(1, 2, figsize=(9, 0.18 * ticks + 1.8), dpi=110, sharey=True)
+    extent = (0.5, length + 0.5, ticks + 0.5, 0.5)
+    axes[0].imshow(attention, aspect="auto", cmap="magma", extent=extent)
+    axes[0].set(xlabel="input position", ylabel="tick", title="attention (mean over heads)")
+    axes[1].imshow(correct, aspect="auto", cmap="RdYlGn", vmin=0, vmax=1, extent=extent)
+    axes[1].set(xlabel="output position", title="right (green) / wrong (red)")
+    figure.suptitle(title, fontsize=9)
+    return save_figure(figure, path)

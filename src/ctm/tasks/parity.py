@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -83,6 +84,33 @@ class ParityTask(Task):
             accuracy.update(grouped_logits(out.logits, model.config.out_groups_shape),
                             batch.targets, out.certainty)
         return accuracy.result("position", "sequence")
+
+    @torch.no_grad()
+    def visualise(self, model: torch.nn.Module, out_dir: Path, count: int, seed: int
+                  ) -> list[Path]:
+        """Per sequence: attention over positions and correctness per position, tick by tick;
+        certainty over ticks and neuron traces."""
+        from ..analysis import thinking
+
+        batch = next(iter(self.eval_batches(count, seed)))
+        out = model(batch.inputs, trace=True)
+        groups = grouped_logits(out.logits, model.config.out_groups_shape)
+        correct = (groups.argmax(-1) == batch.targets.unsqueeze(1)).float().numpy()  # (S, T, L)
+        written = [thinking.certainty_plot(out.certainty.numpy(),
+                                           [f"sequence {k}" for k in range(len(correct))],
+                                           out_dir / "certainty.png")]
+        if out.post_activations is not None:
+            written.append(thinking.neuron_traces(out.post_activations[0].numpy(),
+                                                  out_dir / "neuron_traces.png",
+                                                  title="held-out sequence 0"))
+        if out.attention is not None:
+            attention = out.attention.mean(2).numpy()  # (S, T, L)
+            for k in range(len(correct)):
+                bits = "".join("+" if v > 0 else "-" for v in batch.inputs[k].tolist())
+                written.append(thinking.sequence_thinking(
+                    attention[k], correct[k], f"sequence {k}: {bits}",
+                    out_dir / f"sequence_{k}_thinking.png"))
+        return written
 
     def summary(self, metrics: dict[str, Any]) -> str:
         lines = [
