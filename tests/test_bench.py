@@ -2,12 +2,14 @@
 
 import torch
 
-from ctm.bench import SPECS, BenchSpec, build_pair, measure
+from ctm.bench import SPECS, BenchSpec, Options, build_pair, measure, step_flops
 from ctm.model import CTMConfig
 
 
 def test_bench_configurations_are_the_documented_ones():
-    assert set(SPECS) == {"parity16", "maze15", "cifar32"}
+    assert set(SPECS) == {"parity16", "maze15", "cifar32", "maze-large"}
+    large = SPECS["maze-large"].model
+    assert (large.d_model, large.ticks) == (2048, 75)
     maze = SPECS["maze15"]
     assert (maze.batch, maze.input_shape, maze.model.ticks, maze.model.d_model) == (
         16, (3, 15, 15), 50, 512)
@@ -30,6 +32,11 @@ def test_measure_reports_times_and_memory():
                                                 n_sync_out=4, n_sync_action=4, out_dims=12,
                                                 out_shape=(6, 2)))
     for implementation in ("fast", "reference"):
-        row = measure(spec, implementation, steps=3, warmup=1, threads=1)
+        row = measure(spec, implementation, Options(steps=3, warmup=1, threads=1))
         assert row["min_s"] <= row["median_s"] <= row["max_s"]
         assert row["steps"] == 3 and row["peak_mem_mb"] >= 0
+        assert row["inference_median_s"] > 0 and row["samples_per_s"] > 0
+    checkpointed = measure(spec, "fast", Options(steps=2, warmup=1, threads=1,
+                                                 checkpoint_ticks=True))
+    assert checkpointed["median_s"] > 0
+    assert step_flops(spec) > 0

@@ -185,3 +185,21 @@ def test_bad_input_shape_is_explained():
     model = CTM(small_config())
     with pytest.raises(ValueError, match=r"expects \(B, L\)"):
         model(torch.randn(2, 3, 4))
+
+
+def test_activation_checkpointing_changes_nothing_but_memory():
+    torch.manual_seed(0)
+    config = small_config(dropout=0.2, dropout_nlm=0.1)
+    plain, checkpointed = CTM(config), CTM(config)
+    checkpointed.load_state_dict(plain.state_dict())
+    checkpointed.checkpoint_ticks = True
+    x = parity_input(4)
+    results = []
+    for model in (plain, checkpointed):
+        torch.manual_seed(1)  # the same dropout masks in both
+        out = model(x)
+        out.logits.square().mean().backward()
+        results.append((out.logits, {k: p.grad for k, p in model.named_parameters()}))
+    torch.testing.assert_close(results[0][0], results[1][0], rtol=0, atol=0)
+    for key, grad in results[0][1].items():
+        torch.testing.assert_close(grad, results[1][1][key], rtol=1e-6, atol=1e-7, msg=key)

@@ -45,14 +45,21 @@ def _specs() -> dict[str, BenchSpec]:
                       synapse_depth=5, deep_nlm=True, nlm_hidden=64, pairing="random-pairing",
                       n_sync_out=256, n_sync_action=512, out_dims=10, out_shape=(-1,),
                       backbone="resnet18-1")
+    # approximates the paper's maze model: 39×39 mazes, routes of 100 moves
+    large = CTMConfig(d_model=2048, d_input=512, heads=16, ticks=75, memory_length=25,
+                      synapse_depth=8, deep_nlm=True, nlm_hidden=32, pairing="random-pairing",
+                      n_sync_out=32, n_sync_action=32, out_dims=500, out_shape=(100, 5),
+                      backbone="resnet34-2")
     return {
         "parity16": BenchSpec("parity16", 64, (16,), parity),
         "maze15": BenchSpec("maze15", 16, (3, 15, 15), maze, curriculum=True),
         "cifar32": BenchSpec("cifar32", 32, (3, 32, 32), cifar),
+        "maze-large": BenchSpec("maze-large", 16, (3, 39, 39), large, curriculum=True),
     }
 
 
 SPECS = _specs()
+DEFAULT = ("parity16", "maze15", "cifar32")  # maze-large runs only when named
 
 
 def make_batch(spec: BenchSpec, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
@@ -82,56 +89,115 @@ def _rss_mb() -> float:
     return pages * resource.getpagesize() / 2**20
 
 
-def measure(spec: BenchSpec, implementation: str, steps: int = 10, warmup: int = 2,
-            threads: int = 2, device: str = "cpu") -> dict[str, Any]:
-    """Seconds per training step of one implementation ('fast' or 'reference')."""
+@dataclass
+class Options:
+    """How to measure: the same for both implementations except where noted."""
+
+    steps: int = 10
+    warmup: int = 2
+    threads: int = 2
+    device: str = "cpu"
+    compile: bool = False  # fast model only: torch.compile each tick
+    checkpoint_ticks: bool = False  # fast model only: activation checkpointing per tick
+
+
+def _sync(device: str) -> None:
+    if device.startswith("cuda"):
+        torch.cuda.synchronize()
+
+
+def _train_step(model: torch.nn.Module, optimizer: torch.optim.Optimizer, spec: BenchSpec,
+                x: torch.Tensor, y: torch.Tensor) -> None:
+    out = model(x)
+    logits = grouped_logits(out.logits, spec.model.out_groups_shape)
+    mask = curriculum_mask(logits, y) if spec.curriculum else None
+    loss = two_tick_loss(per_tick_cross_entropy(logits, y, mask), out.certainty).loss
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    optimizer.step()
+
+
+def _timed(fn: Any, repeats: int, device: str) -> list[float]:
+    times = []
+    for _ in range(repeats):
+        _sync(device)
+        start = time.perf_counter()
+        fn()
+        _sync(device)
+        times.append(time.perf_counter() - start)
+    return times
+
+
+def step_flops(spec: BenchSpec) -> int:
+    """Floating-point operations of one training step of the fast model (forward + backward;
+    counted by torch's FlopCounterMode, which counts matrix products and convolutions)."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    fast, _ = build_pair(spec.model)
+    optimizer = torch.optim.AdamW(fast.parameters(), lr=1e-4)
+    x, y = make_batch(spec, torch.Generator().manual_seed(0))
+    counter = FlopCounterMode(display=False)
+    with counter:
+        _train_step(fast, optimizer, spec, x, y)
+    return int(counter.get_total_flops())
+
+
+def matmul_peak_gflops(threads: int, size: int = 2048, repeats: int = 5) -> float:
+    """The machine's float32 peak as this benchmark takes it: the best of `repeats`
+    size×size matrix products with the same thread count."""
     torch.set_num_threads(threads)
+    a, b = torch.randn(size, size), torch.randn(size, size)
+    a @ b
+    best = min(_timed(lambda: a @ b, repeats, "cpu"))
+    return 2 * size**3 / best / 1e9
+
+
+def measure(spec: BenchSpec, implementation: str, options: Options | None = None
+            ) -> dict[str, Any]:
+    """Training-step and inference seconds of one implementation ('fast' or 'reference')."""
+    o = options or Options()
+    torch.set_num_threads(o.threads)
     before = _rss_mb()
     fast, reference = build_pair(spec.model)
-    model = (fast if implementation == "fast" else reference).to(device)
+    model = (fast if implementation == "fast" else reference).to(o.device)
     del fast, reference
+    if implementation == "fast":
+        model.checkpoint_ticks = o.checkpoint_ticks
+        if o.compile:
+            model.compile_ticks()
     optimizer = torch.optim.AdamW(model.parameters(), lr=1e-4)
-    x, y = (t.to(device) for t in make_batch(spec, torch.Generator().manual_seed(0)))
-    if device.startswith("cuda"):
+    x, y = (t.to(o.device) for t in make_batch(spec, torch.Generator().manual_seed(0)))
+    if o.device.startswith("cuda"):
         torch.cuda.reset_peak_memory_stats()
-    times = []
-    for i in range(warmup + steps):
-        if device.startswith("cuda"):
-            torch.cuda.synchronize()
-        start = time.perf_counter()
-        out = model(x)
-        logits = grouped_logits(out.logits, spec.model.out_groups_shape)
-        mask = curriculum_mask(logits, y) if spec.curriculum else None
-        loss = two_tick_loss(per_tick_cross_entropy(logits, y, mask), out.certainty).loss
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
-        if device.startswith("cuda"):
-            torch.cuda.synchronize()
-        if i >= warmup:
-            times.append(time.perf_counter() - start)
-    if device.startswith("cuda"):
+    first = _timed(lambda: _train_step(model, optimizer, spec, x, y), 1, o.device)[0]
+    _timed(lambda: _train_step(model, optimizer, spec, x, y), max(0, o.warmup - 1), o.device)
+    times = _timed(lambda: _train_step(model, optimizer, spec, x, y), o.steps, o.device)
+    if o.device.startswith("cuda"):
         peak = torch.cuda.max_memory_allocated() / 2**20
     else:
         peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024 - before
-    return {"median_s": statistics.median(times), "min_s": min(times), "max_s": max(times),
-            "peak_mem_mb": round(peak, 1), "steps": steps}
+    model.eval()
+    with torch.no_grad():
+        model(x)
+        inference = _timed(lambda: model(x), max(3, o.steps // 2), o.device)
+    median = statistics.median(times)
+    return {"median_s": median, "min_s": min(times), "max_s": max(times),
+            "first_step_s": first, "inference_median_s": statistics.median(inference),
+            "samples_per_s": spec.batch / median, "peak_mem_mb": round(peak, 1),
+            "steps": o.steps}
 
 
-def _child(spec_name: str, implementation: str, steps: int, warmup: int, threads: int,
-           device: str, queue: Any) -> None:
+def _child(spec_name: str, implementation: str, options: Options, queue: Any) -> None:
     try:
-        queue.put(measure(SPECS[spec_name], implementation, steps, warmup, threads, device))
+        queue.put(measure(SPECS[spec_name], implementation, options))
     except BaseException as error:  # reported to the parent, which raises it
         queue.put({"error": f"{type(error).__name__}: {error}"})
 
 
-def measure_isolated(spec_name: str, implementation: str, steps: int, warmup: int,
-                     threads: int, device: str) -> dict[str, Any]:
+def measure_isolated(spec_name: str, implementation: str, options: Options) -> dict[str, Any]:
     context = multiprocessing.get_context("spawn")
     queue = context.Queue()
-    process = context.Process(target=_child, args=(spec_name, implementation, steps, warmup,
-                                                   threads, device, queue))
+    process = context.Process(target=_child, args=(spec_name, implementation, options, queue))
     process.start()
     result = queue.get()
     process.join()
@@ -140,17 +206,30 @@ def measure_isolated(spec_name: str, implementation: str, steps: int, warmup: in
     return result
 
 
-def run_bench(name: str, steps: int = 10, warmup: int = 2, threads: int = 2,
-              device: str = "cpu") -> dict[str, Any]:
-    """One JSON-ready row: the fast model's step times and memory, the reference's median,
-    and the speed-up, all measured now."""
+def run_bench(name: str, options: Options | None = None,
+              peak_gflops: float | None = None) -> dict[str, Any]:
+    """One JSON-ready row: the fast model's step, first-step (compile) and inference times,
+    throughput, memory and achieved FLOP rate; the reference's; and the speed-up, all
+    measured now, each implementation in a fresh process."""
+    o = options or Options()
     if name not in SPECS:
         raise ValueError(f"unknown benchmark {name!r}; available: {', '.join(SPECS)}")
-    fast = measure_isolated(name, "fast", steps, warmup, threads, device)
-    reference = measure_isolated(name, "reference", steps, warmup, threads, device)
-    return {"config": name, **fast,
-            "reference_median_s": reference["median_s"],
-            "reference_peak_mem_mb": reference["peak_mem_mb"],
-            "speedup": reference["median_s"] / fast["median_s"],
-            "threads": threads, "device": device, "dtype": "float32",
-            "batch": SPECS[name].batch, "ticks": SPECS[name].model.ticks}
+    fast = measure_isolated(name, "fast", o)
+    reference = measure_isolated(name, "reference", Options(o.steps, o.warmup, o.threads,
+                                                            o.device))
+    flops = step_flops(SPECS[name])
+    row = {"config": name, **fast,
+           "reference_median_s": reference["median_s"],
+           "reference_inference_median_s": reference["inference_median_s"],
+           "reference_peak_mem_mb": reference["peak_mem_mb"],
+           "speedup": reference["median_s"] / fast["median_s"],
+           "inference_speedup": reference["inference_median_s"] / fast["inference_median_s"],
+           "flops_per_step": flops, "achieved_gflops": flops / fast["median_s"] / 1e9,
+           "threads": o.threads, "device": o.device, "dtype": "float32",
+           "compile": o.compile, "checkpoint_ticks": o.checkpoint_ticks,
+           "batch": SPECS[name].batch, "ticks": SPECS[name].model.ticks}
+    if peak_gflops:
+        row["peak_gflops"] = peak_gflops
+        row["peak_source"] = "best of 5 float32 2048x2048 matrix products, same threads"
+        row["fraction_of_peak"] = row["achieved_gflops"] / peak_gflops
+    return row

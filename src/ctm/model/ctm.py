@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
+import torch.utils.checkpoint
 from torch import nn
 
 from .build import load_model, save_model
@@ -83,6 +84,7 @@ class CTM(nn.Module):
         bound = (1 / (d + m)) ** 0.5
         self.start_history = nn.Parameter(torch.empty(d, m).uniform_(-bound, bound))
         self._compiled_tick = None
+        self.checkpoint_ticks = False  # recompute each tick in backward to save memory
 
     def forward(self, x: torch.Tensor, ticks: int | None = None, trace: bool = False
                 ) -> CTMOutput:
@@ -137,10 +139,17 @@ class CTM(nn.Module):
         """One tick: (next state, logits (B, out_dims), (sync_out, sync_action, attention,
         pre-activations))."""
         s = state
+        step = self._compiled_tick or self._tick
+        inputs = (s.z, s.history, s.alpha_action, s.beta_action, s.alpha_out, s.beta_out,
+                  s.r_action, s.r_out, s.keys, s.values)
+        if self.checkpoint_ticks and torch.is_grad_enabled():
+            # keep only each tick's inputs for backward and recompute the rest: activation
+            # memory no longer grows with a tick's internals, at the price of a second forward
+            outputs = torch.utils.checkpoint.checkpoint(step, *inputs, use_reentrant=False)
+        else:
+            outputs = step(*inputs)
         (z, history, alpha_action, beta_action, alpha_out, beta_out, logits, s_out, s_action,
-         attn, pre) = (self._compiled_tick or self._tick)(
-            s.z, s.history, s.alpha_action, s.beta_action, s.alpha_out, s.beta_out,
-            s.r_action, s.r_out, s.keys, s.values)
+         attn, pre) = outputs
         new = dataclasses.replace(s, z=z, history=history, alpha_action=alpha_action,
                                   beta_action=beta_action, alpha_out=alpha_out,
                                   beta_out=beta_out)

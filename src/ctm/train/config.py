@@ -29,6 +29,7 @@ class TrainConfig:
     threads: int = 0  # torch CPU threads; 0 leaves torch's default
     device: str = "cpu"
     compile: bool = False  # torch.compile each tick: slow first step, faster after
+    checkpoint_ticks: bool = False  # activation checkpointing per tick: less memory, slower steps
 
     def __post_init__(self) -> None:
         for name in ("steps", "batch_size", "eval_every", "eval_batch_size",

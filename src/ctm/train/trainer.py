@@ -51,10 +51,13 @@ class Trainer:
         self.task = build_task(run)
         torch.manual_seed(cfg.seed)
         self.model = build_model(run.model).to(self.device)
+        if (cfg.compile or cfg.checkpoint_ticks) and not isinstance(self.model, CTM):
+            raise ValueError("--compile and --checkpoint-ticks apply to the CTM's ticks, "
+                             "not to baselines")
         if cfg.compile:
-            if not isinstance(self.model, CTM):
-                raise ValueError("--compile applies to the CTM's ticks, not to baselines")
             self.model.compile_ticks()
+        if cfg.checkpoint_ticks:
+            self.model.checkpoint_ticks = True
         self.optimizer = torch.optim.AdamW(self.model.parameters(), lr=cfg.lr,
                                            weight_decay=cfg.weight_decay)
         self.step = 0
