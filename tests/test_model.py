@@ -95,11 +95,11 @@ def test_neuron_level_models_are_private_per_neuron():
     layer = nlm.layers[0]
     with torch.no_grad():
         layer.temperature.fill_(2.0)
-    history = torch.randn(16, 5, 3)  # (D, B, M)
+    history = torch.randn(16, 3, 5)  # (D, M, B)
     out = nlm(history)  # (B, D)
     for d in (0, 7):
-        pre = (history[d] @ layer.weight[d] + layer.bias[d]) / 2.0  # (B, 2)
-        expected = pre[:, 0] * torch.sigmoid(pre[:, 1])
+        pre = (layer.weight[d] @ history[d] + layer.bias[d]) / 2.0  # (2, B)
+        expected = pre[0] * torch.sigmoid(pre[1])
         torch.testing.assert_close(out[:, d], expected)
 
 

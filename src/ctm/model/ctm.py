@@ -40,7 +40,7 @@ class ThinkingState:
     """What the tick loop carries from one tick to the next."""
 
     z: torch.Tensor  # (B, D) post-activations
-    history: torch.Tensor  # (D, B, M) pre-activation history
+    history: torch.Tensor  # (D, M, B) pre-activation history
     alpha_action: torch.Tensor  # (B, P_action)
     beta_action: torch.Tensor  # (P_action,), the same for every sample
     alpha_out: torch.Tensor  # (B, P_out)
@@ -53,7 +53,7 @@ class ThinkingState:
     def select(self, index: torch.Tensor) -> ThinkingState:
         """The state of the samples at `index` (a 1-D index or boolean mask over B)."""
         return dataclasses.replace(
-            self, z=self.z[index], history=self.history[:, index],
+            self, z=self.z[index], history=self.history[:, :, index],
             alpha_action=self.alpha_action[index], alpha_out=self.alpha_out[index],
             keys=self.keys[index], values=self.values[index])
 
@@ -127,7 +127,7 @@ class CTM(nn.Module):
         z = self.start_post.expand(b, -1)  # (B, D)
         alpha_out, beta_out = self.sync_out.start(z)
         return ThinkingState(
-            z=z, history=self.start_history.unsqueeze(1).expand(-1, b, -1),  # (D, B, M)
+            z=z, history=self.start_history.unsqueeze(-1).expand(-1, -1, b),  # (D, M, B)
             # zero state: the first update then gives exactly the first tick's (products, 1)
             alpha_action=z.new_zeros(b, self.sync_action.size),
             beta_action=z.new_zeros(self.sync_action.size),
@@ -166,7 +166,7 @@ class CTM(nn.Module):
         s_action = Synchronisation.read(alpha_action, beta_action)  # (B, P_action)
         attended, attn = self.inputs(s_action, EncodedInput(keys, values))  # (B, d_in), (B, h, N)
         pre = self.synapse(torch.cat([attended, z], dim=-1))  # (B, D)
-        history = torch.cat([history[:, :, 1:], pre.t().unsqueeze(-1)], dim=-1)  # (D, B, M)
+        history = torch.cat([history[:, 1:], pre.t().unsqueeze(1)], dim=1)  # (D, M, B)
         z = self.nlm(history)  # (B, D)
         alpha_out, beta_out = self.sync_out.update(z, alpha_out, beta_out, r_out)
         s_out = Synchronisation.read(alpha_out, beta_out)  # (B, P_out)

@@ -1,8 +1,10 @@
 """Neuron-level models: every neuron maps its own pre-activation history to its post-activation.
 
-Weights are laid out (D, in, out) and applied with one batched matrix product over neurons, on a
-history kept as (D, B, M): no per-call transposes, and `bmm` avoids the slow einsum path that the
-original (in, out, D) layout takes on CPU.
+Weights are laid out (D, out, in) and applied with one batched matrix product over neurons to a
+history kept as (D, M, B), giving (D, out, B): no per-call transposes, `bmm` instead of the slow
+einsum path that the original (in, out, D) layout takes on CPU, and each GLU half is one
+contiguous (H, B) block per neuron, which elementwise kernels run much faster than strided
+halves of a last dimension.
 """
 
 from __future__ import annotations
@@ -22,15 +24,15 @@ class PrivateLinear(nn.Module):
     def __init__(self, neurons: int, n_in: int, n_out: int) -> None:
         super().__init__()
         bound = 1.0 / math.sqrt(n_in + n_out)
-        self.weight = nn.Parameter(torch.empty(neurons, n_in, n_out).uniform_(-bound, bound))
-        self.bias = nn.Parameter(torch.zeros(neurons, 1, n_out))
+        self.weight = nn.Parameter(torch.empty(neurons, n_out, n_in).uniform_(-bound, bound))
+        self.bias = nn.Parameter(torch.zeros(neurons, n_out, 1))
         self.temperature = nn.Parameter(torch.ones(1))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        # x: (D, B, in) -> (D, B, out). (xW + b) / T, with T folded into the small weight and
+        # x: (D, in, B) -> (D, out, B). (Wx + b) / T, with T folded into the small weight and
         # bias instead of dividing the large output (and its gradient) by T.
         inverse = 1.0 / self.temperature
-        return torch.baddbmm(self.bias * inverse, x, self.weight * inverse)
+        return torch.baddbmm(self.bias * inverse, self.weight * inverse, x)
 
 
 class NeuronLevelModels(nn.Module):
@@ -44,8 +46,8 @@ class NeuronLevelModels(nn.Module):
         self.dropout = nn.Dropout(config.dropout_nlm)
 
     def forward(self, history: torch.Tensor) -> torch.Tensor:
-        # history: (D, B, M) -> post-activations (B, D)
+        # history: (D, M, B) -> post-activations (B, D)
         out = history
         for layer in self.layers:
-            out = F.glu(layer(self.dropout(out)), dim=-1)
-        return out.squeeze(-1).t()
+            out = F.glu(layer(self.dropout(out)), dim=1)
+        return out.squeeze(1).t()

@@ -130,9 +130,9 @@ def state_dict_from_original(original: dict[str, torch.Tensor], config: CTMConfi
     for key, theirs, kind in _nlm_key_pairs(config):
         value = take(theirs)
         if kind == "weight":
-            value = value.permute(2, 0, 1)  # (in, out, D) -> (D, in, out)
+            value = value.permute(2, 1, 0)  # (in, out, D) -> (D, out, in)
         elif kind == "bias":
-            value = value.squeeze(0).unsqueeze(1)  # (1, D, out) -> (D, 1, out)
+            value = value.squeeze(0).unsqueeze(-1)  # (1, D, out) -> (D, out, 1)
         ours[key] = value.contiguous()
     inverse = [(theirs, mine) for mine, theirs in _renames(config)]
     for key in original:
@@ -168,9 +168,9 @@ def state_dict_to_original(state: dict[str, torch.Tensor], config: CTMConfig
             continue
         value = state[key]
         if kind == "weight":
-            value = value.permute(1, 2, 0)
+            value = value.permute(2, 1, 0)
         elif kind == "bias":
-            value = value.squeeze(1).unsqueeze(0)
+            value = value.squeeze(-1).unsqueeze(0)
         theirs[original_key] = value.contiguous()
     for key, value in state.items():
         if key.startswith(("sync_", "nlm.")) and not key.endswith(".decay"):
