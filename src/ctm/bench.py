@@ -175,7 +175,9 @@ def measure(spec: BenchSpec, implementation: str, options: Options | None = None
     if o.device.startswith("cuda"):
         peak = torch.cuda.max_memory_allocated() / 2**20
     else:
-        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024 - before
+        # peak resident memory ever, less the size before the model: meaningful in a fresh
+        # process (as run_bench uses); clamped because the two readings round differently
+        peak = max(0.0, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024 - before)
     model.eval()
     with torch.no_grad():
         model(x)
