@@ -171,6 +171,7 @@ def load_run(path: Path, task_name: str | None = None) -> tuple[Any, Any]:
     """(RunConfig, trained model) from a run directory (its final model, else its latest
     checkpoint) or from a saved model directory plus the task it was trained on."""
     from .model import load_model
+    from .tasks import get_task
     from .train import RunConfig
     from .train.checkpoint import latest_checkpoint
     from .train.trainer import FINAL_MODEL, RUN_CONFIG
@@ -189,18 +190,9 @@ def load_run(path: Path, task_name: str | None = None) -> tuple[Any, Any]:
             raise UserError(f"{path} is a saved model, not a run: say which task it solves "
                             f"with --task")
         model = load_model(path)
-        return RunConfig.create(task_name, _options_for(task_name, model.config),
-                                model.config.to_dict(), {}), model
+        options = get_task(task_name).options_for_model(model.config)
+        return RunConfig.create(task_name, options, model.config.to_dict(), {}), model
     raise UserError(f"{path} is neither a run directory nor a saved model")
-
-
-def _options_for(task_name: str, config: Any) -> dict[str, Any]:
-    """Task options that a bare model's output sizes imply."""
-    if task_name == "maze":
-        return {"route_length": config.out_groups_shape[0]}
-    if task_name == "parity":
-        return {"length": config.out_groups_shape[0]}
-    return {}
 
 
 def cmd_eval(args: argparse.Namespace) -> int:

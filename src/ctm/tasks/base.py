@@ -46,6 +46,12 @@ class Task(ABC):
     def model_requirements(self) -> dict[str, Any]:
         """Model fields the task's data fixes (output sizes, input channels)."""
 
+    @classmethod
+    def options_for_model(cls, config: CTMConfig) -> dict[str, Any]:
+        """Task options implied by a trained model's output sizes (to evaluate a bare saved
+        model). None by default."""
+        return {}
+
     @abstractmethod
     def train_batch(self, step: int, batch_size: int, seed: int) -> Batch:
         """The batch for one training step: a pure function of (step, seed), so a resumed run

@@ -128,6 +128,10 @@ class MazeTask(Task):
         r = self.options.route_length
         return {"out_dims": 5 * r, "out_shape": (r, 5), "in_channels": 3}
 
+    @classmethod
+    def options_for_model(cls, config: CTMConfig) -> dict[str, Any]:
+        return {"route_length": config.out_groups_shape[0]}
+
     # --- data ----------------------------------------------------------------------------------
 
     def _batch(self, examples: list[tuple[Maze, list[int]]], rng: random.Random,

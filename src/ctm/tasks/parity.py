@@ -58,6 +58,10 @@ class ParityTask(Task):
         length = self.options.length
         return {"out_dims": 2 * length, "out_shape": (length, 2), "backbone": "parity"}
 
+    @classmethod
+    def options_for_model(cls, config: CTMConfig) -> dict[str, Any]:
+        return {"length": config.out_groups_shape[0]}
+
     def train_batch(self, step: int, batch_size: int, seed: int) -> Batch:
         generator = torch.Generator().manual_seed(seed * 1_000_003 + step)
         return make_parity(batch_size, self.options.length, generator)
