@@ -285,21 +285,14 @@ def _default_sweep(ticks: int) -> list[int]:
 
 def _reliability(task: Any, model: Any, batch_size: int, seed: int, path: Path) -> Path:
     """Reliability diagram of every output group's prediction at the most-certain tick."""
-    import torch
+    from .analysis.calibration import (
+        confidence_and_correct,
+        logits_at_certain_tick,
+        reliability_diagram,
+    )
 
-    from .analysis.calibration import reliability_diagram
-    from .losses import grouped_logits
-    from .metrics import GroupedAccuracy
-
-    accuracy = GroupedAccuracy()
-    with torch.no_grad():
-        for batch in task.eval_batches(batch_size, seed):
-            out = model(batch.inputs)
-            targets = batch.targets.reshape(len(batch.targets), -1)
-            accuracy.update(grouped_logits(out.logits, model.config.out_groups_shape), targets,
-                            out.certainty)
-    confidence, correct = accuracy.confidences_at_certain_tick()
-    return reliability_diagram(confidence, correct, path,
+    logits, targets = logits_at_certain_tick(model, task.eval_batches(batch_size, seed))
+    return reliability_diagram(*confidence_and_correct(logits, targets), path,
                                f"{task.name}: at the most-certain tick")
 
 

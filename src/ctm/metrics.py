@@ -67,14 +67,6 @@ class GroupedAccuracy:
                              for t in range(confidence.shape[1])],
         }
 
-    def confidences_at_certain_tick(self) -> tuple[torch.Tensor, torch.Tensor]:
-        """(confidence, correct) of every group's prediction at its sample's most-certain tick,
-        for reliability diagrams."""
-        confidence, correct = torch.cat(self.confidence), torch.cat(self.correct)
-        rows = torch.arange(self.count)
-        ticks = torch.cat(self.ticks)
-        return confidence[rows, ticks].flatten(), correct[rows, ticks].flatten()
-
 
 def per_tick_table(columns: dict[str, list[float]]) -> list[str]:
     """Rows 'tick  col1  col2 ...' with every value as a percentage, one row per tick."""

@@ -85,8 +85,14 @@ def logits_at_certain_tick(model: torch.nn.Module, batches, device="cpu"  # noqa
     return torch.cat(all_logits), torch.cat(all_targets)
 
 
+def confidence_and_correct(logits: torch.Tensor, targets: torch.Tensor,
+                           temperature: float = 1.0) -> tuple[torch.Tensor, torch.Tensor]:
+    """Probability of each predicted class under softmax(logits / temperature), and whether
+    the prediction is right. logits (N, C), targets (N,)."""
+    confidence, predicted = torch.softmax(logits.double() / temperature, dim=-1).max(-1)
+    return confidence, (predicted == targets).double()
+
+
 def scaled_ece(logits: torch.Tensor, targets: torch.Tensor, temperature: float = 1.0) -> float:
     """ECE of softmax(logits / temperature) predictions."""
-    probabilities = torch.softmax(logits.double() / temperature, dim=-1)
-    confidence, predicted = probabilities.max(-1)
-    return expected_calibration_error(confidence, (predicted == targets).double())
+    return expected_calibration_error(*confidence_and_correct(logits, targets, temperature))
