@@ -56,12 +56,35 @@ def perturb(model, generator):
 
 @pytest.mark.parametrize(("pairing", "depth", "deep", "backbone"), MODES)
 def test_fast_matches_reference(pairing, depth, deep, backbone):
-    seed = MODES.index((pairing, depth, deep, backbone))
+    assert_fast_matches_reference(MODES.index((pairing, depth, deep, backbone)))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("mode", [MODES[5], MODES[-1]])  # semi-dense parity, random ResNet
+def test_compiled_ticks_match_reference(mode):
+    """torch.compile of the tick (about a minute of compiling on two CPU cores)."""
+    assert_fast_matches_reference(MODES.index(mode), prepare=lambda m: m.compile_ticks())
+
+
+@pytest.mark.parametrize("mode", [MODES[5], MODES[-1]])
+def test_checkpointed_ticks_match_reference(mode):
+    def checkpointed(model):
+        model.checkpoint_ticks = True
+
+    assert_fast_matches_reference(MODES.index(mode), prepare=checkpointed)
+
+
+def assert_fast_matches_reference(seed, prepare=None):
+    """Outputs, traces and gradients of the fast model (after `prepare`, e.g. compiling)
+    against the literal reference on random configuration number `seed`."""
+    pairing, depth, deep, backbone = MODES[seed]
     config = random_config(pairing, depth, deep, backbone, seed)
     generator = torch.Generator().manual_seed(seed)
     fast, reference = build_pair(config, seed)
     perturb(fast, generator)
     reference.load_state_dict(state_dict_to_original(fast.state_dict(), config))
+    if prepare is not None:
+        prepare(fast)
     x = random_input(config, 3, generator)
     fast.train()
     reference.train()  # dropout is 0, BatchNorm uses batch statistics in both

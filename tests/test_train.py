@@ -97,3 +97,69 @@ def test_task_fixes_output_sizes():
         RunConfig.create("parity", {"length": 4}, {"out_dims": 10}, {})
     with pytest.raises(ValueError, match="unknown model field"):
         RunConfig.create("parity", {}, {"d_modle": 10}, {})
+
+
+def test_prefetched_batches_are_the_batches_the_task_builds(tmp_path):
+    from ctm.train.prefetch import BatchPrefetcher
+    from ctm.train.trainer import build_task
+
+    run = tiny_run()
+    task = build_task(run)
+    with BatchPrefetcher(task, batch_size=8, seed=3, workers=2, first_step=5) as prefetcher:
+        for step in range(5, 9):
+            got, expected = prefetcher.get(step), task.train_batch(step, 8, 3)
+            assert torch.equal(got.inputs, expected.inputs)
+            assert torch.equal(got.targets, expected.targets)
+        with pytest.raises(RuntimeError, match="step 9 is next"):
+            prefetcher.get(11)
+
+
+def test_training_with_data_workers_matches_training_without(tmp_path):
+    plain = Trainer(tiny_run(steps=4), tmp_path / "plain", progress=False)
+    plain.fit()
+    workers = Trainer(tiny_run(steps=4, data_workers=2), tmp_path / "workers", progress=False)
+    workers.fit()
+    for key, value in plain.model.state_dict().items():
+        assert torch.equal(value, workers.model.state_dict()[key]), key
+
+
+def test_sigterm_stops_after_the_step_in_hand_with_a_checkpoint(tmp_path):
+    import os
+    import signal
+
+    trainer = Trainer(tiny_run(steps=8), tmp_path, progress=False)
+    step = trainer.train_step
+
+    def step_then_signal():
+        row = step()
+        if trainer.step == 3:  # as if a scheduler's time limit came during step 3
+            os.kill(os.getpid(), signal.SIGTERM)
+        return row
+
+    trainer.train_step = step_then_signal
+    trainer.fit()
+    assert trainer.stopped_by == "SIGTERM"
+    assert trainer.step == 3
+    assert latest_checkpoint(tmp_path).name == "step-000003"
+    assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL  # the handler is gone again
+    resumed = Trainer(tiny_run(steps=8), tmp_path, resume=True, progress=False)
+    assert resumed.step == 3
+    resumed.fit()
+    assert resumed.stopped_by is None and resumed.step == 8
+
+
+def test_bf16_autocast_trains_and_reads_out_in_float32(tmp_path):
+    trainer = Trainer(tiny_run(steps=2, precision="bf16"), tmp_path, progress=False)
+    row = trainer.train_step()
+    assert torch.isfinite(torch.tensor(row["loss"]))
+    batch = trainer.task.train_batch(0, 4, 0)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        out = trainer.model(batch.inputs)
+    assert out.logits.dtype == torch.float32  # certainty comes from float32 logits
+
+
+@pytest.mark.parametrize("field, value", [("precision", "fp8"), ("compile_mode", "fast"),
+                                          ("data_workers", -1)])
+def test_bad_training_settings_are_refused(field, value):
+    with pytest.raises(ValueError, match=field):
+        tiny_run(**{field: value})

@@ -8,6 +8,7 @@ CUDA it is `torch.cuda.max_memory_allocated`.
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing
 import resource
 import statistics
@@ -98,7 +99,15 @@ class Options:
     threads: int = 2
     device: str = "cpu"
     compile: bool = False  # fast model only: torch.compile each tick
+    compile_mode: str = "default"  # torch.compile mode (reduce-overhead: CUDA graphs)
     checkpoint_ticks: bool = False  # fast model only: activation checkpointing per tick
+    precision: str = "float32"  # float32 | bf16 (autocast, both implementations)
+
+
+def _autocast(o: Options) -> Any:
+    if o.precision == "bf16":
+        return torch.autocast(torch.device(o.device).type, dtype=torch.bfloat16)
+    return contextlib.nullcontext()
 
 
 def _sync(device: str) -> None:
@@ -107,11 +116,12 @@ def _sync(device: str) -> None:
 
 
 def _train_step(model: torch.nn.Module, optimizer: torch.optim.Optimizer, spec: BenchSpec,
-                x: torch.Tensor, y: torch.Tensor) -> None:
-    out = model(x)
-    logits = grouped_logits(out.logits, spec.model.out_groups_shape)
-    mask = curriculum_mask(logits, y) if spec.curriculum else None
-    loss = two_tick_loss(per_tick_cross_entropy(logits, y, mask), out.certainty).loss
+                x: torch.Tensor, y: torch.Tensor, autocast: Any = None) -> None:
+    with autocast or contextlib.nullcontext():
+        out = model(x)
+        logits = grouped_logits(out.logits, spec.model.out_groups_shape)
+        mask = curriculum_mask(logits, y) if spec.curriculum else None
+        loss = two_tick_loss(per_tick_cross_entropy(logits, y, mask), out.certainty).loss
     optimizer.zero_grad(set_to_none=True)
     loss.backward()
     optimizer.step()
@@ -142,14 +152,24 @@ def step_flops(spec: BenchSpec) -> int:
     return int(counter.get_total_flops())
 
 
-def matmul_peak_gflops(threads: int, size: int = 2048, repeats: int = 5) -> float:
-    """The machine's float32 peak as this benchmark takes it: the best of `repeats`
-    size×size matrix products with the same thread count."""
+def matmul_peak_gflops(threads: int, size: int = 2048, repeats: int = 5, device: str = "cpu",
+                       precision: str = "float32") -> float:
+    """The machine's peak as this benchmark takes it: the best of `repeats` size×size matrix
+    products on random data, with the same thread count (CPU) or on the GPU, in float32 or
+    bf16 (the dtype the benchmark's matrix products run in)."""
     torch.set_num_threads(threads)
-    a, b = torch.randn(size, size), torch.randn(size, size)
-    a @ b
-    best = min(_timed(lambda: a @ b, repeats, "cpu"))
+    dtype = torch.bfloat16 if precision == "bf16" else torch.float32
+    a = torch.randn(size, size, device=device, dtype=dtype)
+    b = torch.randn(size, size, device=device, dtype=dtype)
+    for _ in range(3):
+        a @ b
+    best = min(_timed(lambda: a @ b, repeats, device))
     return 2 * size**3 / best / 1e9
+
+
+def peak_source(o: Options, size: int) -> str:
+    return f"best of 5 {o.precision} {size}x{size} matrix products on random data, " + (
+        f"{o.threads} threads" if o.device == "cpu" else o.device)
 
 
 def measure(spec: BenchSpec, implementation: str, options: Options | None = None
@@ -164,14 +184,18 @@ def measure(spec: BenchSpec, implementation: str, options: Options | None = None
     if implementation == "fast":
         model.checkpoint_ticks = o.checkpoint_ticks
         if o.compile:
-            model.compile_ticks()
+            model.compile_ticks(mode=o.compile_mode)
     optimizer = torch.optim.AdamW(model.parameters(), lr=1e-4)
     x, y = (t.to(o.device) for t in make_batch(spec, torch.Generator().manual_seed(0)))
     if o.device.startswith("cuda"):
         torch.cuda.reset_peak_memory_stats()
-    first = _timed(lambda: _train_step(model, optimizer, spec, x, y), 1, o.device)[0]
-    _timed(lambda: _train_step(model, optimizer, spec, x, y), max(0, o.warmup - 1), o.device)
-    times = _timed(lambda: _train_step(model, optimizer, spec, x, y), o.steps, o.device)
+
+    def step() -> None:
+        _train_step(model, optimizer, spec, x, y, _autocast(o))
+
+    first = _timed(step, 1, o.device)[0]
+    _timed(step, max(0, o.warmup - 1), o.device)
+    times = _timed(step, o.steps, o.device)
     if o.device.startswith("cuda"):
         peak = torch.cuda.max_memory_allocated() / 2**20
     else:
@@ -179,7 +203,7 @@ def measure(spec: BenchSpec, implementation: str, options: Options | None = None
         # process (as run_bench uses); clamped because the two readings round differently
         peak = max(0.0, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024 - before)
     model.eval()
-    with torch.no_grad():
+    with torch.no_grad(), _autocast(o):
         model(x)
         inference = _timed(lambda: model(x), max(3, o.steps // 2), o.device)
     median = statistics.median(times)
@@ -218,7 +242,7 @@ def run_bench(name: str, options: Options | None = None,
         raise ValueError(f"unknown benchmark {name!r}; available: {', '.join(SPECS)}")
     fast = measure_isolated(name, "fast", o)
     reference = measure_isolated(name, "reference", Options(o.steps, o.warmup, o.threads,
-                                                            o.device))
+                                                            o.device, precision=o.precision))
     flops = step_flops(SPECS[name])
     row = {"config": name, **fast,
            "reference_median_s": reference["median_s"],
@@ -227,11 +251,12 @@ def run_bench(name: str, options: Options | None = None,
            "speedup": reference["median_s"] / fast["median_s"],
            "inference_speedup": reference["inference_median_s"] / fast["inference_median_s"],
            "flops_per_step": flops, "achieved_gflops": flops / fast["median_s"] / 1e9,
-           "threads": o.threads, "device": o.device, "dtype": "float32",
-           "compile": o.compile, "checkpoint_ticks": o.checkpoint_ticks,
+           "threads": o.threads, "device": o.device, "dtype": o.precision,
+           "compile": o.compile, "compile_mode": o.compile_mode if o.compile else None,
+           "checkpoint_ticks": o.checkpoint_ticks,
            "batch": SPECS[name].batch, "ticks": SPECS[name].model.ticks}
     if peak_gflops:
         row["peak_gflops"] = peak_gflops
-        row["peak_source"] = "best of 5 float32 2048x2048 matrix products, same threads"
+        row["peak_source"] = peak_source(o, 2048 if o.device == "cpu" else 8192)
         row["fraction_of_peak"] = row["achieved_gflops"] / peak_gflops
     return row

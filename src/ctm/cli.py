@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import signal
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -108,7 +109,8 @@ def cmd_train(argv: Sequence[str]) -> int:
         if args.out is not None or args.config is not None:
             raise UserError("--resume continues a run in place: drop --out and --config")
         allowed = {"steps", "threads", "eval_every", "checkpoint_every", "log_every", "device",
-                   "compile", "checkpoint_ticks"}
+                   "compile", "compile_mode", "checkpoint_ticks", "precision",
+                   "data_workers"}
         changed = (set(overrides["options"]) | set(overrides["model"])
                    | set(overrides["train"]) - allowed)
         if changed:
@@ -146,6 +148,8 @@ def cmd_train(argv: Sequence[str]) -> int:
         trainer = Trainer(run, args.out, progress=not args.no_progress)
         run_dir = args.out
     metrics = trainer.fit()
+    if trainer.stopped_by is not None:
+        return 128 + int(getattr(signal, trainer.stopped_by))
     print(trainer.task.summary(metrics))
     print(f"run directory: {run_dir}  (evaluate again with `ctm eval {run_dir}`)")
     return 0
@@ -166,6 +170,23 @@ def _match_ctm(config: Any) -> Any:
 
 
 # --- ctm eval -------------------------------------------------------------------------------
+
+def _run_or_model(text: str) -> Path:
+    """A path, or `bundled:NAME` for a model shipped in the package."""
+    from .bundled import PREFIX, bundled_dir
+
+    if not text.startswith(PREFIX):
+        return Path(text)
+    try:
+        return bundled_dir(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+
+
+def _is_bundled(path: Path) -> bool:
+    from . import bundled
+
+    return Path(str(path)).resolve().parent == Path(bundled.__file__).resolve().parent
 
 def load_run(path: Path, task_name: str | None = None) -> tuple[Any, Any]:
     """(RunConfig, trained model) from a run directory (its final model, else its latest
@@ -195,6 +216,15 @@ def load_run(path: Path, task_name: str | None = None) -> tuple[Any, Any]:
     raise UserError(f"{path} is neither a run directory nor a saved model")
 
 
+def _apply_options(run: Any, assignments: list[str]) -> None:
+    """Change task options (FIELD=VALUE) for one evaluation."""
+    import dataclasses
+
+    if assignments:
+        changes = parse_assignments(type(run.options), assignments)
+        run.options = dataclasses.replace(run.options, **changes)
+
+
 def cmd_eval(args: argparse.Namespace) -> int:
     import dataclasses
 
@@ -203,9 +233,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
     _set_threads(args.threads)
     run, model = load_run(args.path, args.task)
     model.eval()
-    if args.option:
-        changes = parse_assignments(type(run.options), args.option)
-        run.options = dataclasses.replace(run.options, **changes)
+    _apply_options(run, args.option)
     if args.data is not None:
         if not hasattr(run.options, "eval_data"):
             raise UserError(f"the {run.task} task does not read data from disk (--data)")
@@ -305,8 +333,10 @@ def cmd_viz(args: argparse.Namespace) -> int:
     _set_threads(args.threads)
     run, model = load_run(args.path, args.task)
     model.eval()
+    _apply_options(run, args.option)
     task = build_task(run)
-    out_dir = args.out or (args.path / "viz")
+    out_dir = args.out or (Path(f"viz-{args.path.name}") if _is_bundled(args.path)
+                           else args.path / "viz")
     if args.count < 1:
         raise UserError(f"--count must be >= 1, got {args.count}")
     ticks = args.ticks or _default_sweep(model.config.ticks)
@@ -382,7 +412,7 @@ def cmd_convert(args: argparse.Namespace) -> int:
 # --- ctm bench ------------------------------------------------------------------------------
 
 def cmd_bench(args: argparse.Namespace) -> int:
-    from .bench import DEFAULT, SPECS, Options, matmul_peak_gflops, run_bench
+    from .bench import DEFAULT, SPECS, Options, matmul_peak_gflops, peak_source, run_bench
 
     names = args.names or list(DEFAULT)
     unknown = [n for n in names if n not in SPECS]
@@ -392,9 +422,13 @@ def cmd_bench(args: argparse.Namespace) -> int:
     if args.steps < 1 or args.threads < 1 or args.warmup < 1:
         raise UserError("--steps, --warmup and --threads must be >= 1")
     options = Options(steps=args.steps, warmup=args.warmup, threads=args.threads,
-                      device=args.device, compile=args.compile,
-                      checkpoint_ticks=args.checkpoint_ticks)
-    peak = matmul_peak_gflops(args.threads) if args.device == "cpu" else None
+                      device=args.device, compile=args.compile or args.compile_mode != "default",
+                      compile_mode=args.compile_mode,
+                      checkpoint_ticks=args.checkpoint_ticks, precision=args.precision)
+    if args.precision == "bf16" and args.device == "cpu":
+        raise UserError("--precision bf16 is for CUDA devices")
+    peak = matmul_peak_gflops(args.threads, 2048 if args.device == "cpu" else 8192,
+                              device=args.device, precision=args.precision)
     if not args.json:
         print(f"{'config':<11} {'step s':>7} {'min/max s':>13} {'infer s':>8} {'samples/s':>9}"
               f" {'peak MB':>8} {'GFLOP/s':>8} {'of peak':>7} {'ref step s':>10} "
@@ -410,9 +444,9 @@ def cmd_bench(args: argparse.Namespace) -> int:
               f"{row['peak_mem_mb']:>8.0f} {row['achieved_gflops']:>8.1f} {share:>7} "
               f"{row['reference_median_s']:>10.3f} {row['speedup']:>7.2f}x "
               f"{row['inference_speedup']:>6.2f}x", flush=True)
-    if not args.json and peak:
-        print(f"peak: {peak:.1f} GFLOP/s, the best of 5 float32 2048x2048 matrix products on "
-              f"{args.threads} threads")
+    if not args.json:
+        size = 2048 if args.device == "cpu" else 8192
+        print(f"peak: {peak:.1f} GFLOP/s, the {peak_source(options, size)}")
     return 0
 
 
@@ -425,8 +459,9 @@ def _main_parser() -> argparse.ArgumentParser:
     sub.add_parser("train", help="train a CTM (ctm train TASK --out RUN_DIR; --help for flags)",
                    add_help=False)
     p = sub.add_parser("eval", help="evaluate a run's model on held-out data")
-    p.add_argument("path", type=Path, metavar="RUN_OR_MODEL",
-                   help="a run directory, or a saved model directory (with --task)")
+    p.add_argument("path", type=_run_or_model, metavar="RUN_OR_MODEL",
+                   help="a run directory, a saved model directory (with --task), or a model "
+                        "shipped with ctm: bundled:maze15")
     p.add_argument("--task", help="the task a bare saved model was trained on")
     p.add_argument("--data", type=Path, metavar="DIR",
                    help="evaluate on this folder of data (tasks that read from disk)")
@@ -450,11 +485,15 @@ def _main_parser() -> argparse.ArgumentParser:
                    help="early exit: passes over the data to time (median; default 3)")
     _add_threads(p)
     p = sub.add_parser("viz", help="pictures of a model thinking, and metrics against ticks")
-    p.add_argument("path", type=Path, metavar="RUN_OR_MODEL",
-                   help="a run directory, or a saved model directory (with --task)")
+    p.add_argument("path", type=_run_or_model, metavar="RUN_OR_MODEL",
+                   help="a run directory, a saved model directory (with --task), or a model "
+                        "shipped with ctm: bundled:maze15")
     p.add_argument("--task", help="the task a bare saved model was trained on")
-    p.add_argument("--out", type=Path, help="output folder (default: RUN_OR_MODEL/viz)")
+    p.add_argument("--out", type=Path, help="output folder (default: RUN_OR_MODEL/viz; for a "
+                   "bundled model ./viz-NAME)")
     p.add_argument("--count", type=int, default=3, help="examples to draw (default 3)")
+    p.add_argument("--option", action="append", metavar="FIELD=VALUE", default=[],
+                   help="change a task option, e.g. eval_size=200 (repeatable)")
     p.add_argument("--ticks", type=parse_int_tuple, metavar="INTS",
                    help="tick budgets to evaluate, e.g. 5,10,20 (default: 10%%..150%% of the "
                         "trained budget)")
@@ -476,6 +515,13 @@ def _main_parser() -> argparse.ArgumentParser:
                    help="fast model: torch.compile each tick (first_step_s holds the compile)")
     p.add_argument("--checkpoint-ticks", action="store_true",
                    help="fast model: activation checkpointing per tick")
+    p.add_argument("--compile-mode", default="default",
+                   choices=("default", "reduce-overhead", "max-autotune",
+                            "max-autotune-no-cudagraphs"),
+                   help="torch.compile mode (implies --compile); reduce-overhead replays each "
+                        "tick as a CUDA graph")
+    p.add_argument("--precision", choices=("float32", "bf16"), default="float32",
+                   help="bf16: autocast on CUDA, both implementations (default float32)")
     return parser
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import os
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -84,6 +85,7 @@ class CTM(nn.Module):
         bound = (1 / (d + m)) ** 0.5
         self.start_history = nn.Parameter(torch.empty(d, m).uniform_(-bound, bound))
         self._compiled_tick = None
+        self._cuda_graphs = False
         self.checkpoint_ticks = False  # recompute each tick in backward to save memory
 
     def forward(self, x: torch.Tensor, ticks: int | None = None, trace: bool = False
@@ -96,6 +98,8 @@ class CTM(nn.Module):
         n_ticks = self.config.ticks if ticks is None else int(ticks)
         if n_ticks < 1:
             raise ValueError(f"ticks must be >= 1, got {n_ticks}")
+        if self._cuda_graphs and x.is_cuda:
+            torch.compiler.cudagraph_mark_step_begin()  # each forward starts a new generation
         state = self.begin(x)
         logits, traces = [], {k: [] for k in ("attn", "pre", "post", "s_out", "s_act")}
         for _ in range(n_ticks):
@@ -148,6 +152,9 @@ class CTM(nn.Module):
             outputs = torch.utils.checkpoint.checkpoint(step, *inputs, use_reentrant=False)
         else:
             outputs = step(*inputs)
+        if self._cuda_graphs and s.z.is_cuda:
+            # a graph's outputs live in memory its next replay overwrites
+            outputs = tuple(o.clone() for o in outputs)
         (z, history, alpha_action, beta_action, alpha_out, beta_out, logits, s_out, s_action,
          attn, pre) = outputs
         new = dataclasses.replace(s, z=z, history=history, alpha_action=alpha_action,
@@ -170,12 +177,19 @@ class CTM(nn.Module):
         z = self.nlm(history)  # (B, D)
         alpha_out, beta_out = self.sync_out.update(z, alpha_out, beta_out, r_out)
         s_out = Synchronisation.read(alpha_out, beta_out)  # (B, P_out)
-        return (z, history, alpha_action, beta_action, alpha_out, beta_out, self.output(s_out),
+        # the read-out stays in float32 under autocast: certainty is 1 - entropy of these
+        # logits, and bf16 logits make near-tied ticks swap places
+        with torch.autocast(s_out.device.type, enabled=False):
+            logits = self.output(s_out.float())
+        return (z, history, alpha_action, beta_action, alpha_out, beta_out, logits,
                 s_out, s_action, attn, pre)
 
-    def compile_ticks(self, **options: object) -> None:
-        """Run each tick through `torch.compile` (slow first call; faster steps after)."""
+    def compile_ticks(self, **options: Any) -> None:
+        """Run each tick through `torch.compile` (slow first call; faster steps after).
+        `mode="reduce-overhead"` also replays each tick as a CUDA graph on GPUs, where a tick's
+        many small kernels otherwise wait on their launches."""
         self._compiled_tick = torch.compile(self._tick, **options)
+        self._cuda_graphs = options.get("mode") in ("reduce-overhead", "max-autotune")
 
     @torch.no_grad()
     def clamp_decays_(self) -> None:

@@ -11,6 +11,9 @@ from typing import Any
 from ..model import CTMConfig
 from ..tasks import get_task
 
+PRECISIONS = ("float32", "tf32", "bf16")
+COMPILE_MODES = ("default", "reduce-overhead", "max-autotune", "max-autotune-no-cudagraphs")
+
 
 @dataclass
 class TrainConfig:
@@ -29,14 +32,24 @@ class TrainConfig:
     threads: int = 0  # torch CPU threads; 0 leaves torch's default
     device: str = "cpu"
     compile: bool = False  # torch.compile each tick: slow first step, faster after
+    compile_mode: str = "default"  # torch.compile mode; reduce-overhead adds CUDA graphs on GPUs
     checkpoint_ticks: bool = False  # activation checkpointing per tick: less memory, slower steps
+    precision: str = "float32"  # float32 | tf32 (CUDA matmuls in TF32) | bf16 (autocast)
+    data_workers: int = 0  # processes that build upcoming training batches ahead of the step
 
     def __post_init__(self) -> None:
+        if self.precision not in PRECISIONS:
+            raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}, "
+                             f"got {self.precision!r}")
+        if self.compile_mode not in COMPILE_MODES:
+            raise ValueError(f"compile_mode must be one of {', '.join(COMPILE_MODES)}, "
+                             f"got {self.compile_mode!r}")
         for name in ("steps", "batch_size", "eval_every", "eval_batch_size",
                      "checkpoint_every", "keep_checkpoints", "log_every"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
-        for name in ("lr", "weight_decay", "grad_clip", "warmup_steps", "threads"):
+        for name in ("lr", "weight_decay", "grad_clip", "warmup_steps", "threads",
+                     "data_workers"):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}")
 

@@ -2,15 +2,20 @@
 
 AdamW with linear warm-up and cosine decay, gradient clipping, decays projected into range after
 each step, evaluation every N steps, metrics as JSONL and TensorBoard, atomic checkpoints, and
-resume that continues bit for bit on CPU.
+resume that continues bit for bit on CPU. SIGTERM or Ctrl-C stops the run after the step in
+hand and writes a checkpoint first, so a job killed by a scheduler's time limit loses nothing.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
+import signal
 import sys
+import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +26,8 @@ from ..files import write_json
 from ..model import CTM, build_model, load_model, save_model
 from ..tasks import Task, get_task
 from .checkpoint import TrainerState, latest_checkpoint, load_trainer_state, save_checkpoint
-from .config import RunConfig
+from .config import RunConfig, TrainConfig
+from .prefetch import BatchPrefetcher
 
 RUN_CONFIG = "config.json"
 METRICS = "metrics.jsonl"
@@ -40,6 +46,13 @@ def build_task(run: RunConfig) -> Task:
     return get_task(run.task)(run.options)
 
 
+def precision_context(cfg: TrainConfig, device: torch.device) -> contextlib.AbstractContextManager:
+    """The autocast context the forward pass runs in (bf16), or none."""
+    if cfg.precision == "bf16":
+        return torch.autocast(device.type, dtype=torch.bfloat16)
+    return contextlib.nullcontext()
+
+
 class Trainer:
     def __init__(self, run: RunConfig, run_dir: str | Path, *, resume: bool = False,
                  progress: bool = True) -> None:
@@ -48,14 +61,19 @@ class Trainer:
         if cfg.threads:
             torch.set_num_threads(cfg.threads)
         self.device = torch.device(cfg.device)
+        if cfg.precision == "tf32":
+            torch.backends.cuda.matmul.allow_tf32 = True
+            torch.backends.cudnn.allow_tf32 = True
         self.task = build_task(run)
+        self.stopped_by: str | None = None  # the signal's name when a signal ended fit() early
+        self._prefetcher: BatchPrefetcher | None = None
         torch.manual_seed(cfg.seed)
         self.model = build_model(run.model).to(self.device)
         if (cfg.compile or cfg.checkpoint_ticks) and not isinstance(self.model, CTM):
             raise ValueError("--compile and --checkpoint-ticks apply to the CTM's ticks, "
                              "not to baselines")
         if cfg.compile:
-            self.model.compile_ticks()
+            self.model.compile_ticks(mode=cfg.compile_mode)
         if cfg.checkpoint_ticks:
             self.model.checkpoint_ticks = True
         self.optimizer = torch.optim.AdamW(self.model.parameters(), lr=cfg.lr,
@@ -105,9 +123,14 @@ class Trainer:
         for group in self.optimizer.param_groups:
             group["lr"] = lr
         self.model.train()
-        batch = self.task.train_batch(self.step, cfg.batch_size, cfg.seed).to(self.device)
-        output = self.model(batch.inputs)
-        result = self.task.loss(output, batch, self.run.model)
+        if self._prefetcher is not None:
+            batch = self._prefetcher.get(self.step)
+        else:
+            batch = self.task.train_batch(self.step, cfg.batch_size, cfg.seed)
+        batch = batch.to(self.device)
+        with precision_context(cfg, self.device):
+            output = self.model(batch.inputs)
+            result = self.task.loss(output, batch, self.run.model)
         self.optimizer.zero_grad(set_to_none=True)
         result.loss.backward()
         clip = cfg.grad_clip if cfg.grad_clip > 0 else float("inf")
@@ -122,8 +145,9 @@ class Trainer:
     def evaluate(self) -> dict[str, Any]:
         self.model.eval()
         cfg = self.run.train
-        return self.task.evaluate(self.model, self.task.eval_batches(cfg.eval_batch_size,
-                                                                     cfg.seed), self.device)
+        with precision_context(cfg, self.device):
+            return self.task.evaluate(self.model, self.task.eval_batches(cfg.eval_batch_size,
+                                                                         cfg.seed), self.device)
 
     def fit(self) -> dict[str, Any]:
         """Train to `steps`, evaluating and checkpointing on the way; returns final metrics."""
@@ -132,8 +156,15 @@ class Trainer:
         bar = tqdm(total=cfg.steps, initial=self.step, disable=not self.progress,
                    desc=f"{self.run.task}", unit="step", file=sys.stderr, dynamic_ncols=True)
         started = time.perf_counter()
-        with bar, open(self.run_dir / METRICS, "a") as log:
+        with bar, open(self.run_dir / METRICS, "a") as log, self._stop_on_signals(), \
+                self._prefetching():
             while self.step < cfg.steps:
+                if self.stopped_by is not None:
+                    path = self.save_checkpoint()
+                    bar.write(f"{self.stopped_by}: stopped at step {self.step}, checkpoint "
+                              f"{path}; continue with `ctm train --resume {self.run_dir}`")
+                    self.writer.close()
+                    return metrics
                 row = self.train_step()
                 bar.update(1)
                 if self.step % cfg.log_every == 0 or self.step == cfg.steps:
@@ -150,6 +181,36 @@ class Trainer:
         save_model(self.model, self.run_dir / FINAL_MODEL)
         self.writer.close()
         return metrics or self.evaluate()
+
+    @contextlib.contextmanager
+    def _stop_on_signals(self) -> Iterator[None]:
+        """While training, SIGTERM and SIGINT ask the loop to stop after the step in hand."""
+        if threading.current_thread() is not threading.main_thread():
+            yield  # signal handlers can only be installed from the main thread
+            return
+
+        def ask_to_stop(number: int, _frame: object) -> None:
+            self.stopped_by = signal.Signals(number).name
+
+        previous = {n: signal.signal(n, ask_to_stop) for n in (signal.SIGTERM, signal.SIGINT)}
+        try:
+            yield
+        finally:
+            for number, handler in previous.items():
+                signal.signal(number, handler)
+
+    @contextlib.contextmanager
+    def _prefetching(self) -> Iterator[None]:
+        cfg = self.run.train
+        if not cfg.data_workers:
+            yield
+            return
+        with BatchPrefetcher(self.task, cfg.batch_size, cfg.seed, cfg.data_workers,
+                             first_step=self.step) as self._prefetcher:
+            try:
+                yield
+            finally:
+                self._prefetcher = None
 
     def save_checkpoint(self) -> Path:
         state = TrainerState(step=self.step, optimizer=self.optimizer.state_dict(),
