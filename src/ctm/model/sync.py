@@ -81,7 +81,9 @@ class Synchronisation(nn.Module):
 
     def products(self, z: torch.Tensor) -> torch.Tensor:
         """(B, D) post-activations -> (B, P) pair products."""
-        return z[:, self.pair_left] * z[:, self.pair_right]
+        # index_select, not z[:, idx]: its backward is an index_add instead of an index_put
+        # with accumulation, 3x faster for forward + backward on a CPU
+        return z.index_select(1, self.pair_left) * z.index_select(1, self.pair_right)
 
     def start(self, z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """First tick's (alpha, beta); beta does not depend on the batch, so it is (P,)."""
