@@ -2,7 +2,7 @@
 
 import torch
 
-from ctm.bench import SPECS, BenchSpec, Options, build_pair, measure, step_flops
+from ctm.bench import SPECS, BenchSpec, Options, build_pair, interleaved, measure, step_flops
 from ctm.model import CTMConfig
 
 
@@ -40,3 +40,14 @@ def test_measure_reports_times_and_memory():
                                                  checkpoint_ticks=True))
     assert checkpointed["median_s"] > 0
     assert step_flops(spec) > 0
+
+
+def test_interleaved_times_both_implementations_in_alternating_rounds():
+    spec = BenchSpec("tiny", 4, (6,), CTMConfig(d_model=16, d_input=8, heads=2, ticks=3,
+                                                n_sync_out=4, n_sync_action=4, out_dims=12,
+                                                out_shape=(6, 2)))
+    row = interleaved(spec, Options(steps=7, warmup=1, threads=1), rounds=3)
+    assert row["rounds"] == 3 and row["steps"] == 7
+    assert row["min_s"] <= row["median_s"] <= row["max_s"]
+    assert row["speedup_min"] <= row["speedup"] <= row["speedup_max"]
+    assert row["reference_median_s"] > 0 and row["inference_speedup"] > 0

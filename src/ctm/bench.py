@@ -1,14 +1,18 @@
 """`ctm bench`: time a training step (forward, backward, AdamW) of the fast model against the
 literal reference implementation, with the same weights, in the same run.
 
-Each measurement runs in a fresh process, so peak memory is that implementation's alone: on CPU
-it is the growth of peak resident memory over the process's size before the model was built; on
-CUDA it is `torch.cuda.max_memory_allocated`.
+Times come from one process holding both models, timing them in alternating rounds, so a slow
+spell of a shared machine falls on both alike; the speed-up is the median of the rounds'
+ratios. Peak memory and the first step (which holds any compile) come from a fresh process per
+implementation, so each is that implementation's alone: on CPU the growth of peak resident
+memory over the process's size before the model was built; on CUDA
+`torch.cuda.max_memory_allocated`.
 """
 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import multiprocessing
 import resource
 import statistics
@@ -213,44 +217,119 @@ def measure(spec: BenchSpec, implementation: str, options: Options | None = None
             "steps": o.steps}
 
 
-def _child(spec_name: str, implementation: str, options: Options, queue: Any) -> None:
+def _prepared(spec: BenchSpec, o: Options) -> dict[str, Any]:
+    """Both models on the device with their optimisers, the fast one compiled or checkpointed
+    as asked."""
+    fast, reference = build_pair(spec.model)
+    fast.checkpoint_ticks = o.checkpoint_ticks
+    if o.compile:
+        fast.compile_ticks(mode=o.compile_mode)
+    return {name: (model.to(o.device), torch.optim.AdamW(model.parameters(), lr=1e-4))
+            for name, model in (("fast", fast), ("reference", reference))}
+
+
+def interleaved(spec: BenchSpec, options: Options | None = None, rounds: int = 5
+                ) -> dict[str, Any]:
+    """Training-step and inference seconds of both implementations, timed in `rounds`
+    alternating rounds (fast first in even rounds, reference first in odd ones) after
+    `warmup` untimed steps each; `steps` timed steps per implementation in all."""
+    o = options or Options()
+    torch.set_num_threads(o.threads)
+    models = _prepared(spec, o)
+    x, y = (t.to(o.device) for t in make_batch(spec, torch.Generator().manual_seed(0)))
+
+    def step(name: str) -> None:
+        model, optimizer = models[name]
+        _train_step(model, optimizer, spec, x, y, _autocast(o))
+
+    def infer(name: str) -> None:
+        with torch.no_grad(), _autocast(o):
+            models[name][0](x)
+
+    for name in models:
+        _timed(lambda n=name: step(n), o.warmup, o.device)
+    rounds = max(1, min(rounds, o.steps))
+    per_round = [o.steps // rounds + (r < o.steps % rounds) for r in range(rounds)]
+    train: dict[str, list[list[float]]] = {"fast": [], "reference": []}
+    infer_times: dict[str, list[list[float]]] = {"fast": [], "reference": []}
+    for r, count in enumerate(per_round):
+        order = ["fast", "reference"] if r % 2 == 0 else ["reference", "fast"]
+        for name in order:
+            models[name][0].train()
+            train[name].append(_timed(lambda n=name: step(n), count, o.device))
+        for name in order:
+            models[name][0].eval()
+            if r == 0:
+                infer(name)  # untimed: the first no-grad call may compile
+            infer_times[name].append(_timed(lambda n=name: infer(n), max(1, count // 2),
+                                            o.device))
+    ratios = [statistics.median(ref) / statistics.median(fast)
+              for fast, ref in zip(train["fast"], train["reference"], strict=True)]
+    inference_ratios = [statistics.median(ref) / statistics.median(fast)
+                        for fast, ref in zip(infer_times["fast"], infer_times["reference"],
+                                             strict=True)]
+    flat = {name: [t for times in train[name] for t in times] for name in train}
+    return {"median_s": statistics.median(flat["fast"]), "min_s": min(flat["fast"]),
+            "max_s": max(flat["fast"]),
+            "inference_median_s": statistics.median(
+                [t for times in infer_times["fast"] for t in times]),
+            "reference_median_s": statistics.median(flat["reference"]),
+            "reference_inference_median_s": statistics.median(
+                [t for times in infer_times["reference"] for t in times]),
+            "speedup": statistics.median(ratios), "speedup_min": min(ratios),
+            "speedup_max": max(ratios), "inference_speedup": statistics.median(inference_ratios),
+            "rounds": rounds, "steps": o.steps}
+
+
+def _child(function: Any, args: tuple, queue: Any) -> None:
     try:
-        queue.put(measure(SPECS[spec_name], implementation, options))
+        queue.put(function(*args))
     except BaseException as error:  # reported to the parent, which raises it
         queue.put({"error": f"{type(error).__name__}: {error}"})
 
 
-def measure_isolated(spec_name: str, implementation: str, options: Options) -> dict[str, Any]:
+def _in_fresh_process(function: Any, *args: Any) -> dict[str, Any]:
     context = multiprocessing.get_context("spawn")
     queue = context.Queue()
-    process = context.Process(target=_child, args=(spec_name, implementation, options, queue))
+    process = context.Process(target=_child, args=(function, args, queue))
     process.start()
     result = queue.get()
     process.join()
     if "error" in result:
-        raise RuntimeError(f"{spec_name}/{implementation}: {result['error']}")
+        raise RuntimeError(f"{args[0]}: {result['error']}")
     return result
+
+
+def _measure_named(name: str, implementation: str, options: Options) -> dict[str, Any]:
+    return measure(SPECS[name], implementation, options)
+
+
+def _interleaved_named(name: str, options: Options) -> dict[str, Any]:
+    return interleaved(SPECS[name], options)
+
+
+def measure_isolated(spec_name: str, implementation: str, options: Options) -> dict[str, Any]:
+    return _in_fresh_process(_measure_named, spec_name, implementation, options)
 
 
 def run_bench(name: str, options: Options | None = None,
               peak_gflops: float | None = None) -> dict[str, Any]:
     """One JSON-ready row: the fast model's step, first-step (compile) and inference times,
     throughput, memory and achieved FLOP rate; the reference's; and the speed-up, all
-    measured now, each implementation in a fresh process."""
+    measured now (times interleaved in one process, memory in a fresh process each)."""
     o = options or Options()
     if name not in SPECS:
         raise ValueError(f"unknown benchmark {name!r}; available: {', '.join(SPECS)}")
-    fast = measure_isolated(name, "fast", o)
-    reference = measure_isolated(name, "reference", Options(o.steps, o.warmup, o.threads,
-                                                            o.device, precision=o.precision))
+    memory = dataclasses.replace(o, steps=1, warmup=1)
+    fast = measure_isolated(name, "fast", memory)
+    reference = measure_isolated(name, "reference", dataclasses.replace(
+        memory, compile=False, checkpoint_ticks=False))
+    times = _in_fresh_process(_interleaved_named, name, o)
     flops = step_flops(SPECS[name])
-    row = {"config": name, **fast,
-           "reference_median_s": reference["median_s"],
-           "reference_inference_median_s": reference["inference_median_s"],
-           "reference_peak_mem_mb": reference["peak_mem_mb"],
-           "speedup": reference["median_s"] / fast["median_s"],
-           "inference_speedup": reference["inference_median_s"] / fast["inference_median_s"],
-           "flops_per_step": flops, "achieved_gflops": flops / fast["median_s"] / 1e9,
+    row = {"config": name, **times, "first_step_s": fast["first_step_s"],
+           "samples_per_s": SPECS[name].batch / times["median_s"],
+           "peak_mem_mb": fast["peak_mem_mb"], "reference_peak_mem_mb": reference["peak_mem_mb"],
+           "flops_per_step": flops, "achieved_gflops": flops / times["median_s"] / 1e9,
            "threads": o.threads, "device": o.device, "dtype": o.precision,
            "compile": o.compile, "compile_mode": o.compile_mode if o.compile else None,
            "checkpoint_ticks": o.checkpoint_ticks,

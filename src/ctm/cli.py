@@ -432,7 +432,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
     if not args.json:
         print(f"{'config':<11} {'step s':>7} {'min/max s':>13} {'infer s':>8} {'samples/s':>9}"
               f" {'peak MB':>8} {'GFLOP/s':>8} {'of peak':>7} {'ref step s':>10} "
-              f"{'speed-up':>8} {'infer x':>7}")
+              f"{'speed-up':>8} {'rounds':>11} {'infer x':>7}")
     for name in names:
         row = run_bench(name, options, peak)
         if args.json:
@@ -443,10 +443,13 @@ def cmd_bench(args: argparse.Namespace) -> int:
               f"{row['inference_median_s']:>8.3f} {row['samples_per_s']:>9.1f} "
               f"{row['peak_mem_mb']:>8.0f} {row['achieved_gflops']:>8.1f} {share:>7} "
               f"{row['reference_median_s']:>10.3f} {row['speedup']:>7.2f}x "
+              f"{row['speedup_min']:>5.2f}-{row['speedup_max']:<5.2f} "
               f"{row['inference_speedup']:>6.2f}x", flush=True)
     if not args.json:
         size = 2048 if args.device == "cpu" else 8192
-        print(f"peak: {peak:.1f} GFLOP/s, the {peak_source(options, size)}")
+        print(f"peak: {peak:.1f} GFLOP/s, the {peak_source(options, size)}; speed-up: the "
+              f"median of {options.steps if options.steps < 5 else 5} alternating rounds' "
+              f"ratios (rounds: their range)")
     return 0
 
 

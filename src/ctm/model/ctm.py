@@ -46,10 +46,11 @@ class ThinkingState:
     beta_action: torch.Tensor  # (P_action,), the same for every sample
     alpha_out: torch.Tensor  # (B, P_out)
     beta_out: torch.Tensor  # (P_out,)
-    keys: torch.Tensor  # (B, heads, N, head_dim)
-    values: torch.Tensor  # (B, heads, N, head_dim)
+    keys: torch.Tensor  # (B, heads, head_dim, N)
+    values: torch.Tensor  # (B, heads, head_dim, N)
     r_action: torch.Tensor  # (P_action,) retention factors
     r_out: torch.Tensor  # (P_out,)
+    nlm_weights: tuple[torch.Tensor, ...]  # neuron-level models' weights, temperature folded in
 
     def select(self, index: torch.Tensor) -> ThinkingState:
         """The state of the samples at `index` (a 1-D index or boolean mask over B)."""
@@ -136,7 +137,8 @@ class CTM(nn.Module):
             alpha_action=z.new_zeros(b, self.sync_action.size),
             beta_action=z.new_zeros(self.sync_action.size),
             alpha_out=alpha_out, beta_out=beta_out, keys=encoded.keys, values=encoded.values,
-            r_action=self.sync_action.retention(), r_out=self.sync_out.retention())
+            r_action=self.sync_action.retention(), r_out=self.sync_out.retention(),
+            nlm_weights=self.nlm.scaled_weights())
 
     def tick(self, state: ThinkingState
              ) -> tuple[ThinkingState, torch.Tensor, tuple[torch.Tensor, ...]]:
@@ -145,7 +147,7 @@ class CTM(nn.Module):
         s = state
         step = self._compiled_tick or self._tick
         inputs = (s.z, s.history, s.alpha_action, s.beta_action, s.alpha_out, s.beta_out,
-                  s.r_action, s.r_out, s.keys, s.values)
+                  s.r_action, s.r_out, s.keys, s.values, *s.nlm_weights)
         if self.checkpoint_ticks and torch.is_grad_enabled():
             # keep only each tick's inputs for backward and recompute the rest: activation
             # memory no longer grows with a tick's internals, at the price of a second forward
@@ -165,7 +167,7 @@ class CTM(nn.Module):
     def _tick(self, z: torch.Tensor, history: torch.Tensor, alpha_action: torch.Tensor,
               beta_action: torch.Tensor, alpha_out: torch.Tensor, beta_out: torch.Tensor,
               r_action: torch.Tensor, r_out: torch.Tensor, keys: torch.Tensor,
-              values: torch.Tensor) -> tuple[torch.Tensor, ...]:
+              values: torch.Tensor, *nlm_weights: torch.Tensor) -> tuple[torch.Tensor, ...]:
         """One tick, DESIGN.md section 1 steps 1-6; tensors in, tensors out, so that
         `torch.compile` can fuse it."""
         alpha_action, beta_action = self.sync_action.update(z, alpha_action, beta_action,
@@ -174,7 +176,7 @@ class CTM(nn.Module):
         attended, attn = self.inputs(s_action, EncodedInput(keys, values))  # (B, d_in), (B, h, N)
         pre = self.synapse(torch.cat([attended, z], dim=-1))  # (B, D)
         history = torch.cat([history[:, 1:], pre.t().unsqueeze(1)], dim=1)  # (D, M, B)
-        z = self.nlm(history)  # (B, D)
+        z = self.nlm(history, nlm_weights)  # (B, D)
         alpha_out, beta_out = self.sync_out.update(z, alpha_out, beta_out, r_out)
         s_out = Synchronisation.read(alpha_out, beta_out)  # (B, P_out)
         # the read-out stays in float32 under autocast: certainty is 1 - entropy of these
