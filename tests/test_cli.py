@@ -2,8 +2,10 @@
 
 import json
 import os
+import signal
 import subprocess
 import sys
+import time
 
 import pytest
 
@@ -130,3 +132,25 @@ def test_console_script_runs():
     done = subprocess.run([sys.executable, "-m", "ctm.cli", "tasks"], capture_output=True,
                           text=True, env=env, check=False)
     assert done.returncode == 0 and "parity" in done.stdout
+
+
+def test_sigterm_ends_ctm_train_with_a_checkpoint_and_status_143(tmp_path):
+    run = tmp_path / "run"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "ctm", "train", "parity", "--length", "4", "--steps", "100000",
+         "--d-model", "16", "--d-input", "8", "--heads", "2", "--ticks", "3",
+         "--n-sync-out", "8", "--n-sync-action", "8", "--checkpoint-every", "100000",
+         "--log-every", "1", "--threads", "1", "--no-progress", "--out", str(run)],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        env={**os.environ, "OMP_NUM_THREADS": "1"})
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:  # wait until it is training (a row has been logged)
+        metrics = run / "metrics.jsonl"
+        if metrics.exists() and metrics.read_text().strip():
+            break
+        time.sleep(0.2)
+    process.send_signal(signal.SIGTERM)
+    output, _ = process.communicate(timeout=120)
+    assert process.returncode == 128 + signal.SIGTERM, output
+    assert "SIGTERM: stopped at step" in output
+    assert (run / "checkpoints" / "latest.json").is_file()  # none was due before step 100,000

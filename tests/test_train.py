@@ -163,3 +163,16 @@ def test_bf16_autocast_trains_and_reads_out_in_float32(tmp_path):
 def test_bad_training_settings_are_refused(field, value):
     with pytest.raises(ValueError, match=field):
         tiny_run(**{field: value})
+
+
+def test_bf16_autocast_training_learns(tmp_path):
+    """bf16 autocast is a real training mode, not only a forward that runs: parity of 4 bits
+    goes from chance (50% per position) to well above it in 300 steps (float32: 92%)."""
+    run = RunConfig.create(
+        "parity", {"length": 4, "eval_size": 256},
+        dict(d_model=32, d_input=16, heads=2, ticks=6, memory_length=4, nlm_hidden=8,
+             n_sync_out=16, n_sync_action=16),
+        dict(steps=300, batch_size=32, warmup_steps=20, eval_every=300, checkpoint_every=300,
+             log_every=50, seed=0, precision="bf16"))
+    metrics = Trainer(run, tmp_path, progress=False).fit()
+    assert metrics["position_accuracy"] >= 0.85, metrics

@@ -153,7 +153,8 @@ class Trainer:
         """Train to `steps`, evaluating and checkpointing on the way; returns final metrics."""
         cfg = self.run.train
         metrics: dict[str, Any] = {}
-        bar = tqdm(total=cfg.steps, initial=self.step, disable=not self.progress,
+        # disable=None: tqdm draws only on a terminal, so logs of scripts stay readable
+        bar = tqdm(total=cfg.steps, initial=self.step, disable=None if self.progress else True,
                    desc=f"{self.run.task}", unit="step", file=sys.stderr, dynamic_ncols=True)
         started = time.perf_counter()
         with bar, open(self.run_dir / METRICS, "a") as log, self._stop_on_signals(), \
