@@ -11,8 +11,7 @@ from __future__ import annotations
 
 import torch
 
-from ctm.bench import SPECS, build_pair, make_batch
-from ctm.losses import curriculum_mask, grouped_logits, per_tick_cross_entropy, two_tick_loss
+from ctm.bench import SPECS, build_pair, make_batch, spec_loss
 from ctm.model.original import state_dict_to_original
 
 torch.backends.cuda.matmul.allow_tf32 = False
@@ -23,9 +22,7 @@ def run(model, spec, x, y, autocast=None):
     model.zero_grad(set_to_none=True)
     with autocast or torch.autocast("cuda", enabled=False):
         out = model(x)
-        logits = grouped_logits(out.logits, spec.model.out_groups_shape)
-        mask = curriculum_mask(logits, y) if spec.curriculum else None
-        loss = two_tick_loss(per_tick_cross_entropy(logits, y, mask), out.certainty).loss
+        loss = spec_loss(spec, out, y)
     loss.backward()
     return out.logits.double().cpu(), out.certainty.double().cpu(), {
         n: p.grad.double().cpu() for n, p in model.named_parameters() if p.grad is not None}

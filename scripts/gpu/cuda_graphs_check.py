@@ -13,20 +13,16 @@ from __future__ import annotations
 
 import statistics
 import sys
-import time
 
 import torch
 
-from ctm.bench import SPECS, _train_step, build_pair, make_batch
-from ctm.losses import curriculum_mask, grouped_logits, per_tick_cross_entropy, two_tick_loss
+from ctm.bench import SPECS, _timed, _train_step, build_pair, make_batch, spec_loss
 
 
 def logits_and_grads(model, spec, x, y):
     model.zero_grad(set_to_none=True)
     out = model(x)
-    logits = grouped_logits(out.logits, spec.model.out_groups_shape)
-    mask = curriculum_mask(logits, y) if spec.curriculum else None
-    two_tick_loss(per_tick_cross_entropy(logits, y, mask), out.certainty).loss.backward()
+    spec_loss(spec, out, y).backward()
     grads = {n: p.grad.clone() for n, p in model.named_parameters() if p.grad is not None}
     return out.logits.detach().clone(), grads
 
@@ -36,14 +32,7 @@ def relative(a, b):
 
 
 def timed(fn, repeats):
-    times = []
-    for _ in range(repeats):
-        torch.cuda.synchronize()
-        start = time.perf_counter()
-        fn()
-        torch.cuda.synchronize()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
+    return statistics.median(_timed(fn, repeats, "cuda"))
 
 
 def check(name: str) -> None:

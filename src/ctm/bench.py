@@ -23,7 +23,7 @@ from typing import Any
 import torch
 
 from .losses import curriculum_mask, grouped_logits, per_tick_cross_entropy, two_tick_loss
-from .model import CTM, CTMConfig
+from .model import CTM, CTMConfig, CTMOutput
 from .model.original import state_dict_to_original
 from .model.reference import ReferenceCTM
 
@@ -119,13 +119,18 @@ def _sync(device: str) -> None:
         torch.cuda.synchronize()
 
 
+def spec_loss(spec: BenchSpec, out: CTMOutput, y: torch.Tensor) -> torch.Tensor:
+    """The training loss of a benchmark configuration: per-tick cross-entropy (with the maze
+    curriculum where the task has one) at the lowest-loss and the most-certain tick."""
+    logits = grouped_logits(out.logits, spec.model.out_groups_shape)
+    mask = curriculum_mask(logits, y) if spec.curriculum else None
+    return two_tick_loss(per_tick_cross_entropy(logits, y, mask), out.certainty).loss
+
+
 def _train_step(model: torch.nn.Module, optimizer: torch.optim.Optimizer, spec: BenchSpec,
                 x: torch.Tensor, y: torch.Tensor, autocast: Any = None) -> None:
     with autocast or contextlib.nullcontext():
-        out = model(x)
-        logits = grouped_logits(out.logits, spec.model.out_groups_shape)
-        mask = curriculum_mask(logits, y) if spec.curriculum else None
-        loss = two_tick_loss(per_tick_cross_entropy(logits, y, mask), out.certainty).loss
+        loss = spec_loss(spec, model(x), y)
     optimizer.zero_grad(set_to_none=True)
     loss.backward()
     optimizer.step()
