@@ -26,6 +26,7 @@ from .losses import curriculum_mask, grouped_logits, per_tick_cross_entropy, two
 from .model import CTM, CTMConfig, CTMOutput
 from .model.original import state_dict_to_original
 from .model.reference import ReferenceCTM
+from .precision import precision_context
 
 
 @dataclass
@@ -109,9 +110,7 @@ class Options:
 
 
 def _autocast(o: Options) -> Any:
-    if o.precision == "bf16":
-        return torch.autocast(torch.device(o.device).type, dtype=torch.bfloat16)
-    return contextlib.nullcontext()
+    return precision_context(o.precision, o.device)
 
 
 def _sync(device: str) -> None:

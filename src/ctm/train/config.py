@@ -9,9 +9,9 @@ from pathlib import Path
 from typing import Any
 
 from ..model import CTMConfig
+from ..precision import PRECISIONS
 from ..tasks import get_task
 
-PRECISIONS = ("float32", "tf32", "bf16")
 COMPILE_MODES = ("default", "reduce-overhead", "max-autotune", "max-autotune-no-cudagraphs")
 
 

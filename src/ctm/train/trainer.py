@@ -24,9 +24,10 @@ from tqdm import tqdm
 
 from ..files import write_json
 from ..model import CTM, build_model, load_model, save_model
+from ..precision import apply_precision, precision_context
 from ..tasks import Task, get_task
 from .checkpoint import TrainerState, latest_checkpoint, load_trainer_state, save_checkpoint
-from .config import RunConfig, TrainConfig
+from .config import RunConfig
 from .prefetch import BatchPrefetcher
 
 RUN_CONFIG = "config.json"
@@ -46,13 +47,6 @@ def build_task(run: RunConfig) -> Task:
     return get_task(run.task)(run.options)
 
 
-def precision_context(cfg: TrainConfig, device: torch.device) -> contextlib.AbstractContextManager:
-    """The autocast context the forward pass runs in (bf16), or none."""
-    if cfg.precision == "bf16":
-        return torch.autocast(device.type, dtype=torch.bfloat16)
-    return contextlib.nullcontext()
-
-
 class Trainer:
     def __init__(self, run: RunConfig, run_dir: str | Path, *, resume: bool = False,
                  progress: bool = True) -> None:
@@ -61,9 +55,7 @@ class Trainer:
         if cfg.threads:
             torch.set_num_threads(cfg.threads)
         self.device = torch.device(cfg.device)
-        if cfg.precision == "tf32":
-            torch.backends.cuda.matmul.allow_tf32 = True
-            torch.backends.cudnn.allow_tf32 = True
+        apply_precision(cfg.precision)
         self.task = build_task(run)
         self.stopped_by: str | None = None  # the signal's name when a signal ended fit() early
         self._prefetcher: BatchPrefetcher | None = None
@@ -128,7 +120,7 @@ class Trainer:
         else:
             batch = self.task.train_batch(self.step, cfg.batch_size, cfg.seed)
         batch = batch.to(self.device)
-        with precision_context(cfg, self.device):
+        with precision_context(cfg.precision, self.device):
             output = self.model(batch.inputs)
             result = self.task.loss(output, batch, self.run.model)
         self.optimizer.zero_grad(set_to_none=True)
@@ -145,7 +137,7 @@ class Trainer:
     def evaluate(self) -> dict[str, Any]:
         self.model.eval()
         cfg = self.run.train
-        with precision_context(cfg, self.device):
+        with precision_context(cfg.precision, self.device):
             return self.task.evaluate(self.model, self.task.eval_batches(cfg.eval_batch_size,
                                                                          cfg.seed), self.device)
 
