@@ -160,12 +160,19 @@ def step_flops(spec: BenchSpec) -> int:
     return int(counter.get_total_flops())
 
 
-def matmul_peak_gflops(threads: int, size: int = 2048, repeats: int = 5, device: str = "cpu",
+def peak_matrix_size(device: str) -> int:
+    """Side of the square matrices the peak is measured with: large enough to fill the
+    device, small enough to be quick on a CPU."""
+    return 2048 if device == "cpu" else 8192
+
+
+def matmul_peak_gflops(threads: int, repeats: int = 5, device: str = "cpu",
                        precision: str = "float32") -> float:
-    """The machine's peak as this benchmark takes it: the best of `repeats` size×size matrix
+    """The machine's peak as this benchmark takes it: the best of `repeats` square matrix
     products on random data, with the same thread count (CPU) or on the GPU, in float32 or
     bf16 (the dtype the benchmark's matrix products run in)."""
     torch.set_num_threads(threads)
+    size = peak_matrix_size(device)
     dtype = torch.bfloat16 if precision == "bf16" else torch.float32
     a = torch.randn(size, size, device=device, dtype=dtype)
     b = torch.randn(size, size, device=device, dtype=dtype)
@@ -175,9 +182,17 @@ def matmul_peak_gflops(threads: int, size: int = 2048, repeats: int = 5, device:
     return 2 * size**3 / best / 1e9
 
 
-def peak_source(o: Options, size: int) -> str:
+def peak_source(o: Options) -> str:
+    size = peak_matrix_size(o.device)
     return f"best of 5 {o.precision} {size}x{size} matrix products on random data, " + (
         f"{o.threads} threads" if o.device == "cpu" else o.device)
+
+
+def _configure_fast(model: CTM, o: Options) -> None:
+    """Checkpointed or compiled ticks, as the options ask (the fast model only)."""
+    model.checkpoint_ticks = o.checkpoint_ticks
+    if o.compile:
+        model.compile_ticks(mode=o.compile_mode)
 
 
 def measure(spec: BenchSpec, implementation: str, options: Options | None = None
@@ -190,9 +205,7 @@ def measure(spec: BenchSpec, implementation: str, options: Options | None = None
     model = (fast if implementation == "fast" else reference).to(o.device)
     del fast, reference
     if implementation == "fast":
-        model.checkpoint_ticks = o.checkpoint_ticks
-        if o.compile:
-            model.compile_ticks(mode=o.compile_mode)
+        _configure_fast(model, o)
     optimizer = torch.optim.AdamW(model.parameters(), lr=1e-4)
     x, y = (t.to(o.device) for t in make_batch(spec, torch.Generator().manual_seed(0)))
     if o.device.startswith("cuda"):
@@ -225,9 +238,7 @@ def _prepared(spec: BenchSpec, o: Options) -> dict[str, Any]:
     """Both models on the device with their optimisers, the fast one compiled or checkpointed
     as asked."""
     fast, reference = build_pair(spec.model)
-    fast.checkpoint_ticks = o.checkpoint_ticks
-    if o.compile:
-        fast.compile_ticks(mode=o.compile_mode)
+    _configure_fast(fast, o)
     return {name: (model.to(o.device), torch.optim.AdamW(model.parameters(), lr=1e-4))
             for name, model in (("fast", fast), ("reference", reference))}
 
@@ -340,6 +351,6 @@ def run_bench(name: str, options: Options | None = None,
            "batch": SPECS[name].batch, "ticks": SPECS[name].model.ticks}
     if peak_gflops:
         row["peak_gflops"] = peak_gflops
-        row["peak_source"] = peak_source(o, 2048 if o.device == "cpu" else 8192)
+        row["peak_source"] = peak_source(o)
         row["fraction_of_peak"] = row["achieved_gflops"] / peak_gflops
     return row

@@ -413,6 +413,7 @@ def cmd_convert(args: argparse.Namespace) -> int:
 
 def cmd_bench(args: argparse.Namespace) -> int:
     from .bench import DEFAULT, SPECS, Options, matmul_peak_gflops, peak_source, run_bench
+    from .train.config import COMPILE_MODES
 
     names = args.names or list(DEFAULT)
     unknown = [n for n in names if n not in SPECS]
@@ -425,16 +426,19 @@ def cmd_bench(args: argparse.Namespace) -> int:
                       device=args.device, compile=args.compile or args.compile_mode != "default",
                       compile_mode=args.compile_mode,
                       checkpoint_ticks=args.checkpoint_ticks, precision=args.precision)
+    if args.compile_mode not in COMPILE_MODES:
+        raise UserError(f"--compile-mode must be one of {', '.join(COMPILE_MODES)}")
     if args.precision == "bf16" and args.device == "cpu":
         raise UserError("--precision bf16 is for CUDA devices")
-    peak = matmul_peak_gflops(args.threads, 2048 if args.device == "cpu" else 8192,
-                              device=args.device, precision=args.precision)
+    peak = matmul_peak_gflops(args.threads, device=args.device, precision=args.precision)
     if not args.json:
         print(f"{'config':<11} {'step s':>7} {'min/max s':>13} {'infer s':>8} {'samples/s':>9}"
               f" {'peak MB':>8} {'GFLOP/s':>8} {'of peak':>7} {'ref step s':>10} "
               f"{'speed-up':>8} {'rounds':>11} {'infer x':>7}")
+    rounds = 0
     for name in names:
         row = run_bench(name, options, peak)
+        rounds = row["rounds"]
         if args.json:
             print(json.dumps(row), flush=True)
             continue
@@ -446,10 +450,8 @@ def cmd_bench(args: argparse.Namespace) -> int:
               f"{row['speedup_min']:>5.2f}-{row['speedup_max']:<5.2f} "
               f"{row['inference_speedup']:>6.2f}x", flush=True)
     if not args.json:
-        size = 2048 if args.device == "cpu" else 8192
-        print(f"peak: {peak:.1f} GFLOP/s, the {peak_source(options, size)}; speed-up: the "
-              f"median of {options.steps if options.steps < 5 else 5} alternating rounds' "
-              f"ratios (rounds: their range)")
+        print(f"peak: {peak:.1f} GFLOP/s, the {peak_source(options)}; speed-up: the "
+              f"median of {rounds} alternating rounds' ratios (rounds: their range)")
     return 0
 
 
@@ -518,11 +520,10 @@ def _main_parser() -> argparse.ArgumentParser:
                    help="fast model: torch.compile each tick (first_step_s holds the compile)")
     p.add_argument("--checkpoint-ticks", action="store_true",
                    help="fast model: activation checkpointing per tick")
-    p.add_argument("--compile-mode", default="default",
-                   choices=("default", "reduce-overhead", "max-autotune",
-                            "max-autotune-no-cudagraphs"),
-                   help="torch.compile mode (implies --compile); reduce-overhead replays each "
-                        "tick as a CUDA graph")
+    p.add_argument("--compile-mode", default="default", metavar="MODE",
+                   help="torch.compile mode (implies --compile): default, reduce-overhead (each "
+                        "tick replayed as a CUDA graph), max-autotune, "
+                        "max-autotune-no-cudagraphs")
     p.add_argument("--precision", choices=("float32", "bf16"), default="float32",
                    help="bf16: autocast on CUDA, both implementations (default float32)")
     return parser

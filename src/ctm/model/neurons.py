@@ -34,11 +34,6 @@ class PrivateLinear(nn.Module):
         inverse = 1.0 / self.temperature
         return self.weight * inverse, self.bias * inverse
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        # x: (D, in, B) -> (D, out, B)
-        weight, bias = self.scaled()
-        return torch.baddbmm(bias, weight, x)
-
 
 class NeuronLevelModels(nn.Module):
     """Deep: PrivateLinear(M -> 2H), GLU, PrivateLinear(H -> 2), GLU. Shallow: (M -> 2), GLU."""

@@ -63,8 +63,6 @@ class BatchPrefetcher:
         return future.result()
 
     def close(self) -> None:
-        for _, future in self._pending:
-            future.cancel()
         self._pool.shutdown(wait=True, cancel_futures=True)
 
     def __enter__(self) -> BatchPrefetcher:
