@@ -1,8 +1,9 @@
 """`ctm bench` measures both implementations on the same weights and reports the ratio."""
 
+import pytest
 import torch
 
-from ctm.bench import SPECS, BenchSpec, Options, build_pair, interleaved, measure, step_flops
+from ctm.bench import SPECS, BenchSpec, Options, build_pair, footprint, interleaved, step_flops
 from ctm.model import CTMConfig
 
 
@@ -27,18 +28,18 @@ def test_build_pair_gives_identical_functions():
                                reference.eval()(x, ticks=3).logits, atol=1e-5, rtol=1e-4)
 
 
-def test_measure_reports_times_and_memory():
+def test_footprint_reports_first_step_and_memory_of_one_implementation():
     spec = BenchSpec("tiny", 4, (6,), CTMConfig(d_model=16, d_input=8, heads=2, ticks=3,
                                                 n_sync_out=4, n_sync_action=4, out_dims=12,
                                                 out_shape=(6, 2)))
     for implementation in ("fast", "reference"):
-        row = measure(spec, implementation, Options(steps=3, warmup=1, threads=1))
-        assert row["min_s"] <= row["median_s"] <= row["max_s"]
-        assert row["steps"] == 3 and row["peak_mem_mb"] >= 0
-        assert row["inference_median_s"] > 0 and row["samples_per_s"] > 0
-    checkpointed = measure(spec, "fast", Options(steps=2, warmup=1, threads=1,
-                                                 checkpoint_ticks=True))
-    assert checkpointed["median_s"] > 0
+        row = footprint(spec, implementation, Options(warmup=2, threads=1))
+        assert set(row) == {"first_step_s", "peak_mem_mb"}
+        assert row["first_step_s"] > 0 and row["peak_mem_mb"] >= 0
+    checkpointed = footprint(spec, "fast", Options(warmup=1, threads=1, checkpoint_ticks=True))
+    assert checkpointed["first_step_s"] > 0
+    with pytest.raises(ValueError, match="implementation"):
+        footprint(spec, "original", Options(threads=1))
     assert step_flops(spec) > 0
 
 

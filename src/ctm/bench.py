@@ -151,7 +151,8 @@ def step_flops(spec: BenchSpec) -> int:
     counted by torch's FlopCounterMode, which counts matrix products and convolutions)."""
     from torch.utils.flop_counter import FlopCounterMode
 
-    fast, _ = build_pair(spec.model)
+    torch.manual_seed(0)
+    fast = CTM(spec.model)
     optimizer = torch.optim.AdamW(fast.parameters(), lr=1e-4)
     x, y = make_batch(spec, torch.Generator().manual_seed(0))
     counter = FlopCounterMode(display=False)
@@ -195,17 +196,23 @@ def _configure_fast(model: CTM, o: Options) -> None:
         model.compile_ticks(mode=o.compile_mode)
 
 
-def measure(spec: BenchSpec, implementation: str, options: Options | None = None
-            ) -> dict[str, Any]:
-    """Training-step and inference seconds of one implementation ('fast' or 'reference')."""
+def footprint(spec: BenchSpec, implementation: str, options: Options | None = None
+              ) -> dict[str, float]:
+    """The first training step's seconds (which include compiling, when asked) and the peak
+    memory of training one implementation ('fast' or 'reference') for `warmup` steps. Only that
+    implementation is built, so the peak holds no other model's weights."""
     o = options or Options()
+    if implementation not in ("fast", "reference"):
+        raise ValueError(f"implementation must be 'fast' or 'reference', got {implementation!r}")
     torch.set_num_threads(o.threads)
     before = _rss_mb()
-    fast, reference = build_pair(spec.model)
-    model = (fast if implementation == "fast" else reference).to(o.device)
-    del fast, reference
+    torch.manual_seed(0)
+    model: torch.nn.Module
     if implementation == "fast":
+        model = CTM(spec.model).to(o.device)
         _configure_fast(model, o)
+    else:
+        model = ReferenceCTM(spec.model).to(o.device)
     optimizer = torch.optim.AdamW(model.parameters(), lr=1e-4)
     x, y = (t.to(o.device) for t in make_batch(spec, torch.Generator().manual_seed(0)))
     if o.device.startswith("cuda"):
@@ -216,22 +223,13 @@ def measure(spec: BenchSpec, implementation: str, options: Options | None = None
 
     first = _timed(step, 1, o.device)[0]
     _timed(step, max(0, o.warmup - 1), o.device)
-    times = _timed(step, o.steps, o.device)
     if o.device.startswith("cuda"):
         peak = torch.cuda.max_memory_allocated() / 2**20
     else:
         # peak resident memory ever, less the size before the model: meaningful in a fresh
         # process (as run_bench uses); clamped because the two readings round differently
         peak = max(0.0, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024 - before)
-    model.eval()
-    with torch.no_grad(), _autocast(o):
-        model(x)
-        inference = _timed(lambda: model(x), max(3, o.steps // 2), o.device)
-    median = statistics.median(times)
-    return {"median_s": median, "min_s": min(times), "max_s": max(times),
-            "first_step_s": first, "inference_median_s": statistics.median(inference),
-            "samples_per_s": spec.batch / median, "peak_mem_mb": round(peak, 1),
-            "steps": o.steps}
+    return {"first_step_s": first, "peak_mem_mb": round(peak, 1)}
 
 
 def _prepared(spec: BenchSpec, o: Options) -> dict[str, Any]:
@@ -315,16 +313,16 @@ def _in_fresh_process(function: Any, *args: Any) -> dict[str, Any]:
     return result
 
 
-def _measure_named(name: str, implementation: str, options: Options) -> dict[str, Any]:
-    return measure(SPECS[name], implementation, options)
+def _footprint_named(name: str, implementation: str, options: Options) -> dict[str, Any]:
+    return footprint(SPECS[name], implementation, options)
 
 
 def _interleaved_named(name: str, options: Options) -> dict[str, Any]:
     return interleaved(SPECS[name], options)
 
 
-def measure_isolated(spec_name: str, implementation: str, options: Options) -> dict[str, Any]:
-    return _in_fresh_process(_measure_named, spec_name, implementation, options)
+def footprint_isolated(spec_name: str, implementation: str, options: Options) -> dict[str, Any]:
+    return _in_fresh_process(_footprint_named, spec_name, implementation, options)
 
 
 def run_bench(name: str, options: Options | None = None,
@@ -335,9 +333,9 @@ def run_bench(name: str, options: Options | None = None,
     o = options or Options()
     if name not in SPECS:
         raise ValueError(f"unknown benchmark {name!r}; available: {', '.join(SPECS)}")
-    memory = dataclasses.replace(o, steps=1, warmup=1)
-    fast = measure_isolated(name, "fast", memory)
-    reference = measure_isolated(name, "reference", dataclasses.replace(
+    memory = dataclasses.replace(o, warmup=2)  # a second step: the optimiser's state exists
+    fast = footprint_isolated(name, "fast", memory)
+    reference = footprint_isolated(name, "reference", dataclasses.replace(
         memory, compile=False, checkpoint_ticks=False))
     times = _in_fresh_process(_interleaved_named, name, o)
     flops = step_flops(SPECS[name])
