@@ -13,14 +13,15 @@ import torch
 
 from ctm.bench import SPECS, build_pair, make_batch, spec_loss
 from ctm.model.original import state_dict_to_original
+from ctm.precision import precision_context
 
 torch.backends.cuda.matmul.allow_tf32 = False
 torch.backends.cudnn.allow_tf32 = False
 
 
-def run(model, spec, x, y, autocast=None):
+def run(model, spec, x, y, precision="float32"):
     model.zero_grad(set_to_none=True)
-    with autocast or torch.autocast("cuda", enabled=False):
+    with precision_context(precision, x.device):
         out = model(x)
         loss = spec_loss(spec, out, y)
     loss.backward()
@@ -52,9 +53,7 @@ def main() -> None:
         ref_logits, ref_cert, ref_grads = run(reference, spec, x, y)
         fast = fast.cuda()
         for precision in ("float32", "bf16"):
-            autocast = (torch.autocast("cuda", dtype=torch.bfloat16) if precision == "bf16"
-                        else None)
-            logits, cert, grads = run(fast, spec, x.cuda(), y.cuda(), autocast)
+            logits, cert, grads = run(fast, spec, x.cuda(), y.cuda(), precision)
             converted = state_dict_to_original(grads, spec.model)
             worst = max(rel(g, ref_grads[n]) for n, g in converted.items() if n in ref_grads)
             print(f"{name:<10} {precision:<9} {rel(logits, ref_logits):>9.1e} "

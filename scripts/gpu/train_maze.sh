@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# The recipe of the bundled maze model, in slices that fit a time-limited GPU job.
+# A GPU recipe for a larger maze CTM (d_model 512, 50 ticks; the bundled model before the
+# CPU-trained one replaced it), in slices that fit a time-limited GPU job.
 #   bash scripts/gpu/train_maze.sh RUN_DIR SECONDS STEPS
 # Starts the run in RUN_DIR (or resumes it when it exists) on CUDA and stops it cleanly, with a
 # checkpoint, after SECONDS; call again with the same RUN_DIR to go on. Seed 0.

@@ -167,7 +167,10 @@ def peak_matrix_size(device: str) -> int:
     return 2048 if device == "cpu" else 8192
 
 
-def matmul_peak_gflops(threads: int, repeats: int = 5, device: str = "cpu",
+PEAK_REPEATS = 5
+
+
+def matmul_peak_gflops(threads: int, repeats: int = PEAK_REPEATS, device: str = "cpu",
                        precision: str = "float32") -> float:
     """The machine's peak as this benchmark takes it: the best of `repeats` square matrix
     products on random data, with the same thread count (CPU) or on the GPU, in float32 or
@@ -185,8 +188,9 @@ def matmul_peak_gflops(threads: int, repeats: int = 5, device: str = "cpu",
 
 def peak_source(o: Options) -> str:
     size = peak_matrix_size(o.device)
-    return f"best of 5 {o.precision} {size}x{size} matrix products on random data, " + (
-        f"{o.threads} threads" if o.device == "cpu" else o.device)
+    where = f"{o.threads} threads" if o.device == "cpu" else o.device
+    return (f"best of {PEAK_REPEATS} {o.precision} {size}x{size} matrix products on random "
+            f"data, {where}")
 
 
 def _configure_fast(model: CTM, o: Options) -> None:

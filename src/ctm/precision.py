@@ -10,10 +10,14 @@ import torch
 PRECISIONS = ("float32", "tf32", "bf16")
 
 
-def apply_precision(precision: str) -> None:
-    """Process-wide settings a mode needs (tf32 switches CUDA matmuls and convolutions)."""
+def check_precision(precision: str) -> None:
     if precision not in PRECISIONS:
         raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
+
+
+def apply_precision(precision: str) -> None:
+    """Process-wide settings a mode needs (tf32 switches CUDA matmuls and convolutions)."""
+    check_precision(precision)
     if precision == "tf32":
         torch.backends.cuda.matmul.allow_tf32 = True
         torch.backends.cudnn.allow_tf32 = True

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from ..model import CTMConfig
-from ..precision import PRECISIONS
+from ..precision import check_precision
 from ..tasks import get_task
 
 COMPILE_MODES = ("default", "reduce-overhead", "max-autotune", "max-autotune-no-cudagraphs")
@@ -38,9 +38,7 @@ class TrainConfig:
     data_workers: int = 0  # processes that build upcoming training batches ahead of the step
 
     def __post_init__(self) -> None:
-        if self.precision not in PRECISIONS:
-            raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}, "
-                             f"got {self.precision!r}")
+        check_precision(self.precision)
         if self.compile_mode not in COMPILE_MODES:
             raise ValueError(f"compile_mode must be one of {', '.join(COMPILE_MODES)}, "
                              f"got {self.compile_mode!r}")
