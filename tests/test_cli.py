@@ -112,6 +112,22 @@ def test_resume_continues_a_run(tmp_path, capsys):
                    "cannot change d_model")
 
 
+def test_init_from_takes_the_sources_model_unless_flags_change_it(tmp_path, capsys):
+    source, tuned = tmp_path / "source", tmp_path / "tuned"
+    assert main(["train", "parity", "--out", str(source), "--steps", "2", *TINY]) == 0
+    assert main(["train", "parity", "--out", str(tuned), "--init-from", str(source), "--steps",
+                 "1", "--length", "4", "--eval-size", "32", "--no-progress"]) == 0
+    capsys.readouterr()
+    config = json.loads((tuned / "config.json").read_text())
+    assert config["model"] == json.loads((source / "config.json").read_text())["model"]
+    assert config["train"]["init_from"] == str(source)
+    one_line_error(capsys, ["train", "parity", "--out", str(tmp_path / "x"), "--init-from",
+                            str(source), "--length", "4", "--d-model", "32"],
+                   "its model differs (d_model: 16 there, 32 here)")
+    one_line_error(capsys, ["train", "parity", "--out", str(tmp_path / "y"), "--init-from",
+                            str(tmp_path / "nothing")], "--init-from:")
+
+
 @pytest.mark.parametrize(("argv", "fragment"), [
     (["train", "nosuchtask", "--out", "x"], "unknown task 'nosuchtask'"),
     (["train", "parity", "--out", "x", "--d-model", "big"], "invalid int value: 'big'"),

@@ -176,3 +176,40 @@ def test_bf16_autocast_training_learns(tmp_path):
              log_every=50, seed=0, precision="bf16"))
     metrics = Trainer(run, tmp_path, progress=False).fit()
     assert metrics["position_accuracy"] >= 0.85, metrics
+
+
+def test_init_from_starts_a_new_schedule_from_the_sources_weights(tmp_path):
+    source = Trainer(tiny_run(steps=4), tmp_path / "source", progress=False)
+    source.fit()
+    fresh = Trainer(tiny_run(steps=4, init_from=str(tmp_path / "source")), tmp_path / "ft",
+                    progress=False)
+    assert fresh.step == 0 and not fresh.optimizer.state  # own step count and optimiser
+    for key, value in source.model.state_dict().items():
+        assert torch.equal(value, fresh.model.state_dict()[key]), key
+    # without the final model, the source's latest checkpoint is used
+    (tmp_path / "source" / "model" / "model.safetensors").unlink()
+    again = Trainer(tiny_run(steps=4, init_from=str(tmp_path / "source")), tmp_path / "ft2",
+                    progress=False)
+    assert torch.equal(again.model.sync_out.decay, source.model.sync_out.decay)
+
+
+def test_init_from_refuses_another_model_and_a_resume_keeps_its_own_weights(tmp_path):
+    source = Trainer(tiny_run(steps=2), tmp_path / "source", progress=False)
+    source.fit()
+    wider = tiny_run(steps=2, init_from=str(tmp_path / "source"))
+    wider.model.d_model = 24
+    with pytest.raises(ValueError, match="d_model: 16 there, 24 here"):
+        Trainer(wider, tmp_path / "wide", progress=False)
+    assert not (tmp_path / "wide").exists()
+
+    run = tiny_run(steps=4, init_from=str(tmp_path / "source"))
+    tuned = Trainer(run, tmp_path / "ft", progress=False)
+    for _ in range(2):
+        tuned.train_step()
+    tuned.save_checkpoint()
+    import shutil
+
+    shutil.rmtree(tmp_path / "source")  # a resume must not need the source any more
+    resumed = Trainer(run, tmp_path / "ft", resume=True, progress=False)
+    for key, value in tuned.model.state_dict().items():
+        assert torch.equal(value, resumed.model.state_dict()[key]), key

@@ -134,6 +134,9 @@ def cmd_train(argv: Sequence[str]) -> int:
             raise UserError("name a task (see `ctm tasks`), or give --config or --resume")
         else:
             base = {"task": args.task, "options": {}, "model": {}, "train": {}}
+            if overrides["train"].get("init_from"):
+                # fine-tuning: the model is the source's unless flags change it
+                base["model"] = _init_source_model(overrides["train"]["init_from"])
         for section in ("options", "model", "train"):
             base[section] = {**base[section], **overrides[section]}
         if args.config is not None and overrides["options"]:
@@ -153,6 +156,15 @@ def cmd_train(argv: Sequence[str]) -> int:
     print(trainer.task.summary(metrics))
     print(f"run directory: {run_dir}  (evaluate again with `ctm eval {run_dir}`)")
     return 0
+
+
+def _init_source_model(source: str) -> dict:
+    from .train.init_from import source_model_config
+
+    try:
+        return source_model_config(source).to_dict()
+    except (FileNotFoundError, ValueError) as error:
+        raise UserError(f"--init-from: {error}") from None
 
 
 def _match_ctm(config: Any) -> Any:
@@ -194,18 +206,16 @@ def load_run(path: Path, task_name: str | None = None) -> tuple[Any, Any]:
     from .model import load_model
     from .tasks import get_task
     from .train import RunConfig
-    from .train.checkpoint import latest_checkpoint
-    from .train.trainer import FINAL_MODEL, RUN_CONFIG
+    from .train.checkpoint import RUN_CONFIG
+    from .train.init_from import source_model_dir
 
     # both hold a config.json: a run's names its task, a saved model's is the model config
     if (path / RUN_CONFIG).is_file() and "task" in json.loads((path / RUN_CONFIG).read_text()):
         run = RunConfig.read(path / RUN_CONFIG)
-        source = path / FINAL_MODEL
-        if not source.is_dir():
-            source = latest_checkpoint(path)
-            if source is None:
-                raise UserError(f"{path} has no trained model or checkpoint yet")
-        return run, load_model(source)
+        try:
+            return run, load_model(source_model_dir(path))
+        except FileNotFoundError as error:
+            raise UserError(str(error)) from None
     if (path / "model.safetensors").is_file():
         if task_name is None:
             raise UserError(f"{path} is a saved model, not a run: say which task it solves "

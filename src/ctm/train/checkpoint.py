@@ -1,5 +1,7 @@
 """Checkpoints: one directory per saved step, published by an atomic pointer file.
 
+    RUN/config.json                                 the run's config (RunConfig)
+    RUN/model/                                      the final model, once training finishes
     RUN/checkpoints/step-000250/model.safetensors   weights (safetensors: no pickle)
                                /config.json         model config
                                /trainer_state.pt    optimiser, RNG state, step
@@ -22,6 +24,8 @@ import torch
 from ..files import write_json, write_torch
 from ..model import save_model
 
+RUN_CONFIG = "config.json"
+FINAL_MODEL = "model"
 STATE_FILE = "trainer_state.pt"
 LATEST = "latest.json"
 

@@ -36,6 +36,7 @@ class TrainConfig:
     checkpoint_ticks: bool = False  # activation checkpointing per tick: less memory, slower steps
     precision: str = "float32"  # float32 | tf32 (CUDA matmuls in TF32) | bf16 (autocast)
     data_workers: int = 0  # processes that build upcoming training batches ahead of the step
+    init_from: str = ""  # start from this run's / saved model's / bundled:NAME's weights
 
     def __post_init__(self) -> None:
         check_precision(self.precision)

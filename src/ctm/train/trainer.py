@@ -26,13 +26,19 @@ from ..files import write_json
 from ..model import CTM, build_model, load_model, save_model
 from ..precision import apply_precision, precision_context
 from ..tasks import Task, get_task
-from .checkpoint import TrainerState, latest_checkpoint, load_trainer_state, save_checkpoint
+from .checkpoint import (
+    FINAL_MODEL,
+    RUN_CONFIG,
+    TrainerState,
+    latest_checkpoint,
+    load_trainer_state,
+    save_checkpoint,
+)
 from .config import RunConfig
+from .init_from import load_initial_weights
 from .prefetch import BatchPrefetcher
 
-RUN_CONFIG = "config.json"
 METRICS = "metrics.jsonl"
-FINAL_MODEL = "model"
 
 
 def lr_at(step: int, base_lr: float, warmup: int, total: int) -> float:
@@ -60,7 +66,10 @@ class Trainer:
         self.stopped_by: str | None = None  # the signal's name when a signal ended fit() early
         self._prefetcher: BatchPrefetcher | None = None
         torch.manual_seed(cfg.seed)
-        self.model = build_model(run.model).to(self.device)
+        self.model = build_model(run.model)
+        if cfg.init_from and not resume:  # a resumed run's checkpoint already holds its weights
+            load_initial_weights(self.model, cfg.init_from)
+        self.model = self.model.to(self.device)
         if (cfg.compile or cfg.checkpoint_ticks) and not isinstance(self.model, CTM):
             raise ValueError("--compile and --checkpoint-ticks apply to the CTM's ticks, "
                              "not to baselines")
