@@ -8,7 +8,7 @@ import torch
 from PIL import Image
 
 from ctm.model import CTM
-from ctm.tasks.maze import MazeOptions, MazeTask, image_tensor, load_folder
+from ctm.tasks.maze import MazeOptions, MazeTask, by_route_length, image_tensor, load_folder
 from ctm.tasks.maze_data import WAIT, follow, generate_maze, render, shortest_route
 from ctm.train import RunConfig
 
@@ -70,6 +70,18 @@ def test_evaluate_reports_solve_rate_per_tick():
     assert len(metrics["solve_rate_per_tick"]) == 3
     assert 0 <= metrics["solve_rate"] <= 1 and 0 <= metrics["per_step_accuracy"] <= 1
     assert "solved" in task.summary(metrics)
+    counts = metrics["mazes_by_route_length"]
+    assert sum(counts.values()) == 6 and set(counts) <= {"1-8", ">8"}
+    assert "shortest-route length" in task.summary(metrics)
+
+
+def test_solve_rate_by_route_length_spans():
+    lengths = [0, 3, 10, 11, 20, 25, 30, 31, 44]
+    solved = [True, True, False, True, True, False, False, False, False]
+    result = by_route_length(lengths, solved, route_length=25)
+    assert result["mazes_by_route_length"] == {"1-10": 3, "11-20": 2, "21-25": 1, ">25": 3}
+    assert result["solve_rate_by_route_length"] == {"1-10": 2 / 3, "11-20": 1.0, "21-25": 0.0,
+                                                    ">25": 0.0}
 
 
 class ScriptedModel(torch.nn.Module):

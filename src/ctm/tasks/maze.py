@@ -187,6 +187,8 @@ class MazeTask(Task):
                  device: torch.device | str) -> dict[str, Any]:
         steps = GroupedAccuracy()
         solved_at_certain, solved_per_tick = 0, None
+        route_lengths: list[int] = []
+        solved_flags: list[bool] = []
         for batch in batches:
             assert isinstance(batch, MazeBatch)
             out = model(batch.inputs.to(device))
@@ -197,7 +199,10 @@ class MazeTask(Task):
             solves = np.array([[follow(maze, route)[0] for route in moves[i]]
                                for i, maze in enumerate(batch.mazes)])  # (B, T)
             ticks = certainty.argmax(1).numpy()
-            solved_at_certain += int(solves[np.arange(len(ticks)), ticks].sum())
+            solved_here = solves[np.arange(len(ticks)), ticks]
+            solved_at_certain += int(solved_here.sum())
+            solved_flags += solved_here.tolist()
+            route_lengths += [len(shortest_route(maze)) for maze in batch.mazes]
             by_tick = solves.sum(0)
             solved_per_tick = by_tick if solved_per_tick is None else solved_per_tick + by_tick
         result = steps.result("per_step", "route")
@@ -210,6 +215,7 @@ class MazeTask(Task):
             "mean_certain_tick": result["mean_certain_tick"],
             "per_step_accuracy_per_tick": result["per_step_accuracy_per_tick"],
             "solve_rate_per_tick": (solved_per_tick / count).tolist(),
+            **by_route_length(route_lengths, solved_flags, self.options.route_length),
         }
 
     def final_evaluation(self, model: torch.nn.Module, batch_size: int, seed: int,
@@ -241,12 +247,36 @@ class MazeTask(Task):
         ]
         lines += per_tick_table({"per-step": metrics["per_step_accuracy_per_tick"],
                                  "solved": metrics["solve_rate_per_tick"]})
+        if "solve_rate_by_route_length" in metrics:
+            counts = metrics["mazes_by_route_length"]
+            lines.append("solved by shortest-route length (moves): " + ", ".join(
+                f"{span} {100 * rate:.0f}% of {counts[span]}"
+                for span, rate in metrics["solve_rate_by_route_length"].items()))
         for key, value in metrics.items():
             if key.startswith("solve_rate_reapplied_"):
                 size = key.rsplit("_", 1)[1]
                 lines.append(f"{size}×{size} mazes, up to {self.options.reapply} re-applications:"
                              f" solved {100 * value:.1f}%")
         return "\n".join(lines)
+
+
+def by_route_length(lengths: list[int], solved: list[bool], route_length: int,
+                    width: int = 10) -> dict[str, dict[str, Any]]:
+    """Solve rate per span of shortest-route lengths ("1-10", "11-20", ..., ">R"): how far the
+    model can trace a route, which the overall solve rate hides. Routes longer than the R moves
+    the model emits cannot be solved in one pass; they get their own span."""
+    edges = list(range(0, route_length, width)) + [route_length]
+    spans = [(lo + 1, hi) for lo, hi in zip(edges, edges[1:], strict=False)]
+    names = [f"{lo}-{hi}" for lo, hi in spans] + [f">{route_length}"]
+    totals, wins = dict.fromkeys(names, 0), dict.fromkeys(names, 0)
+    for length, ok in zip(lengths, solved, strict=True):
+        name = next((n for n, (_, hi) in zip(names, spans, strict=False) if length <= hi),
+                    names[-1])
+        totals[name] += 1
+        wins[name] += int(ok)
+    present = [n for n in names if totals[n]]
+    return {"solve_rate_by_route_length": {n: wins[n] / totals[n] for n in present},
+            "mazes_by_route_length": {n: totals[n] for n in present}}
 
 
 @torch.no_grad()
