@@ -1,6 +1,7 @@
 """The trainer: schedule, checkpoints, and resume that matches an uninterrupted run bit for bit."""
 
 import json
+import shutil
 
 import pytest
 import torch
@@ -207,8 +208,6 @@ def test_init_from_refuses_another_model_and_a_resume_keeps_its_own_weights(tmp_
     for _ in range(2):
         tuned.train_step()
     tuned.save_checkpoint()
-    import shutil
-
     shutil.rmtree(tmp_path / "source")  # a resume must not need the source any more
     resumed = Trainer(run, tmp_path / "ft", resume=True, progress=False)
     for key, value in tuned.model.state_dict().items():

@@ -33,12 +33,16 @@ def save_model(model: nn.Module, directory: str | os.PathLike) -> None:
     write_json(directory / CONFIG_FILE, model.config.to_dict())
 
 
+def load_config(directory: str | os.PathLike) -> CTMConfig:
+    """The model config of a saved model, without its weights."""
+    return CTMConfig.from_dict(json.loads((Path(directory) / CONFIG_FILE).read_text()))
+
+
 def load_model(directory: str | os.PathLike, map_location: str = "cpu") -> nn.Module:
     directory = Path(directory)
     for name in (WEIGHTS_FILE, CONFIG_FILE):
         if not (directory / name).is_file():
             raise FileNotFoundError(f"{directory / name} not found: not a saved model")
-    config = CTMConfig.from_dict(json.loads((directory / CONFIG_FILE).read_text()))
-    model = build_model(config)
+    model = build_model(load_config(directory))
     model.load_state_dict(load_file(directory / WEIGHTS_FILE, device=map_location))
     return model.to(torch.device(map_location))

@@ -78,6 +78,7 @@ class MazeOptions:
 @dataclass
 class MazeBatch(Batch):
     mazes: list[Maze]
+    route_lengths: list[int]  # moves in each target route before Wait padding or truncation
 
 
 def image_tensor(image: np.ndarray) -> torch.Tensor:
@@ -136,7 +137,7 @@ class MazeTask(Task):
 
     def _batch(self, examples: list[tuple[Maze, list[int]]], rng: random.Random,
                augment: bool) -> MazeBatch:
-        images, targets, mazes = [], [], []
+        images, targets, mazes, lengths = [], [], [], []
         for maze, route in examples:
             image = render(maze)
             moves = route_targets(route, self.options.route_length)
@@ -146,7 +147,8 @@ class MazeTask(Task):
             images.append(image_tensor(image))
             targets.append(torch.from_numpy(moves))
             mazes.append(maze)
-        return MazeBatch(torch.stack(images), torch.stack(targets), mazes)
+            lengths.append(len(route))
+        return MazeBatch(torch.stack(images), torch.stack(targets), mazes, lengths)
 
     def _generated(self, count: int, rng: random.Random, size: int | None = None
                    ) -> list[tuple[Maze, list[int]]]:
@@ -202,7 +204,7 @@ class MazeTask(Task):
             solved_here = solves[np.arange(len(ticks)), ticks]
             solved_at_certain += int(solved_here.sum())
             solved_flags += solved_here.tolist()
-            route_lengths += [len(shortest_route(maze)) for maze in batch.mazes]
+            route_lengths += batch.route_lengths
             by_tick = solves.sum(0)
             solved_per_tick = by_tick if solved_per_tick is None else solved_per_tick + by_tick
         result = steps.result("per_step", "route")
@@ -262,9 +264,10 @@ class MazeTask(Task):
 
 def by_route_length(lengths: list[int], solved: list[bool], route_length: int,
                     width: int = 10) -> dict[str, dict[str, Any]]:
-    """Solve rate per span of shortest-route lengths ("1-10", "11-20", ..., ">R"): how far the
-    model can trace a route, which the overall solve rate hides. Routes longer than the R moves
-    the model emits cannot be solved in one pass; they get their own span."""
+    """Solve rate per span of target-route lengths ("1-10", "11-20", ..., ">R"; for generated
+    mazes the shortest route): how far the model can trace a route, which the overall solve
+    rate hides. Routes longer than the R moves the model emits cannot be solved in one pass;
+    they get their own span."""
     edges = list(range(0, route_length, width)) + [route_length]
     spans = [(lo + 1, hi) for lo, hi in zip(edges, edges[1:], strict=False)]
     names = [f"{lo}-{hi}" for lo, hi in spans] + [f">{route_length}"]

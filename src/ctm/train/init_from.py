@@ -8,13 +8,13 @@ learning-rate schedule and step count, so it can restart a finished run's schedu
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
+from safetensors.torch import load_file
 from torch import nn
 
-from ..model import CTMConfig, load_model
-from ..model.build import CONFIG_FILE, WEIGHTS_FILE
+from ..model import CTMConfig
+from ..model.build import WEIGHTS_FILE, load_config
 from .checkpoint import FINAL_MODEL, RUN_CONFIG, latest_checkpoint
 
 
@@ -39,16 +39,17 @@ def source_model_dir(source: str | Path) -> Path:
 
 def source_model_config(source: str | Path) -> CTMConfig:
     """The model config of `source`, read without loading its weights."""
-    text = (source_model_dir(source) / CONFIG_FILE).read_text()
-    return CTMConfig.from_dict(json.loads(text))
+    return load_config(source_model_dir(source))
 
 
 def load_initial_weights(model: nn.Module, source: str | Path) -> None:
     """Copy `source`'s weights into `model`; their model configs must be identical."""
-    donor = load_model(source_model_dir(source))
-    mine, theirs = model.config.to_dict(), donor.config.to_dict()
-    differing = sorted(k for k in mine if mine[k] != theirs.get(k))
+    directory = source_model_dir(source)
+    mine = model.config.to_dict()
+    theirs = load_config(directory).to_dict()
+    differing = sorted(k for k in mine if mine[k] != theirs[k])
     if differing:
-        detail = ", ".join(f"{k}: {theirs.get(k)!r} there, {mine[k]!r} here" for k in differing)
+        detail = ", ".join(f"{k}: {theirs[k]!r} there, {mine[k]!r} here" for k in differing)
         raise ValueError(f"cannot start from {source}: its model differs ({detail})")
-    model.load_state_dict(donor.state_dict())
+    # load_state_dict copies into the model's own tensors, so float16 weights become float32
+    model.load_state_dict(load_file(directory / WEIGHTS_FILE))
