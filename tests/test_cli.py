@@ -57,7 +57,7 @@ def test_eval_with_early_exit(tmp_path, capsys):
     one_line_error(capsys, ["eval", str(run), "--halt-at", "2"], "thresholds must be in [0, 1]")
 
 
-def test_eval_can_change_task_options(tmp_path, capsys):
+def test_eval_can_change_task_options_and_the_held_out_seed(tmp_path, capsys):
     run = tmp_path / "run"
     assert main(["train", "parity", "--out", str(run), "--steps", "1", *TINY]) == 0
     capsys.readouterr()
@@ -65,6 +65,12 @@ def test_eval_can_change_task_options(tmp_path, capsys):
     # 7 held-out sequences: accuracies are multiples of 1/7
     accuracy = json.loads(capsys.readouterr().out)["sequence_accuracy"]
     assert abs(accuracy * 7 - round(accuracy * 7)) < 1e-9
+    assert main(["eval", str(run), "--json", "--quick"]) == 0
+    own = json.loads(capsys.readouterr().out)
+    assert main(["eval", str(run), "--json", "--quick", "--seed", "0"]) == 0  # the run's seed
+    assert json.loads(capsys.readouterr().out) == own
+    assert main(["eval", str(run), "--json", "--quick", "--seed", "5"]) == 0
+    assert json.loads(capsys.readouterr().out)["ece"] != own["ece"]  # other held-out sequences
     one_line_error(capsys, ["eval", str(run), "--option", "nonsense=3"], "FIELD=VALUE")
     one_line_error(capsys, ["eval", str(run), "--option", "eval_size=many"], "eval_size")
 

@@ -251,7 +251,8 @@ def cmd_eval(args: argparse.Namespace) -> int:
             raise UserError(f"--data {args.data} is not a folder")
         run.options = dataclasses.replace(run.options, eval_data=str(args.data))
     task = build_task(run)
-    batch_size, seed = args.batch_size or run.train.eval_batch_size, run.train.seed
+    batch_size = args.batch_size or run.train.eval_batch_size
+    seed = run.train.seed if args.seed is None else args.seed
     if batch_size < 1:
         raise UserError(f"--batch-size must be >= 1, got {batch_size}")
     if args.halt_at is not None or args.halt_sweep is not None:
@@ -498,6 +499,9 @@ def _main_parser() -> argparse.ArgumentParser:
                         "larger_sizes=19,31 (repeatable)")
     p.add_argument("--repeats", type=int, default=3,
                    help="early exit: passes over the data to time (median; default 3)")
+    p.add_argument("--seed", type=int, metavar="N",
+                   help="held-out data generated from seed N instead of the run's own seed, "
+                        "to score models trained with different seeds on the same examples")
     _add_threads(p)
     p = sub.add_parser("viz", help="pictures of a model thinking, and metrics against ticks")
     p.add_argument("path", type=_run_or_model, metavar="RUN_OR_MODEL",
