@@ -15,7 +15,7 @@ $ctm train maze --out "$run" --size 7 --route-length 8 --d-model 64 --d-input 32
   --steps 600 --batch-size 32 --warmup-steps 50 --eval-every 200 --eval-size 256 \
   --checkpoint-every 200 --seed 0 --threads 2 "$@"
 # the bundled model: 500 held-out 15x15 mazes, then pictures of it thinking
-$ctm eval bundled:maze15 --quick --option eval_size=500 --threads 2
-$ctm viz bundled:maze15 --out "$run/bundled-viz" --option eval_size=200 --ticks 5,10,20,30 \
+$ctm eval bundled:maze15 --quick --eval-size 500 --threads 2
+$ctm viz bundled:maze15 --out "$run/bundled-viz" --eval-size 200 --ticks 5,10,20,30 \
   --count 3 --threads 2
 echo "pictures of the bundled model thinking: $run/bundled-viz"

@@ -5,7 +5,8 @@ import torch
 
 from ctm.model import CTM, CTMConfig, build_model, load_model
 from ctm.model.baselines import FeedForwardBaseline, LSTMBaseline, match_parameters, parameter_count
-from ctm.train import RunConfig, Trainer
+from ctm.run import RunConfig
+from ctm.train import Trainer
 
 SMALL = dict(d_model=32, d_input=8, heads=2, ticks=4, n_sync_out=8, n_sync_action=8,
              out_dims=10, out_shape=(-1,), backbone="resnet18-1", in_channels=1)

@@ -4,14 +4,14 @@ import json
 
 import torch
 
-from ctm.bundled import available, bundled_dir, load_bundled
+from ctm.bundled import available, bundled_dir
 from ctm.cli import main
-from ctm.train.trainer import build_task
+from ctm.run import build_task, load_run
 
 
 def test_the_maze_model_is_bundled_and_loads_as_float32():
     assert "maze15" in available()
-    run, model = load_bundled("maze15")
+    run, model = load_run("bundled:maze15")
     assert run.task == "maze" and run.options.size == 15
     assert all(p.dtype == torch.float32 for p in model.parameters())
     assert not model.training
@@ -19,7 +19,7 @@ def test_the_maze_model_is_bundled_and_loads_as_float32():
 
 
 def test_bundled_maze_model_solves_held_out_mazes():
-    run, model = load_bundled("maze15")
+    run, model = load_run("bundled:maze15")
     run.options.eval_size = 48
     task = build_task(run)
     metrics = task.evaluate(model, task.eval_batches(48, 123), "cpu")
@@ -29,7 +29,7 @@ def test_bundled_maze_model_solves_held_out_mazes():
 
 
 def test_cli_evaluates_a_bundled_model(capsys):
-    assert main(["eval", "bundled:maze15", "--quick", "--json", "--option", "eval_size=16",
+    assert main(["eval", "bundled:maze15", "--quick", "--json", "--eval-size", "16",
                  "--threads", "1"]) == 0
     metrics = json.loads(capsys.readouterr().out)
     assert 0 <= metrics["solve_rate"] <= 1 and metrics["per_step_accuracy"] > 0.5

@@ -61,7 +61,7 @@ def test_eval_can_change_task_options_and_the_held_out_seed(tmp_path, capsys):
     run = tmp_path / "run"
     assert main(["train", "parity", "--out", str(run), "--steps", "1", *TINY]) == 0
     capsys.readouterr()
-    assert main(["eval", str(run), "--json", "--option", "eval_size=7"]) == 0
+    assert main(["eval", str(run), "--json", "--eval-size", "7"]) == 0
     # 7 held-out sequences: accuracies are multiples of 1/7
     accuracy = json.loads(capsys.readouterr().out)["sequence_accuracy"]
     assert abs(accuracy * 7 - round(accuracy * 7)) < 1e-9
@@ -71,8 +71,8 @@ def test_eval_can_change_task_options_and_the_held_out_seed(tmp_path, capsys):
     assert json.loads(capsys.readouterr().out) == own
     assert main(["eval", str(run), "--json", "--quick", "--seed", "5"]) == 0
     assert json.loads(capsys.readouterr().out)["ece"] != own["ece"]  # other held-out sequences
-    one_line_error(capsys, ["eval", str(run), "--option", "nonsense=3"], "FIELD=VALUE")
-    one_line_error(capsys, ["eval", str(run), "--option", "eval_size=many"], "eval_size")
+    one_line_error(capsys, ["eval", str(run), "--nonsense", "3"], "unrecognized arguments")
+    one_line_error(capsys, ["eval", str(run), "--eval-size", "many"], "--eval-size")
 
 
 def test_viz_for_parity(tmp_path, capsys):
@@ -107,15 +107,20 @@ def test_config_with_new_task_options_keeps_the_rest(tmp_path, capsys):
     assert config["model"]["d_model"] == 16 and config["train"]["steps"] == 1
 
 
-def test_resume_continues_a_run(tmp_path, capsys):
+def test_resume_continues_a_run_and_records_what_it_changed(tmp_path, capsys):
     run = tmp_path / "run"
-    assert main(["train", "parity", "--out", str(run), "--steps", "3", *TINY]) == 0
-    assert main(["train", "--resume", str(run), "--steps", "6", "--no-progress"]) == 0
+    assert main(["train", "parity", "--out", str(run), "--steps", "6", *TINY]) == 0
+    (run / "model" / "model.safetensors").unlink()  # as if it had stopped after step 6's
+    assert main(["train", "--resume", str(run), "--eval-every", "2", "--no-progress"]) == 0
     capsys.readouterr()
+    config = json.loads((run / "config.json").read_text())
+    assert config["train"]["eval_every"] == 2 and config["train"]["steps"] == 6
     steps = [json.loads(r)["step"] for r in (run / "metrics.jsonl").read_text().splitlines()]
     assert max(steps) == 6
     one_line_error(capsys, ["train", "--resume", str(run), "--d-model", "8"],
-                   "cannot change d_model")
+                   "cannot change --d-model")
+    one_line_error(capsys, ["train", "--resume", str(run), "--steps", "12"],
+                   f"--init-from {run} --steps N")
 
 
 def test_init_from_takes_the_sources_model_unless_flags_change_it(tmp_path, capsys):
@@ -141,7 +146,7 @@ def test_init_from_takes_the_sources_model_unless_flags_change_it(tmp_path, caps
     (["train", "parity", "--out", "x", "--no-such-field", "1"], "unrecognized arguments"),
     (["train", "parity", "--out", "x", "--pairing", "all"], "pairing must be one of"),
     (["train", "parity"], "--out RUN_DIR"),
-    (["eval", "/no/such/run"], "neither a run directory nor a saved model"),
+    (["eval", "/no/such/run"], "/no/such/run not found: give a run directory"),
     (["bench", "nosuchbench"], "unknown benchmark"),
     (["convert-original", "/no/w.pt", "/no/c.json", "out"], "not found"),
 ])

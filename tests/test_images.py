@@ -8,9 +8,9 @@ import torch
 from PIL import Image
 
 from ctm.model import CTM
+from ctm.run import RunConfig
 from ctm.tasks.image_data import load_cifar_split, load_digits_split, load_folder_split
 from ctm.tasks.images import ImagesOptions, ImagesTask, augment
-from ctm.train import RunConfig
 
 
 def test_digits_split_is_fixed_and_disjoint():

@@ -2,7 +2,8 @@
 
 import pytest
 
-from ctm.train import RunConfig, Trainer
+from ctm.run import RunConfig
+from ctm.train import Trainer
 
 
 @pytest.mark.slow

@@ -8,9 +8,9 @@ import torch
 from PIL import Image
 
 from ctm.model import CTM
+from ctm.run import RunConfig
 from ctm.tasks.maze import MazeOptions, MazeTask, by_route_length, image_tensor, load_folder
 from ctm.tasks.maze_data import WAIT, follow, generate_maze, render, shortest_route
-from ctm.train import RunConfig
 
 
 def small_task(**options):

@@ -6,8 +6,9 @@ import shutil
 import pytest
 import torch
 
-from ctm.train import RunConfig, Trainer, lr_at
-from ctm.train.checkpoint import latest_checkpoint
+from ctm.run import RunConfig
+from ctm.run.checkpoint import find_checkpoint
+from ctm.train import Trainer, lr_at
 
 
 def tiny_run(steps=8, **train):
@@ -68,7 +69,7 @@ def test_run_directory_contents(tmp_path):
     assert len(metrics["position_accuracy_per_tick"]) == 3
     saved = json.loads((tmp_path / "config.json").read_text())
     assert RunConfig.from_dict(saved).to_dict() == saved  # the saved config replays exactly
-    assert latest_checkpoint(tmp_path).name == "step-000008"
+    assert find_checkpoint(tmp_path)[0].name == "step-000008"
     assert [p.name for p in (tmp_path / "checkpoints").glob("step-*")] == ["step-000008"]
     assert (tmp_path / "model" / "model.safetensors").is_file()
     assert list((tmp_path / "tensorboard").glob("events.out.tfevents.*"))
@@ -85,12 +86,17 @@ def test_decays_stay_in_range_during_training(tmp_path):
     assert torch.all((decay >= 0) & (decay <= 15))
 
 
-def test_refuses_to_overwrite_a_run_and_to_resume_nothing(tmp_path):
-    Trainer(tiny_run(steps=1), tmp_path / "a", progress=False)
-    with pytest.raises(FileExistsError, match="already holds a run"):
+def test_refuses_to_overwrite_a_run_but_resumes_one_that_crashed_before_a_checkpoint(tmp_path):
+    Trainer(tiny_run(steps=1), tmp_path / "a", progress=False)  # "crashes" before step 1
+    with pytest.raises(FileExistsError, match="ctm train --resume"):
         Trainer(tiny_run(steps=1), tmp_path / "a", progress=False)
-    with pytest.raises(FileNotFoundError, match="no checkpoint"):
-        Trainer(tiny_run(steps=1), tmp_path / "a", resume=True, progress=False)
+    again = Trainer(tiny_run(steps=1), tmp_path / "a", resume=True, progress=False)
+    assert again.step == 0 and "starting it again from step 0" in again.notes[0]
+    again.fit()
+    fresh = Trainer(tiny_run(steps=1), tmp_path / "b", progress=False)
+    fresh.fit()
+    for key, value in fresh.model.state_dict().items():
+        assert torch.equal(value, again.model.state_dict()[key]), key
 
 
 def test_task_fixes_output_sizes():
@@ -101,8 +107,8 @@ def test_task_fixes_output_sizes():
 
 
 def test_prefetched_batches_are_the_batches_the_task_builds(tmp_path):
+    from ctm.run import build_task
     from ctm.train.prefetch import BatchPrefetcher
-    from ctm.train.trainer import build_task
 
     run = tiny_run()
     task = build_task(run)
@@ -141,7 +147,7 @@ def test_sigterm_stops_after_the_step_in_hand_with_a_checkpoint(tmp_path):
     trainer.fit()
     assert trainer.stopped_by == "SIGTERM"
     assert trainer.step == 3
-    assert latest_checkpoint(tmp_path).name == "step-000003"
+    assert find_checkpoint(tmp_path)[0].name == "step-000003"
     assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL  # the handler is gone again
     resumed = Trainer(tiny_run(steps=8), tmp_path, resume=True, progress=False)
     assert resumed.step == 3

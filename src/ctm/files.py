@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import os
 import tempfile
 from collections.abc import Callable
@@ -12,20 +13,32 @@ import torch
 from safetensors.torch import save_file
 
 
+class WriteError(OSError):
+    """A file could not be written (disk full, read-only, no permission); the message names the
+    file and says that nothing half-written was left behind."""
+
+
 def atomic_write(path: str | os.PathLike, write: Callable[[str], None]) -> None:
     """Call `write(tmp_path)`, fsync the result, then rename it over `path`."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
+    tmp = None
     try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+        os.close(fd)
         write(tmp)
         with open(tmp, "rb+") as f:
             os.fsync(f.fileno())
         os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
+    except BaseException as error:
+        if tmp is not None and os.path.exists(tmp):
             os.remove(tmp)
+        if isinstance(error, OSError) and not isinstance(error, WriteError):
+            reason = error.strerror or str(error)
+            failure = WriteError(f"cannot write {path}: {reason} (files are written whole or "
+                                 f"not at all: {path} is as it was)")
+            failure.errno = error.errno
+            raise failure from None
         raise
     dir_fd = os.open(path.parent, os.O_RDONLY)
     try:
@@ -34,10 +47,27 @@ def atomic_write(path: str | os.PathLike, write: Callable[[str], None]) -> None:
         os.close(dir_fd)
 
 
+def finite(data: object) -> object:
+    """`data` with every NaN or infinite float replaced by None, so that it is strict JSON
+    (JSON has no NaN; Python's json module would write a token other readers reject)."""
+    if isinstance(data, float):
+        return data if math.isfinite(data) else None
+    if isinstance(data, dict):
+        return {k: finite(v) for k, v in data.items()}
+    if isinstance(data, list | tuple):
+        return [finite(v) for v in data]
+    return data
+
+
+def json_line(data: object) -> str:
+    """One strict-JSON line (non-finite numbers written as null)."""
+    return json.dumps(finite(data), allow_nan=False)
+
+
 def write_json(path: str | os.PathLike, data: object) -> None:
     def write(tmp: str) -> None:
         with open(tmp, "w") as f:
-            json.dump(data, f, indent=2)
+            json.dump(finite(data), f, indent=2, allow_nan=False)
             f.write("\n")
 
     atomic_write(path, write)

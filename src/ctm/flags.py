@@ -42,12 +42,16 @@ def _parser_for(annotation: Any) -> tuple[Any, str]:
 
 
 def add_dataclass_flags(parser: argparse.ArgumentParser, cls: type, section: str,
-                        title: str, defaults: Any | None = None) -> None:
-    """Add `--name` for every field of `cls`; parsed values land in `dest=section.name`
-    and stay None unless given. `defaults` (an instance) fills the help text."""
+                        title: str, defaults: Any | None = None,
+                        skip: tuple[str, ...] = ()) -> None:
+    """Add `--name` for every field of `cls` but those in `skip`; parsed values land in
+    `dest=section.name` and stay None unless given. `defaults` (an instance) fills the help
+    text."""
     group = parser.add_argument_group(title)
     hints = typing.get_type_hints(cls)
     for f in dataclasses.fields(cls):
+        if f.name in skip:
+            continue
         kind, metavar = _parser_for(hints[f.name])
         shown = getattr(defaults, f.name) if defaults is not None else f.default
         if isinstance(shown, tuple):

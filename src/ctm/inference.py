@@ -127,7 +127,8 @@ class HaltingModel(nn.Module):
 
 def halting_sweep(evaluate: Callable[[nn.Module], dict], model: CTM,
                   thresholds: list[float | None], repeats: int = 3) -> list[dict]:
-    """Task metrics, mean ticks and model seconds at every threshold (None: the full run),
+    """Task metrics, mean ticks and model seconds at every threshold (None: the full run,
+    against which every row's `speedup` is measured when it is among them),
     each from `evaluate(wrapped_model)` over the same held-out data. The model's time is the
     median of `repeats` passes; the passes interleave thresholds, so a slow spell on the
     machine falls on all of them alike."""
@@ -145,4 +146,8 @@ def halting_sweep(evaluate: Callable[[nn.Module], dict], model: CTM,
                              **{k: v for k, v in metrics.items() if isinstance(v, float)}})
     for i, row in enumerate(rows):
         row["model_seconds"] = statistics.median(seconds[i])
+    full = next((row for row in rows if row["halt_at"] is None), None)
+    if full is not None:
+        for row in rows:
+            row["speedup"] = full["model_seconds"] / row["model_seconds"]
     return rows

@@ -4,7 +4,29 @@ from __future__ import annotations
 
 import torch
 
-from .analysis.calibration import expected_calibration_error
+BINS = 15
+
+
+def bin_statistics(confidence: torch.Tensor, correct: torch.Tensor, bins: int = BINS
+                   ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Per equal-width confidence bin over [0, 1]: (count, mean confidence, accuracy).
+    Bin k holds confidences in (k/bins, (k+1)/bins]; confidence 0 falls in the first bin."""
+    confidence, correct = confidence.flatten().double(), correct.flatten().double()
+    index = (torch.ceil(confidence * bins).long() - 1).clamp(0, bins - 1)
+    count = torch.bincount(index, minlength=bins).double()
+    conf_sum = torch.bincount(index, weights=confidence, minlength=bins)
+    correct_sum = torch.bincount(index, weights=correct, minlength=bins)
+    safe = count.clamp(min=1)
+    return count, conf_sum / safe, correct_sum / safe
+
+
+def expected_calibration_error(confidence: torch.Tensor, correct: torch.Tensor,
+                               bins: int = BINS) -> float:
+    """ECE = sum over bins of (share of samples) · |accuracy - mean confidence|."""
+    if confidence.numel() == 0:
+        raise ValueError("no predictions to calibrate")
+    count, mean_conf, accuracy = bin_statistics(confidence, correct, bins)
+    return float(((count / count.sum()) * (accuracy - mean_conf).abs()).sum())
 
 
 class GroupedAccuracy:

@@ -6,31 +6,8 @@ from pathlib import Path
 
 import torch
 
+from ..metrics import BINS, bin_statistics, expected_calibration_error
 from .figures import pyplot, save_figure
-
-BINS = 15
-
-
-def bin_statistics(confidence: torch.Tensor, correct: torch.Tensor, bins: int = BINS
-                   ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Per equal-width confidence bin over [0, 1]: (count, mean confidence, accuracy).
-    Bin k holds confidences in (k/bins, (k+1)/bins]; confidence 0 falls in the first bin."""
-    confidence, correct = confidence.flatten().double(), correct.flatten().double()
-    index = (torch.ceil(confidence * bins).long() - 1).clamp(0, bins - 1)
-    count = torch.bincount(index, minlength=bins).double()
-    conf_sum = torch.bincount(index, weights=confidence, minlength=bins)
-    correct_sum = torch.bincount(index, weights=correct, minlength=bins)
-    safe = count.clamp(min=1)
-    return count, conf_sum / safe, correct_sum / safe
-
-
-def expected_calibration_error(confidence: torch.Tensor, correct: torch.Tensor,
-                               bins: int = BINS) -> float:
-    """ECE = sum over bins of (share of samples) · |accuracy - mean confidence|."""
-    if confidence.numel() == 0:
-        raise ValueError("no predictions to calibrate")
-    count, mean_conf, accuracy = bin_statistics(confidence, correct, bins)
-    return float(((count / count.sum()) * (accuracy - mean_conf).abs()).sum())
 
 
 def reliability_diagram(confidence: torch.Tensor, correct: torch.Tensor, path: str | Path,
@@ -96,3 +73,15 @@ def confidence_and_correct(logits: torch.Tensor, targets: torch.Tensor,
 def scaled_ece(logits: torch.Tensor, targets: torch.Tensor, temperature: float = 1.0) -> float:
     """ECE of softmax(logits / temperature) predictions."""
     return expected_calibration_error(*confidence_and_correct(logits, targets, temperature))
+
+
+def temperature_comparison(model: torch.nn.Module, batches, device="cpu"  # noqa: ANN001
+                           ) -> dict[str, float]:
+    """Post-hoc temperature scaling, for comparison with the CTM's own calibration: with no
+    separate validation split, fit the temperature on every other held-out prediction and
+    measure ECE on the rest, before and after."""
+    logits, targets = logits_at_certain_tick(model, batches, device)
+    temperature = fit_temperature(logits[0::2], targets[0::2])
+    return {"temperature": temperature,
+            "ece_before_scaling": scaled_ece(logits[1::2], targets[1::2]),
+            "ece_temperature_scaled": scaled_ece(logits[1::2], targets[1::2], temperature)}

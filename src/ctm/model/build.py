@@ -7,6 +7,7 @@ import os
 from pathlib import Path
 
 import torch
+from safetensors import SafetensorError
 from safetensors.torch import load_file
 from torch import nn
 
@@ -34,15 +35,55 @@ def save_model(model: nn.Module, directory: str | os.PathLike) -> None:
 
 
 def load_config(directory: str | os.PathLike) -> CTMConfig:
-    """The model config of a saved model, without its weights."""
-    return CTMConfig.from_dict(json.loads((Path(directory) / CONFIG_FILE).read_text()))
+    """The model config of a saved model, without its weights; a damaged or hand-edited file
+    is a ValueError that names it."""
+    path = Path(directory) / CONFIG_FILE
+    if not path.is_file():
+        raise FileNotFoundError(f"{path} not found: not a saved model")
+    try:
+        data = json.loads(path.read_text())
+    except UnicodeDecodeError:
+        raise ValueError(f"{path} is not a text file, so not a model config") from None
+    except json.JSONDecodeError as error:
+        raise ValueError(f"{path} is not valid JSON: {error.msg} at line {error.lineno}, "
+                         f"column {error.colno}") from None
+    try:
+        return CTMConfig.from_dict(data)
+    except (TypeError, ValueError) as error:
+        raise ValueError(f"{path}: {error}") from None
+
+
+def load_weights(model: nn.Module, path: str | os.PathLike, map_location: str = "cpu") -> None:
+    """Copy the tensors of the safetensors file `path` into `model` (converting dtype, as
+    `load_state_dict` does); a damaged file or one that does not fit the model is a ValueError
+    naming the file and what is wrong."""
+    path = Path(path)
+    try:
+        state = load_file(path, device=map_location)
+    except SafetensorError as error:
+        raise ValueError(f"{path} is damaged or not a safetensors file ({error})") from None
+    except FileNotFoundError:
+        raise FileNotFoundError(f"{path} not found: not a saved model") from None
+    expected = model.state_dict()
+    missing = [k for k in expected if k not in state]
+    unexpected = [k for k in state if k not in expected]
+    wrong = [f"{k} {tuple(state[k].shape)} in the file, {tuple(v.shape)} in the model"
+             for k, v in expected.items() if k in state and state[k].shape != v.shape]
+    problems = []
+    for label, names in (("missing tensors", missing), ("unknown tensors", unexpected),
+                         ("wrong shapes", wrong)):
+        if names:
+            more = f" and {len(names) - 3} more" if len(names) > 3 else ""
+            problems.append(f"{label}: {', '.join(names[:3])}{more}")
+    if problems:
+        raise ValueError(f"{path} does not fit its model config: {'; '.join(problems)}")
+    model.load_state_dict(state)
 
 
 def load_model(directory: str | os.PathLike, map_location: str = "cpu") -> nn.Module:
     directory = Path(directory)
-    for name in (WEIGHTS_FILE, CONFIG_FILE):
-        if not (directory / name).is_file():
-            raise FileNotFoundError(f"{directory / name} not found: not a saved model")
+    if not (directory / WEIGHTS_FILE).is_file():
+        raise FileNotFoundError(f"{directory / WEIGHTS_FILE} not found: not a saved model")
     model = build_model(load_config(directory))
-    model.load_state_dict(load_file(directory / WEIGHTS_FILE, device=map_location))
+    load_weights(model, directory / WEIGHTS_FILE, map_location)
     return model.to(torch.device(map_location))

@@ -8,6 +8,8 @@ from dataclasses import dataclass
 
 import torch
 
+from ..fields import build_checked
+
 ARCHITECTURES = ("ctm", "lstm", "feedforward")
 PAIRINGS = ("dense", "semi-dense", "random-pairing")
 POSITIONAL_EMBEDDINGS = ("none", "rotational-1d")
@@ -126,11 +128,8 @@ class CTMConfig:
 
     @classmethod
     def from_dict(cls, data: dict) -> CTMConfig:
-        names = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(data) - names)
-        if unknown:
-            raise ValueError(f"unknown CTMConfig field(s): {', '.join(unknown)}")
-        return cls(**data)
+        """A config from JSON, every field's type checked (ValueError naming the field)."""
+        return build_checked(cls, data, "CTMConfig field")
 
 
 @dataclass

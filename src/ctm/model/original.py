@@ -8,6 +8,8 @@ neurons (n neurons per side there, an explicit list of P pairs here).
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import torch
 
 from .config import CTMConfig
@@ -192,3 +194,45 @@ def check_state_dict(expected: dict[str, torch.Tensor], given: dict[str, torch.T
         more = f" (and {len(problems) - 3} more)" if len(problems) > 3 else ""
         raise ValueError("weights do not fit the configuration: " + "; ".join(problems[:3])
                          + more)
+
+
+def read_original_checkpoint(weights: Path, config: Path) -> tuple[dict[str, torch.Tensor], dict]:
+    """(state dict, constructor arguments) from files of the original code: a `.pt` checkpoint
+    (plain tensors only: loaded with `weights_only=True`, so no pickled code runs) or a
+    `.safetensors` file, and a JSON of the constructor's arguments. Every problem is one
+    ValueError or FileNotFoundError naming the file."""
+    import json
+
+    from safetensors import SafetensorError
+    from safetensors.torch import load_file
+
+    for path in (weights, config):
+        if not path.is_file():
+            raise FileNotFoundError(f"{path} not found")
+    try:
+        kwargs = json.loads(config.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        raise ValueError(f"{config} is not valid JSON: {error}") from None
+    if not isinstance(kwargs, dict):
+        raise ValueError(f"{config} must hold a JSON object of constructor arguments")
+    kwargs = kwargs.get("constructor", kwargs)  # our fixtures' layout too
+    if weights.suffix == ".safetensors":
+        try:
+            state = load_file(weights)
+        except SafetensorError as error:
+            raise ValueError(f"{weights} is damaged or not a safetensors file ({error})"
+                             ) from None
+    else:
+        try:
+            state = torch.load(weights, map_location="cpu", weights_only=True)
+        except Exception as error:  # torch raises several kinds, with pages of advice
+            kind = ("it holds pickled objects other than tensors, which would run code to "
+                    "load" if "weights_only" in str(error) or "Unsupported global" in str(error)
+                    else f"it is not a torch checkpoint ({str(error).splitlines()[0][:80]})")
+            raise ValueError(f"refused to load {weights}: {kind}; convert only a plain state "
+                             f"dict of tensors (nothing was executed)") from None
+        state = state.get("model_state_dict", state) if isinstance(state, dict) else state
+    if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor)
+                                              for v in state.values()):
+        raise ValueError(f"{weights} does not hold a state dict of tensors")
+    return state, kwargs

@@ -1,6 +1,6 @@
-"""Training: one loop for every task, checkpoints, and the run configuration."""
+"""Training: the one loop every task shares, and batches prefetched in worker processes.
+A run's config, layout, checkpoints and lookup live in `ctm.run`."""
 
-from .config import RunConfig, TrainConfig
-from .trainer import Trainer, lr_at
+from .trainer import Trainer, TrainingDiverged, lr_at
 
-__all__ = ["RunConfig", "TrainConfig", "Trainer", "lr_at"]
+__all__ = ["Trainer", "TrainingDiverged", "lr_at"]

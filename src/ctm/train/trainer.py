@@ -4,6 +4,8 @@ AdamW with linear warm-up and cosine decay, gradient clipping, decays projected 
 each step, evaluation every N steps, metrics as JSONL and TensorBoard, atomic checkpoints, and
 resume that continues bit for bit on CPU. SIGTERM or Ctrl-C stops the run after the step in
 hand and writes a checkpoint first, so a job killed by a scheduler's time limit loses nothing.
+A non-finite loss or gradient stops the run before the update (or skips the step, with
+`on_nonfinite="skip"`), so no checkpoint ever holds non-finite weights.
 """
 
 from __future__ import annotations
@@ -22,23 +24,23 @@ from typing import Any
 import torch
 from tqdm import tqdm
 
-from ..files import write_json
-from ..model import CTM, build_model, load_model, save_model
+from ..device import check_device
+from ..files import json_line, write_json
+from ..model import CTM, build_model, save_model
+from ..model.build import WEIGHTS_FILE, load_weights
 from ..precision import apply_precision, precision_context
-from ..tasks import Task, get_task
-from .checkpoint import (
-    FINAL_MODEL,
-    RUN_CONFIG,
-    TrainerState,
-    latest_checkpoint,
-    load_trainer_state,
-    save_checkpoint,
-)
-from .config import RunConfig
-from .init_from import load_initial_weights
+from ..run.checkpoint import TrainerState, find_checkpoint, load_trainer_state, save_checkpoint
+from ..run.config import RunConfig, build_task
+from ..run.layout import FINAL_MODEL, METRICS, RUN_CONFIG, TENSORBOARD
+from ..run.lookup import load_initial_weights
 from .prefetch import BatchPrefetcher
 
-METRICS = "metrics.jsonl"
+MAX_SKIPPED = 100  # on_nonfinite="skip": this many skipped steps in a row stop the run
+
+
+class TrainingDiverged(RuntimeError):
+    """The loss or the gradient stopped being finite: the run stops before the bad update,
+    keeping its checkpoints, which were all written from finite weights."""
 
 
 def lr_at(step: int, base_lr: float, warmup: int, total: int) -> float:
@@ -49,25 +51,31 @@ def lr_at(step: int, base_lr: float, warmup: int, total: int) -> float:
     return base_lr * 0.5 * (1 + math.cos(math.pi * min(1.0, progress)))
 
 
-def build_task(run: RunConfig) -> Task:
-    return get_task(run.task)(run.options)
-
-
 class Trainer:
+    """Trains `run` in `run_dir`. A new run refuses a directory that holds one; `resume=True`
+    continues from the newest intact checkpoint, or starts the saved run again from step 0 when
+    it crashed before its first checkpoint. `notes` collects one-line remarks for the user
+    (damaged checkpoints passed over, a restart from step 0)."""
+
     def __init__(self, run: RunConfig, run_dir: str | Path, *, resume: bool = False,
                  progress: bool = True) -> None:
         self.run, self.run_dir, self.progress = run, Path(run_dir), progress
+        self.notes: list[str] = []
         cfg = run.train
+        self.device = check_device(cfg.device)
         if cfg.threads:
             torch.set_num_threads(cfg.threads)
-        self.device = torch.device(cfg.device)
         apply_precision(cfg.precision)
         self.task = build_task(run)
         self.stopped_by: str | None = None  # the signal's name when a signal ended fit() early
         self._prefetcher: BatchPrefetcher | None = None
+        self._skipped_in_a_row = 0
+        checkpoint = self._checkpoint_to_resume() if resume else None
+        if not resume:
+            self._refuse_existing_run()
         torch.manual_seed(cfg.seed)
         self.model = build_model(run.model)
-        if cfg.init_from and not resume:  # a resumed run's checkpoint already holds its weights
+        if cfg.init_from and checkpoint is None:  # a checkpoint already holds its weights
             load_initial_weights(self.model, cfg.init_from)
         self.model = self.model.to(self.device)
         if (cfg.compile or cfg.checkpoint_ticks) and not isinstance(self.model, CTM):
@@ -80,40 +88,56 @@ class Trainer:
         self.optimizer = torch.optim.AdamW(self.model.parameters(), lr=cfg.lr,
                                            weight_decay=cfg.weight_decay)
         self.step = 0
-        if resume:
-            self._resume()
+        if checkpoint is not None:
+            self._load_checkpoint(checkpoint)
         else:
             self._start()
         from torch.utils.tensorboard import SummaryWriter  # imported late: it is slow to load
 
-        self.writer = SummaryWriter(str(self.run_dir / "tensorboard"), purge_step=self.step)
+        self.writer = SummaryWriter(str(self.run_dir / TENSORBOARD), purge_step=self.step)
 
     # --- set-up ------------------------------------------------------------------------------
 
-    def _start(self) -> None:
+    def _refuse_existing_run(self) -> None:
         if (self.run_dir / RUN_CONFIG).exists():
-            raise FileExistsError(f"{self.run_dir} already holds a run; use --resume to continue "
-                                  f"it or choose another --out")
+            raise FileExistsError(f"{self.run_dir} already holds a run; continue it with "
+                                  f"`ctm train --resume {self.run_dir}` or choose another --out")
+        if self.run_dir.is_file():
+            raise FileExistsError(f"--out {self.run_dir} is a file, not a folder")
+
+    def _checkpoint_to_resume(self) -> Path | None:
+        checkpoint, passed = find_checkpoint(self.run_dir)
+        self.notes += passed
+        if checkpoint is None:
+            self.notes.append(f"{self.run_dir} has no intact checkpoint (it stopped before its "
+                              f"first): starting it again from step 0 with its saved config")
+        return checkpoint
+
+    def _start(self) -> None:
         self.run_dir.mkdir(parents=True, exist_ok=True)
         write_json(self.run_dir / RUN_CONFIG, self.run.to_dict())
         (self.run_dir / METRICS).write_text("")
 
-    def _resume(self) -> None:
-        checkpoint = latest_checkpoint(self.run_dir)
-        if checkpoint is None:
-            raise FileNotFoundError(f"{self.run_dir} has no checkpoint to resume from")
+    def _load_checkpoint(self, checkpoint: Path) -> None:
         state = load_trainer_state(checkpoint)
-        self.model.load_state_dict(load_model(checkpoint).state_dict())
+        load_weights(self.model, checkpoint / WEIGHTS_FILE, map_location=str(self.device))
         self.optimizer.load_state_dict(state.optimizer)
         torch.set_rng_state(state.rng)
         self.step = state.step
         self._truncate_metrics(after=state.step)
+        write_json(self.run_dir / RUN_CONFIG, self.run.to_dict())  # the settings in force now
 
     def _truncate_metrics(self, after: int) -> None:
         """Drop rows a crashed run logged after its last checkpoint: they will be redone."""
         path = self.run_dir / METRICS
         rows = path.read_text().splitlines() if path.exists() else []
-        kept = [r for r in rows if r.strip() and json.loads(r)["step"] <= after]
+        kept = []
+        for row in rows:
+            try:
+                if json.loads(row)["step"] <= after:
+                    kept.append(row)
+            except (ValueError, KeyError, TypeError):
+                pass  # a line cut short by the crash
         path.write_text("".join(r + "\n" for r in kept))
 
     # --- the loop ----------------------------------------------------------------------------
@@ -135,13 +159,38 @@ class Trainer:
         self.optimizer.zero_grad(set_to_none=True)
         result.loss.backward()
         clip = cfg.grad_clip if cfg.grad_clip > 0 else float("inf")
-        grad_norm = torch.nn.utils.clip_grad_norm_(self.model.parameters(), clip)
-        self.optimizer.step()
-        if isinstance(self.model, CTM):
-            self.model.clamp_decays_()
+        grad_norm = torch.nn.utils.clip_grad_norm_(self.model.parameters(), clip).item()
+        loss = result.loss.item()
+        row = {"loss": loss, "lr": lr, "grad_norm": grad_norm,
+               "certain_tick": result.most_certain_tick.float().mean().item() + 1}
+        if not (math.isfinite(loss) and math.isfinite(grad_norm)):
+            self._nonfinite(loss, grad_norm)
+            row["skipped"] = 1
+        else:
+            self._skipped_in_a_row = 0
+            self.optimizer.step()
+            if isinstance(self.model, CTM):
+                self.model.clamp_decays_()
         self.step += 1
-        return {"loss": result.loss.item(), "lr": lr, "grad_norm": grad_norm.item(),
-                "certain_tick": result.most_certain_tick.float().mean().item() + 1}
+        return row
+
+    def _nonfinite(self, loss: float, grad_norm: float) -> None:
+        """Stop before a non-finite update, or (on_nonfinite="skip") skip it."""
+        what = "loss" if not math.isfinite(loss) else "gradient norm"
+        value = loss if what == "loss" else grad_norm
+        step = self.step + 1
+        self.optimizer.zero_grad(set_to_none=True)
+        self._skipped_in_a_row += 1
+        if self.run.train.on_nonfinite == "skip" and self._skipped_in_a_row < MAX_SKIPPED:
+            return
+        checkpoint, _ = find_checkpoint(self.run_dir)
+        kept = (f"the last checkpoint, {checkpoint}, holds finite weights from before"
+                if checkpoint is not None else "no checkpoint was written yet")
+        reason = (f"{MAX_SKIPPED} non-finite steps in a row" if self._skipped_in_a_row > 1
+                  else f"the {what} is {value}")
+        raise TrainingDiverged(f"training diverged at step {step}: {reason}; stopped before "
+                               f"the update, {kept}; try a smaller --lr (now "
+                               f"{self.run.train.lr:g}) or --grad-clip")
 
     def evaluate(self) -> dict[str, Any]:
         self.model.eval()
@@ -167,7 +216,11 @@ class Trainer:
                               f"{path}; continue with `ctm train --resume {self.run_dir}`")
                     self.writer.close()
                     return metrics
-                row = self.train_step()
+                try:
+                    row = self.train_step()
+                except TrainingDiverged:
+                    self.writer.close()
+                    raise
                 bar.update(1)
                 if self.step % cfg.log_every == 0 or self.step == cfg.steps:
                     row.update(step=self.step, split="train",
@@ -183,7 +236,6 @@ class Trainer:
         save_model(self.model, self.run_dir / FINAL_MODEL)
         self.writer.close()
         return metrics or self.evaluate()
-
     @contextlib.contextmanager
     def _stop_on_signals(self) -> Iterator[None]:
         """While training, SIGTERM and SIGINT ask the loop to stop after the step in hand."""
@@ -215,15 +267,18 @@ class Trainer:
                 self._prefetcher = None
 
     def save_checkpoint(self) -> Path:
+        if not all(torch.isfinite(p).all() for p in self.model.parameters()):
+            raise TrainingDiverged(f"the weights at step {self.step} are not finite; no "
+                                   f"checkpoint written, the earlier ones are kept")
         state = TrainerState(step=self.step, optimizer=self.optimizer.state_dict(),
                              rng=torch.get_rng_state())
         return save_checkpoint(self.run_dir, self.model, state, self.run.train.keep_checkpoints)
 
     def _log(self, log: Any, row: dict[str, Any]) -> None:
-        log.write(json.dumps(row) + "\n")
+        log.write(json_line(row) + "\n")
         log.flush()  # a crash loses no logged row
         for key, value in row.items():
-            if isinstance(value, int | float) and key != "step":
+            if isinstance(value, int | float) and key != "step" and math.isfinite(value):
                 self.writer.add_scalar(f"{row['split']}/{key}", value, self.step)
 
 

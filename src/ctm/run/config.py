@@ -1,18 +1,33 @@
-"""A run's complete, replayable configuration: task, task options, model, training."""
+"""A run's complete, replayable configuration: task, task options, model, training.
+
+`config.json` in a run directory is `RunConfig.to_dict()`; reading it back builds the same run.
+Which fields `--resume` may change is decided here (`RESUMABLE`): the ones that change how a run
+is executed or observed, never what it computes.
+"""
 
 from __future__ import annotations
 
 import dataclasses
 import json
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..fields import build_checked
 from ..model import CTMConfig
 from ..precision import check_precision
-from ..tasks import get_task
+from ..tasks import Task, get_task
 
 COMPILE_MODES = ("default", "reduce-overhead", "max-autotune", "max-autotune-no-cudagraphs")
+NONFINITE_POLICIES = ("stop", "skip")
+
+# Fields `ctm train --resume RUN --FIELD V` may change. `steps` is not among them: the cosine
+# schedule is a function of it, so a longer resumed run would jump back up from a decayed
+# learning rate and no config could replay it. Training on is a new run: `--init-from RUN`.
+RESUMABLE = ("threads", "eval_every", "checkpoint_every", "keep_checkpoints", "log_every",
+             "device", "compile", "compile_mode", "checkpoint_ticks", "precision",
+             "data_workers", "eval_batch_size")
 
 
 @dataclass
@@ -37,20 +52,30 @@ class TrainConfig:
     precision: str = "float32"  # float32 | tf32 (CUDA matmuls in TF32) | bf16 (autocast)
     data_workers: int = 0  # processes that build upcoming training batches ahead of the step
     init_from: str = ""  # start from this run's / saved model's / bundled:NAME's weights
+    # a non-finite loss or gradient: "stop" the run (exit status 3, the last finite checkpoint
+    # kept) or "skip" the step without updating; 100 skips in a row stop the run all the same
+    on_nonfinite: str = "stop"
 
     def __post_init__(self) -> None:
         check_precision(self.precision)
         if self.compile_mode not in COMPILE_MODES:
             raise ValueError(f"compile_mode must be one of {', '.join(COMPILE_MODES)}, "
                              f"got {self.compile_mode!r}")
+        if self.on_nonfinite not in NONFINITE_POLICIES:
+            raise ValueError(f"on_nonfinite must be one of {', '.join(NONFINITE_POLICIES)}, "
+                             f"got {self.on_nonfinite!r}")
         for name in ("steps", "batch_size", "eval_every", "eval_batch_size",
                      "checkpoint_every", "keep_checkpoints", "log_every"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
-        for name in ("lr", "weight_decay", "grad_clip", "warmup_steps", "threads",
-                     "data_workers"):
+        for name in ("weight_decay", "grad_clip", "warmup_steps", "threads", "data_workers"):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}")
+        for name in ("lr", "weight_decay", "grad_clip"):
+            if not math.isfinite(getattr(self, name)):
+                raise ValueError(f"{name} must be a finite number, got {getattr(self, name)}")
+        if self.lr <= 0:
+            raise ValueError(f"lr must be > 0, got {self.lr} (a run that cannot learn)")
 
 
 @dataclass
@@ -66,7 +91,7 @@ class RunConfig:
         """Task defaults, overridden by the given fields; fields the task's data fixes
         (output sizes) are filled in, and contradicting them is an error."""
         task_cls = get_task(task)
-        opts = _build(task_cls.Options, options or {}, "task option")
+        opts = build_checked(task_cls.Options, options or {}, "task option")
         instance = task_cls(opts)
         model_fields = dataclasses.asdict(instance.model_defaults())
         model_fields.update(model or {})
@@ -76,40 +101,56 @@ class RunConfig:
                 raise ValueError(f"{task} fixes {key}={_normal(value)} from its options; "
                                  f"got {_normal(given)}")
             model_fields[key] = value
-        return cls(task=task, options=opts, model=_build(CTMConfig, model_fields, "model field"),
-                   train=_build(TrainConfig, train or {}, "train field"))
+        return cls(task=task, options=opts,
+                   model=build_checked(CTMConfig, model_fields, "model field"),
+                   train=build_checked(TrainConfig, train or {}, "train field"))
 
     def to_dict(self) -> dict:
         return {"task": self.task, "options": dataclasses.asdict(self.options),
                 "model": self.model.to_dict(), "train": dataclasses.asdict(self.train)}
 
     @classmethod
-    def from_dict(cls, data: dict) -> RunConfig:
+    def from_dict(cls, data: Any) -> RunConfig:
+        if not isinstance(data, dict):
+            raise ValueError(f"a run config is a JSON object, got {type(data).__name__}")
         missing = {"task", "options", "model", "train"} - set(data)
         if missing:
             raise ValueError(f"run config lacks {', '.join(sorted(missing))}")
+        if not isinstance(data["task"], str):
+            raise ValueError(f"run config: task must be a task name, got {data['task']!r}")
         return cls.create(data["task"], data["options"], data["model"], data["train"])
 
     @classmethod
     def read(cls, path: str | Path) -> RunConfig:
-        path = Path(path)
-        if not path.is_file():
-            raise FileNotFoundError(f"{path} not found")
+        """The run config in `path`; every problem is a ValueError or FileNotFoundError that
+        names the file."""
+        data = read_json(path, "run config")
         try:
-            data = json.loads(path.read_text())
-        except json.JSONDecodeError as error:
-            raise ValueError(f"{path} is not valid JSON: {error}") from None
-        return cls.from_dict(data)
+            return cls.from_dict(data)
+        except (TypeError, ValueError) as error:
+            raise ValueError(f"{path}: {error}") from None
+
+
+def read_json(path: str | Path, what: str) -> Any:
+    """Parsed JSON of `path`, or one error naming the file (and the position, for bad JSON)."""
+    path = Path(path)
+    if path.is_dir():
+        raise ValueError(f"{path} is a folder, not a {what} file")
+    if not path.is_file():
+        raise FileNotFoundError(f"{path} not found")
+    try:
+        return json.loads(path.read_text())
+    except UnicodeDecodeError:
+        raise ValueError(f"{path} is not a text file, so not a {what}") from None
+    except json.JSONDecodeError as error:
+        raise ValueError(f"{path} is not valid JSON: {error.msg} at line {error.lineno}, "
+                         f"column {error.colno}") from None
+
+
+def build_task(run: RunConfig) -> Task:
+    """The task object the run trains and evaluates on."""
+    return get_task(run.task)(run.options)
 
 
 def _normal(value: Any) -> Any:
     return list(value) if isinstance(value, tuple | list) else value
-
-
-def _build(cls: type, values: dict, what: str) -> Any:
-    names = {f.name for f in dataclasses.fields(cls)}
-    unknown = sorted(set(values) - names)
-    if unknown:
-        raise ValueError(f"unknown {what}(s): {', '.join(unknown)}; known: "
-                         f"{', '.join(sorted(names))}")
-    return cls(**values)

@@ -1,0 +1,79 @@
+"""`ctm bench`: training-step time of the model against the reference implementation."""
+
+from __future__ import annotations
+
+import json
+
+from .common import Parser, UserError
+
+HELP = "time training steps against the reference"
+
+
+def build_parser() -> Parser:
+    p = Parser(prog="ctm bench", description=HELP)
+    p.add_argument("names", nargs="*",
+                   help="parity16, maze15, cifar32 (the default), maze-large (only when named)")
+    p.add_argument("--json", action="store_true", help="one JSON line per benchmark")
+    p.add_argument("--steps", type=int, default=10, help="timed steps (default 10)")
+    p.add_argument("--warmup", type=int, default=2, help="untimed steps first (default 2)")
+    p.add_argument("--threads", type=int, default=2, help="torch threads (default 2)")
+    p.add_argument("--device", default="cpu", help="cpu or cuda (default cpu)")
+    p.add_argument("--compile", action="store_true",
+                   help="fast model: torch.compile each tick (first_step_s holds the compile)")
+    p.add_argument("--checkpoint-ticks", action="store_true",
+                   help="fast model: activation checkpointing per tick")
+    p.add_argument("--compile-mode", default="default", metavar="MODE",
+                   help="torch.compile mode (implies --compile): default, reduce-overhead (each "
+                        "tick replayed as a CUDA graph), max-autotune, "
+                        "max-autotune-no-cudagraphs")
+    p.add_argument("--precision", choices=("float32", "bf16"), default="float32",
+                   help="bf16: autocast on CUDA, both implementations (default float32)")
+    return p
+
+
+def main(argv: list[str]) -> int:
+    from ..bench import DEFAULT, SPECS, Options, matmul_peak_gflops, peak_source, run_bench
+    from ..device import check_device
+    from ..run.config import COMPILE_MODES
+
+    args = build_parser().parse_args(argv)
+    check_device(args.device)
+
+    names = args.names or list(DEFAULT)
+    unknown = [n for n in names if n not in SPECS]
+    if unknown:
+        raise UserError(f"unknown benchmark(s) {', '.join(unknown)}; available: "
+                        f"{', '.join(SPECS)}")
+    if args.steps < 1 or args.threads < 1 or args.warmup < 1:
+        raise UserError("--steps, --warmup and --threads must be >= 1")
+    options = Options(steps=args.steps, warmup=args.warmup, threads=args.threads,
+                      device=args.device, compile=args.compile or args.compile_mode != "default",
+                      compile_mode=args.compile_mode,
+                      checkpoint_ticks=args.checkpoint_ticks, precision=args.precision)
+    if args.compile_mode not in COMPILE_MODES:
+        raise UserError(f"--compile-mode must be one of {', '.join(COMPILE_MODES)}")
+    if args.precision == "bf16" and args.device == "cpu":
+        raise UserError("--precision bf16 is for CUDA devices")
+    peak = matmul_peak_gflops(args.threads, device=args.device, precision=args.precision)
+    if not args.json:
+        print(f"{'config':<11} {'step s':>7} {'min/max s':>13} {'infer s':>8} {'samples/s':>9}"
+              f" {'peak MB':>8} {'GFLOP/s':>8} {'of peak':>7} {'ref step s':>10} "
+              f"{'speed-up':>8} {'rounds':>11} {'infer x':>7}")
+    rounds = 0
+    for name in names:
+        row = run_bench(name, options, peak)
+        rounds = row["rounds"]
+        if args.json:
+            print(json.dumps(row), flush=True)
+            continue
+        share = f"{100 * row['fraction_of_peak']:.1f}%" if "fraction_of_peak" in row else "-"
+        print(f"{name:<11} {row['median_s']:>7.3f} {row['min_s']:>6.3f}/{row['max_s']:<6.3f} "
+              f"{row['inference_median_s']:>8.3f} {row['samples_per_s']:>9.1f} "
+              f"{row['peak_mem_mb']:>8.0f} {row['achieved_gflops']:>8.1f} {share:>7} "
+              f"{row['reference_median_s']:>10.3f} {row['speedup']:>7.2f}x "
+              f"{row['speedup_min']:>5.2f}-{row['speedup_max']:<5.2f} "
+              f"{row['inference_speedup']:>6.2f}x", flush=True)
+    if not args.json:
+        print(f"peak: {peak:.1f} GFLOP/s, the {peak_source(options)}; speed-up: the "
+              f"median of {rounds} alternating rounds' ratios (rounds: their range)")
+    return 0

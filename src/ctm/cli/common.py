@@ -1,0 +1,82 @@
+"""What the command modules share: the one-line error, the parser that raises it, and the
+flags several commands take (threads, device, a trained model and its task options)."""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+from typing import Any, NoReturn
+
+from ..flags import add_dataclass_flags, collect
+
+
+class UserError(Exception):
+    """A mistake on the command line: reported as one line, exit status 2."""
+
+
+class Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        raise UserError(f"{message} (see `{self.prog} --help`)")
+
+
+def add_threads(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--threads", type=int, default=0,
+                        help="torch CPU threads (default: torch's choice)")
+
+
+def set_threads(threads: int) -> None:
+    import torch
+
+    if threads < 0:
+        raise UserError(f"--threads must be >= 0, got {threads}")
+    if threads:
+        torch.set_num_threads(threads)
+
+
+def add_device(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--device", default="cpu",
+                        help="cpu, cuda, cuda:N or mps (default cpu)")
+
+
+def add_model_source(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("path", metavar="RUN_OR_MODEL",
+                        help="a run directory, a saved model directory (with --task), or a "
+                             "model shipped with ctm: bundled:maze15")
+    parser.add_argument("--task", help="the task a bare saved model was trained on")
+
+
+def peek_task(parser: Parser, argv: list[str]) -> str | None:
+    """The task of the model `argv` names (the run's own, else --task), read before the full
+    parser exists, because each task brings its own option flags."""
+    from ..run.config import RunConfig
+    from ..run.layout import RUN_CONFIG, is_run_dir
+    from ..run.lookup import resolve
+
+    known, _ = parser.parse_known_args(argv)
+    try:
+        path = resolve(known.path)
+    except ValueError as error:
+        raise UserError(str(error)) from None
+    if is_run_dir(path):
+        return RunConfig.read(path / RUN_CONFIG).task
+    return known.task
+
+
+def add_task_options(parser: argparse.ArgumentParser, task_name: str | None,
+                     skip: tuple[str, ...] = ()) -> None:
+    """The task's option flags, the same as `ctm train TASK` takes (`--eval-size 200`)."""
+    from ..tasks import get_task
+
+    if task_name is None:
+        return
+    task = get_task(task_name)
+    add_dataclass_flags(parser, task.Options, "options", f"{task_name} task options (default: "
+                        f"the run's own)", skip=skip)
+
+
+def apply_task_options(run: Any, args: argparse.Namespace) -> None:
+    """Change the run's task options by the option flags given (validated by the options'
+    own checks)."""
+    changes = collect(args, "options")
+    if changes:
+        run.options = dataclasses.replace(run.options, **changes)

@@ -1,0 +1,135 @@
+"""`ctm eval`: a trained model's held-out metrics, early exit, and temperature scaling."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from .common import (
+    Parser,
+    UserError,
+    add_device,
+    add_model_source,
+    add_task_options,
+    add_threads,
+    apply_task_options,
+    peek_task,
+    set_threads,
+)
+
+HELP = "evaluate a run's model on held-out data"
+OWN_FLAGS = ("data",)  # --data DIR is eval's: the folder to evaluate on (task option eval_data)
+
+
+def _float_list(text: str) -> list[float]:
+    try:
+        return [float(v) for v in text.split(",") if v.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected numbers such as 0.5,0.9, got {text!r}") from None
+
+
+def build_parser(task_name: str | None) -> Parser:
+    p = Parser(prog="ctm eval", description=HELP)
+    add_model_source(p)
+    p.add_argument("--data", type=Path, metavar="DIR",
+                   help="evaluate on this folder of data (tasks that read from disk)")
+    p.add_argument("--json", action="store_true", help="one JSON object of final metrics")
+    p.add_argument("--quick", action="store_true",
+                   help="only the held-out metrics training reports, no costlier extras")
+    p.add_argument("--temperature-scaling", action="store_true",
+                   help="for comparison: fit a softmax temperature on half of the held-out "
+                        "predictions and report ECE on the other half before and after")
+    p.add_argument("--halt-at", type=float, metavar="CERTAINTY",
+                   help="early exit: each sample stops once its certainty reaches this")
+    p.add_argument("--halt-sweep", type=_float_list, metavar="FLOATS",
+                   help="early exit at several thresholds, e.g. 0.5,0.8,0.95, against the "
+                        "full run: accuracy, mean ticks and model time")
+    p.add_argument("--batch-size", type=int, default=0,
+                   help="evaluation batch size (default: the run's eval_batch_size)")
+    p.add_argument("--repeats", type=int, default=3,
+                   help="early exit: passes over the data to time (median; default 3)")
+    p.add_argument("--seed", type=int, metavar="N",
+                   help="held-out data generated from seed N instead of the run's own seed, "
+                        "to score models trained with different seeds on the same examples")
+    add_threads(p)
+    add_device(p)
+    add_task_options(p, task_name, skip=OWN_FLAGS)
+    return p
+
+
+def main(argv: list[str]) -> int:
+    import dataclasses
+
+    from ..device import check_device
+    from ..run import build_task, load_run
+
+    args = build_parser(peek_task(build_parser(None), argv)).parse_args(argv)
+    set_threads(args.threads)
+    device = check_device(args.device)
+    if args.batch_size < 0 or args.repeats < 1:
+        raise UserError("--batch-size must be >= 1 and --repeats >= 1")
+    run, model = load_run(args.path, args.task)
+    model.to(device)
+    apply_task_options(run, args)
+    if args.data is not None:
+        if not hasattr(run.options, "eval_data"):
+            raise UserError(f"the {run.task} task does not read data from disk (--data)")
+        if not args.data.is_dir():
+            raise UserError(f"--data {args.data} is not a folder")
+        run.options = dataclasses.replace(run.options, eval_data=str(args.data))
+    task = build_task(run)
+    batch_size = args.batch_size or run.train.eval_batch_size
+    seed = run.train.seed if args.seed is None else args.seed
+
+    def batches():  # noqa: ANN202
+        return task.eval_batches(batch_size, seed)
+
+    if args.halt_at is not None or args.halt_sweep is not None:
+        return _halting(args, task, model, batches, device)
+    metrics = task.evaluate(model, batches(), device)
+    if not args.quick and args.data is None:
+        metrics.update(task.final_evaluation(model, batch_size, seed, device))
+    if args.temperature_scaling:
+        from ..analysis.calibration import temperature_comparison
+
+        metrics.update(temperature_comparison(model, batches(), device))
+    if args.json:
+        from ..files import json_line
+
+        print(json_line(metrics))
+        return 0
+    print(task.summary(metrics))
+    if args.temperature_scaling:
+        print(f"temperature scaling (T = {metrics['temperature']:.3f}, fitted on the even "
+              f"held-out predictions): ECE on the odd ones "
+              f"{100 * metrics['ece_before_scaling']:.2f}% -> "
+              f"{100 * metrics['ece_temperature_scaled']:.2f}% at the most-certain tick")
+    return 0
+
+
+def _halting(args: argparse.Namespace, task, model, batches, device) -> int:  # noqa: ANN001
+    """Early exit: metrics, mean ticks and model time at each threshold and for the full run."""
+    from ..files import json_line
+    from ..inference import halting_sweep
+    from ..model import CTM
+
+    if not isinstance(model, CTM):
+        raise UserError(f"early exit needs a CTM, not a {model.config.architecture} model")
+    thresholds = [args.halt_at] if args.halt_at is not None else list(args.halt_sweep)
+    if not thresholds or any(not 0.0 <= t <= 1.0 for t in thresholds):
+        raise UserError(f"certainty thresholds must be in [0, 1], got {thresholds}")
+    rows = halting_sweep(lambda m: task.evaluate(m, batches(), device), model,
+                         [None, *thresholds], repeats=args.repeats)
+    if args.json:
+        print(json_line(rows[1] if args.halt_at is not None else rows))
+        return 0
+    names = task.headline_metrics
+    print(f"{'halt at':>8} " + " ".join(f"{n:>18}" for n in names)
+          + f" {'mean ticks':>10} {'model s':>8} {'speed-up':>8}")
+    for row in rows:
+        label = "full" if row["halt_at"] is None else f"{row['halt_at']:.2f}"
+        print(f"{label:>8} " + " ".join(f"{100 * row[n]:>17.2f}%" for n in names)
+              + f" {row['mean_ticks']:>10.2f} {row['model_seconds']:>8.2f}"
+              f" {row['speedup']:>7.2f}x")
+    return 0

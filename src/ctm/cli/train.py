@@ -1,0 +1,106 @@
+"""`ctm train`: every config field is a flag; the run's config.json replays it with --config."""
+
+from __future__ import annotations
+
+import dataclasses
+import signal
+import sys
+from pathlib import Path
+
+from ..flags import add_dataclass_flags, collect
+from .common import Parser, UserError
+
+HELP = "train a CTM (ctm train TASK --out RUN_DIR; --help for flags)"
+
+
+def build_parser(task_name: str | None) -> Parser:
+    from ..model import CTMConfig
+    from ..run.config import TrainConfig
+    from ..tasks import get_task
+
+    parser = Parser(prog="ctm train", description=(
+        "Train a CTM. Every field of the run's config is a flag; the run directory's "
+        "config.json replays the run with --config."))
+    parser.add_argument("task", nargs="?", help="task name (see `ctm tasks`)")
+    parser.add_argument("--out", type=Path, help="run directory to create")
+    parser.add_argument("--config", type=Path,
+                        help="start from a run's config.json (flags override it)")
+    parser.add_argument("--resume", type=Path, metavar="RUN_DIR",
+                        help="continue the run in RUN_DIR from its newest intact checkpoint "
+                             "(from step 0 if it has none); only settings that do not change "
+                             "what is computed may change")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    parser.add_argument("--match-ctm", action="store_true",
+                        help="baselines: choose d_model so the parameter count matches the CTM "
+                             "this config would build with --architecture ctm")
+    add_dataclass_flags(parser, TrainConfig, "train", "training")
+    if task_name is not None:
+        task = get_task(task_name)
+        instance = task(task.Options())
+        add_dataclass_flags(parser, task.Options, "options", f"{task_name} task options")
+        add_dataclass_flags(parser, CTMConfig, "model", f"model (defaults for {task_name})",
+                            instance.model_defaults())
+    return parser
+
+
+def find_task(argv: list[str]) -> str | None:
+    """The task whose flags the parser needs: the one a resumed run or --config holds, else
+    the one named on the command line."""
+    from ..run.config import RunConfig
+
+    for i, arg in enumerate(argv):
+        if arg in ("--config", "--resume") and i + 1 < len(argv):
+            path = Path(argv[i + 1])
+            path = path / "config.json" if arg == "--resume" else path
+            if path.is_file():
+                return RunConfig.read(path).task
+    positional = [a for a in argv if not a.startswith("-")]
+    return positional[0] if positional and not argv[0].startswith("-") else None
+
+
+def main(argv: list[str]) -> int:
+    from ..run.compose import compose_new, compose_resume
+    from ..tasks import TASKS
+    from ..train import Trainer
+
+    task_name = find_task(argv)
+    if task_name is not None and task_name not in TASKS:
+        raise UserError(f"unknown task {task_name!r}; available: {', '.join(sorted(TASKS))}")
+    args = build_parser(task_name).parse_args(argv)
+    overrides = {s: collect(args, s) for s in ("options", "model", "train")}
+    if args.resume is not None:
+        if args.out is not None or args.config is not None:
+            raise UserError("--resume continues a run in place: drop --out and --config")
+        if args.match_ctm:
+            raise UserError("--match-ctm sizes a new run's model; a resumed run keeps its own")
+        run = compose_resume(args.resume, overrides, args.task)
+        run_dir = args.resume
+    else:
+        if args.out is None:
+            raise UserError("say where the run goes: --out RUN_DIR")
+        run = compose_new(args.task, overrides, args.config)
+        if args.match_ctm:
+            run.model = _match_ctm(run.model)
+        run_dir = args.out
+    trainer = Trainer(run, run_dir, resume=args.resume is not None,
+                      progress=not args.no_progress)
+    for note in trainer.notes:
+        print(f"ctm: {note}", file=sys.stderr)
+    metrics = trainer.fit()
+    if trainer.stopped_by is not None:
+        return 128 + int(getattr(signal, trainer.stopped_by))
+    print(trainer.task.summary(metrics))
+    print(f"run directory: {run_dir}  (evaluate again with `ctm eval {run_dir}`)")
+    return 0
+
+
+def _match_ctm(config: object) -> object:
+    from ..model.baselines import match_parameters, parameter_count
+
+    if config.architecture == "ctm":
+        raise UserError("--match-ctm sizes a baseline: add --architecture lstm or feedforward")
+    target = parameter_count(dataclasses.replace(config, architecture="ctm"))
+    matched = match_parameters(config, target)
+    print(f"{config.architecture}: d_model {matched.d_model} gives "
+          f"{parameter_count(matched):,} parameters (the CTM has {target:,})", file=sys.stderr)
+    return matched

@@ -1,0 +1,39 @@
+"""The names inside a run directory, in one place.
+
+    RUN/config.json                  the run's config (RunConfig): replays the run
+    RUN/metrics.jsonl                one strict-JSON row per log or evaluation
+    RUN/tensorboard/                 the same scalars for TensorBoard
+    RUN/checkpoints/step-000250/     model.safetensors, config.json, trainer_state.pt and
+                                     checksums.json (SHA-256 of the other three, written last)
+    RUN/checkpoints/latest.json      {"step": 250, "directory": "step-000250"}
+    RUN/model/                       the final model, once training finishes
+
+A saved model directory (`CTM.save`) holds only model.safetensors and config.json; its
+config.json is a model config, which has no "task" key.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+RUN_CONFIG = "config.json"
+METRICS = "metrics.jsonl"
+TENSORBOARD = "tensorboard"
+CHECKPOINTS = "checkpoints"
+FINAL_MODEL = "model"
+STATE_FILE = "trainer_state.pt"
+CHECKSUMS = "checksums.json"
+LATEST = "latest.json"
+
+
+def is_run_dir(path: Path) -> bool:
+    """A run directory's config.json names its task; a saved model's does not."""
+    config = path / RUN_CONFIG
+    if not config.is_file():
+        return False
+    try:
+        data = json.loads(config.read_text())
+    except (ValueError, UnicodeDecodeError):
+        return not (path / "model.safetensors").is_file()  # damaged: let the reader say so
+    return isinstance(data, dict) and "task" in data

@@ -1,0 +1,99 @@
+"""One lookup for trained models: a run directory, a saved model directory, or `bundled:NAME`.
+
+    load_run(source, task=None) -> (RunConfig, model in eval mode)
+
+A run directory gives its final model, else its newest intact checkpoint; a saved model has no
+task of its own, so the caller names it; a bundled model is a run directory inside the package.
+`--init-from` reads the same sources, but takes only the weights.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from torch import nn
+
+from .. import bundled
+from ..model import CTMConfig, build_model
+from ..model.build import WEIGHTS_FILE, load_config, load_weights
+from ..tasks import get_task
+from .checkpoint import find_checkpoint
+from .config import RunConfig
+from .layout import FINAL_MODEL, RUN_CONFIG, is_run_dir
+
+
+def resolve(source: str | Path) -> Path:
+    """The directory `source` names (`bundled:NAME` is a folder inside the package)."""
+    text = str(source)
+    if text.startswith(bundled.PREFIX):
+        return bundled.bundled_dir(text)
+    return Path(text)
+
+
+def is_bundled(path: Path) -> bool:
+    return Path(path).resolve().parent == bundled.root().resolve()
+
+
+def source_model_dir(source: str | Path, *, quiet: bool = False) -> Path:
+    """The saved-model directory that `source` names: a saved model itself, a run's final
+    model, or (for a run still training or stopped) its newest intact checkpoint."""
+    path = resolve(source)
+    if (path / WEIGHTS_FILE).is_file() and not is_run_dir(path):
+        return path
+    if is_run_dir(path):
+        if (path / FINAL_MODEL / WEIGHTS_FILE).is_file():
+            return path / FINAL_MODEL
+        checkpoint, passed = find_checkpoint(path)
+        if not quiet:
+            for line in passed:
+                print(f"ctm: warning: {line}", file=sys.stderr)
+        if checkpoint is not None:
+            return checkpoint
+        raise FileNotFoundError(f"{path} has no trained model or intact checkpoint yet")
+    if path.is_dir():
+        raise FileNotFoundError(f"{source} is neither a run directory (no {RUN_CONFIG} naming "
+                                f"a task) nor a saved model (no {WEIGHTS_FILE})")
+    raise FileNotFoundError(f"{source} not found: give a run directory, a saved model "
+                            f"directory or bundled:NAME ({', '.join(bundled.available())})")
+
+
+def source_model_config(source: str | Path) -> CTMConfig:
+    """The model config of `source`, read without loading its weights."""
+    return load_config(source_model_dir(source, quiet=True))
+
+
+def load_run(source: str | Path, task: str | None = None) -> tuple[RunConfig, nn.Module]:
+    """(RunConfig, model in eval mode) of a run directory, a saved model (with `task`, which
+    the model's output sizes complete into task options) or `bundled:NAME`."""
+    path = resolve(source)
+    if is_run_dir(path):
+        run = RunConfig.read(path / RUN_CONFIG)
+        if task is not None and task != run.task:
+            raise ValueError(f"{source} is a {run.task} run, not {task}: drop --task")
+        directory = source_model_dir(path)
+        model = build_model(load_config(directory))
+        load_weights(model, directory / WEIGHTS_FILE)
+        return run, model.eval()
+    directory = source_model_dir(path)
+    if task is None:
+        raise ValueError(f"{source} is a saved model, not a run: say which task it solves "
+                         f"with --task")
+    config = load_config(directory)
+    model = build_model(config)
+    load_weights(model, directory / WEIGHTS_FILE)
+    options = get_task(task).options_for_model(config)
+    return RunConfig.create(task, options, config.to_dict(), {}), model.eval()
+
+
+def load_initial_weights(model: nn.Module, source: str | Path) -> None:
+    """Copy `source`'s weights into `model`; their model configs must be identical."""
+    directory = source_model_dir(source)
+    mine = model.config.to_dict()
+    theirs = load_config(directory).to_dict()
+    differing = sorted(k for k in mine if mine[k] != theirs[k])
+    if differing:
+        detail = ", ".join(f"{k}: {theirs[k]!r} there, {mine[k]!r} here" for k in differing)
+        raise ValueError(f"cannot start from {source}: its model differs ({detail})")
+    # float16 weights (bundled models) become float32: load_state_dict copies into the model
+    load_weights(model, directory / WEIGHTS_FILE)
