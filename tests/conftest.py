@@ -17,9 +17,20 @@ def shared_dir() -> Path | None:
     return None
 
 
+def fixtures_required() -> bool:
+    """Under CI (CI=true) or with CTM_REQUIRE_FIXTURES=1, missing fixtures fail: a skipped
+    comparison with the original would be a test that cannot fail."""
+    return (os.environ.get("CI", "").lower() == "true"
+            or os.environ.get("CTM_REQUIRE_FIXTURES") == "1")
+
+
 @pytest.fixture
 def fixtures_dir() -> Path:
     shared = shared_dir()
     if shared is None:
-        pytest.skip("../shared/fixtures/original-ctm is not here (set CTM_SHARED to its parent)")
+        message = ("../shared/fixtures/original-ctm is not here (set CTM_SHARED to the folder "
+                   "that holds fixtures/)")
+        if fixtures_required():
+            pytest.fail(message + "; CI and CTM_REQUIRE_FIXTURES=1 need it")
+        pytest.skip(message)
     return shared / "fixtures" / "original-ctm"

@@ -16,6 +16,9 @@ from ctm.tasks.images import ImagesOptions, ImagesTask, augment
 def test_digits_split_is_fixed_and_disjoint():
     train, test = load_digits_split()
     assert (len(train), len(test)) == (1438, 359)
+    # held-out means unseen: no held-out image occurs, pixel for pixel, among the training ones
+    seen = {image.tobytes() for image in train.pixels}
+    assert not any(image.tobytes() in seen for image in test.pixels)
     assert train.images([0]).shape == (1, 8, 8, 1)
     again, _ = load_digits_split()
     assert np.array_equal(train.labels, again.labels)

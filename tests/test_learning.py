@@ -1,18 +1,29 @@
-"""Slow learning checks (a few minutes on 2 CPU cores): a CTM actually learns its task."""
+"""Slow learning checks (a few minutes on 2 CPU cores): models actually learn their tasks, and
+the figures that claim generalisation come from held-out data training never produces."""
 
 import pytest
+import torch
 
 from ctm.run import RunConfig
+from ctm.tasks.held_out import reserved_bits
 from ctm.train import Trainer
 
 
 @pytest.mark.slow
-def test_parity_8_reaches_98_percent_on_held_out_sequences(tmp_path):
-    run = RunConfig.create("parity", {"length": 8, "eval_size": 1024}, {},
+def test_parity_10_generalises_to_sequences_training_never_draws(tmp_path):
+    """Held-out parity sequences are reserved by hash: training redraws every one of them, so
+    the accuracy below is on unseen sequences (128 of the 1,024 of length 10)."""
+    run = RunConfig.create("parity", {"length": 10, "eval_size": 1024}, {},
                            {"steps": 2500, "eval_every": 500, "checkpoint_every": 2500,
                             "log_every": 100, "seed": 0})
-    metrics = Trainer(run, tmp_path, progress=False).fit()
-    assert metrics["sequence_accuracy"] >= 0.98, metrics
+    trainer = Trainer(run, tmp_path, progress=False)
+    for step in range(0, 2500, 250):  # the training stream holds no held-out sequence
+        bits = (trainer.task.train_batch(step, 64, 0).inputs > 0).long()
+        assert not reserved_bits(bits).any()
+    held_out = torch.cat([(b.inputs > 0).long() for b in trainer.task.eval_batches(256, 0)])
+    assert reserved_bits(held_out).all()
+    metrics = trainer.fit()
+    assert metrics["sequence_accuracy"] >= 0.95, metrics
     # thinking helps: the first tick is near chance, the most-certain tick is not
     assert metrics["sequence_accuracy_per_tick"][0] < 0.5
 
@@ -27,8 +38,19 @@ def test_maze_route_accuracy_rises_clearly_above_chance(tmp_path):
          "checkpoint_every": 400, "seed": 0})
     trainer = Trainer(run, tmp_path, progress=False)
     metrics = trainer.fit()
-    targets = [b.targets for b in trainer.task.eval_batches(256, 0)]
-    all_wait = sum(t.eq(4).sum().item() for t in targets) / sum(t.numel() for t in targets)
-    # always answering "wait" scores all_wait (about 0.32); uniform guessing 0.2
-    assert metrics["per_step_accuracy"] >= all_wait + 0.2, (metrics, all_wait)
+    # route steps only (no Wait padding): uniform guessing over the 5 moves scores 0.2
+    assert metrics["per_step_accuracy"] >= 0.5, metrics
     assert metrics["solve_rate"] >= 0.2, metrics
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("architecture", ["lstm", "feedforward"])
+def test_baselines_learn_digits(tmp_path, architecture):
+    """The baselines are real models, not stand-ins: each learns the digits (10 classes,
+    chance 10%) well past chance on the 359 held-out images in 300 steps."""
+    run = RunConfig.create("images", {}, {"architecture": architecture, "d_model": 64,
+                                          "ticks": 5},
+                           {"steps": 300, "batch_size": 64, "eval_every": 300,
+                            "checkpoint_every": 300, "log_every": 100, "seed": 0})
+    metrics = Trainer(run, tmp_path, progress=False).fit()
+    assert metrics["accuracy"] >= 0.85, metrics

@@ -14,7 +14,7 @@ from ctm.tasks.maze_data import WAIT, follow, generate_maze, render, shortest_ro
 
 
 def small_task(**options):
-    return MazeTask(MazeOptions(size=7, route_length=8, eval_size=6, **options))
+    return MazeTask(MazeOptions(**{"size": 7, "route_length": 8, "eval_size": 6, **options}))
 
 
 def test_batches_are_deterministic_and_routes_valid():
@@ -49,12 +49,20 @@ def test_folder_of_original_format_images(tmp_path):
     assert sum(len(b.mazes) for b in task.eval_batches(2, seed=0)) == 4
 
 
-def test_folder_errors_name_the_problem(tmp_path):
+def test_folder_errors_name_the_problem(tmp_path, capsys):
     with pytest.raises(ValueError, match="no maze images"):
         load_folder(tmp_path)
     Image.fromarray(np.zeros((5, 5, 3), dtype=np.uint8)).save(tmp_path / "bad.png")
-    with pytest.raises(ValueError, match="bad.png: expected one red start"):
+    with pytest.raises(ValueError, match="none of the 1 image files"):
         load_folder(tmp_path)
+    assert "bad.png: expected one red start" in capsys.readouterr().err
+    maze = generate_maze(2, random.Random(0))
+    Image.fromarray(render(maze)).save(tmp_path / "good.png")
+    (tmp_path / "x.png").write_text("not an image")
+    assert len(load_folder(tmp_path)) == 1  # the stray files are skipped, by name
+    err = capsys.readouterr().err
+    assert "skipped" in err and "x.png" in err and "bad.png" in err
+    assert "skipped 2 of 3 files" in err
     with pytest.raises(ValueError, match="does not exist"):
         MazeOptions(data=str(tmp_path / "missing"))
 
@@ -168,3 +176,53 @@ def test_viz_writes_gifs_summaries_and_a_ticks_sweep(tmp_path, capsys):
         with PILImage.open(run / "viz" / f"maze_{k}_thinking.gif") as gif:
             assert gif.n_frames == 3  # one frame per tick
         assert (run / "viz" / f"maze_{k}_summary.png").is_file()
+
+
+class RouteOracle(torch.nn.Module):
+    """Stands in for a CTM that knows the answers: for the mazes in `known` (by image) it
+    emits the target moves, for the others nothing but Wait; certain at tick 0 only."""
+
+    def __init__(self, known: dict[bytes, torch.Tensor], route_length: int):
+        super().__init__()
+        from ctm.model import CTMConfig
+
+        self.config = CTMConfig(out_dims=5 * route_length, out_shape=(route_length, 5))
+        self.known, self.route_length = known, route_length
+
+    def forward(self, x):
+        from ctm.model.config import CTMOutput
+
+        moves = torch.stack([self.known.get(image.numpy().tobytes(),
+                                            torch.full((self.route_length,), WAIT))
+                             for image in x])
+        logits = torch.nn.functional.one_hot(moves, 5).float().mul(50).reshape(len(x), 1, -1)
+        certainty = torch.tensor([[1.0, 0.0]]).expand(len(x), 2)
+        return CTMOutput(logits=logits.expand(-1, 2, -1), certainty=certainty,
+                         sync_out=torch.zeros(1))
+
+
+def test_evaluate_scores_a_scripted_model_exactly():
+    """An oracle that knows every other maze's route: the solve rate and the per-step
+    accuracy (route steps only, and with the Wait padding) are known in advance."""
+    task = small_task(eval_size=40)
+    batches = list(task.eval_batches(16, seed=0))
+    examples = [(image.numpy().tobytes(), target, length) for batch in batches
+                for image, target, length in zip(batch.inputs, batch.targets,
+                                                 batch.route_lengths, strict=True)]
+    known = {key: target for k, (key, target, _) in enumerate(examples) if k % 2 == 0}
+    solvable, right, steps, right_padded = 0, 0, 0, 0
+    for key, _, length in examples:  # a maze drawn twice is known both times
+        real = min(length, 8)
+        steps += real
+        if key in known:
+            solvable += length <= 8
+            right += real
+            right_padded += 8
+        else:
+            right_padded += 8 - real  # Wait is right on the padding
+    metrics = task.evaluate(RouteOracle(known, 8), iter(batches), "cpu")
+    assert metrics["solve_rate"] == pytest.approx(solvable / 40)
+    assert metrics["per_step_accuracy"] == pytest.approx(right / steps)
+    assert metrics["per_step_accuracy_with_padding"] == pytest.approx(right_padded / (40 * 8))
+    assert metrics["per_step_accuracy_per_tick"][0] == pytest.approx(right / steps)
+    assert metrics["mean_certain_tick"] == 1.0

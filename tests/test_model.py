@@ -128,8 +128,9 @@ def test_straight_through_clamp_keeps_gradients():
 
 
 def test_decays_pushed_out_of_range_move_back_under_training():
-    """The original's first bug: a clamp in forward that zeroed the gradient of decays outside
-    [0, 15], so they stopped learning. Ours keep their gradient and are projected back."""
+    """A clamp inside the graph would zero the gradient of decays outside [0, 15], so they
+    would stop learning. Ours keep their gradient (as the original's in-place projection
+    does) and the trainer projects them back after each step."""
     torch.manual_seed(0)
     model = CTM(small_config())
     with torch.no_grad():

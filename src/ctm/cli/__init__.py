@@ -28,9 +28,11 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     argv = list(sys.argv[1:] if argv is None else argv)
     try:
-        if not argv or argv[0] in ("-h", "--help"):
-            print(usage(), file=sys.stdout if argv else sys.stderr)
-            return 0 if argv else 2
+        if not argv:
+            raise UserError(f"name a command: {', '.join(COMMANDS)} (`ctm --help` says more)")
+        if argv[0] in ("-h", "--help"):
+            print(usage())
+            return 0
         if argv[0] not in COMMANDS:
             raise UserError(f"unknown command {argv[0]!r}; commands: {', '.join(COMMANDS)}")
         return COMMANDS[argv[0]].main(argv[1:])

@@ -202,6 +202,7 @@ def read_original_checkpoint(weights: Path, config: Path) -> tuple[dict[str, tor
     `.safetensors` file, and a JSON of the constructor's arguments. Every problem is one
     ValueError or FileNotFoundError naming the file."""
     import json
+    import warnings
 
     from safetensors import SafetensorError
     from safetensors.torch import load_file
@@ -224,13 +225,15 @@ def read_original_checkpoint(weights: Path, config: Path) -> tuple[dict[str, tor
                              ) from None
     else:
         try:
-            state = torch.load(weights, map_location="cpu", weights_only=True)
-        except Exception as error:  # torch raises several kinds, with pages of advice
-            kind = ("it holds pickled objects other than tensors, which would run code to "
-                    "load" if "weights_only" in str(error) or "Unsupported global" in str(error)
-                    else f"it is not a torch checkpoint ({str(error).splitlines()[0][:80]})")
-            raise ValueError(f"refused to load {weights}: {kind}; convert only a plain state "
-                             f"dict of tensors (nothing was executed)") from None
+            with warnings.catch_warnings():  # torch warns about pickle protocols, in paragraphs
+                warnings.simplefilter("ignore")
+                state = torch.load(weights, map_location="cpu", weights_only=True)
+        except Exception as error:  # torch raises several kinds, each with pages of advice
+            text = str(error)
+            detail = text.split("WeightsUnpickler error:", 1)[-1].strip().splitlines()[0]
+            raise ValueError(f"refused to load {weights}: it is not a plain checkpoint of "
+                             f"tensors that loads without running code ({detail[:80]}); "
+                             f"nothing in it was executed") from None
         state = state.get("model_state_dict", state) if isinstance(state, dict) else state
     if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor)
                                               for v in state.values()):

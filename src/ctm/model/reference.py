@@ -154,8 +154,13 @@ class ReferenceCTM(nn.Module):
         b = kv.size(0)
         state_trace = self.start_trace.unsqueeze(0).expand(b, -1, -1)
         z = self.start_activated_state.unsqueeze(0).expand(b, -1)
-        r_action = torch.exp(-self.decay_params_action.clamp(0, 15)).unsqueeze(0).repeat(b, 1)
-        r_out = torch.exp(-self.decay_params_out.clamp(0, 15)).unsqueeze(0).repeat(b, 1)
+        # as the original does: project the stored decays into [0, 15] in place, then use them
+        # as they are, so every decay keeps its gradient (taken at the projected value)
+        with torch.no_grad():
+            self.decay_params_action.clamp_(0, 15)
+            self.decay_params_out.clamp_(0, 15)
+        r_action = torch.exp(-self.decay_params_action).unsqueeze(0).repeat(b, 1)
+        r_out = torch.exp(-self.decay_params_out).unsqueeze(0).repeat(b, 1)
         _, alpha_out, beta_out = self.compute_synchronisation(z, None, None, r_out, "out")
         alpha_action = beta_action = None
         predictions, tracks = [], {k: [] for k in ("attn", "pre", "post", "out", "act")}

@@ -8,6 +8,7 @@ scikit-learn, and folders and CIFAR files are whatever the user already has on d
 from __future__ import annotations
 
 import random
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -44,22 +45,45 @@ class ArraySource(ImageSource):
 
 class FolderSource(ImageSource):
     """An image folder: one subfolder per class, images read with Pillow on demand and resized
-    to `size` × `size` (bilinear) when given, else required to share one size."""
+    to `size` × `size` (bilinear) when given, else required to share one size.
+
+    Files are read only when a batch needs them, so a damaged file may turn up hours into a
+    run. It is skipped rather than ending the run: the next readable image of the same class
+    takes its place (the same one every time, so a resumed run sees the same batches), and a
+    warning names the file and counts the files skipped so far."""
 
     def __init__(self, files: list[Path], labels: list[int], classes: list[str],
                  size: int | None) -> None:
         self.files, self.labels, self.classes, self.size = files, np.asarray(labels), classes, size
+        self.unreadable: set[int] = set()
 
-    def images(self, indices: list[int]) -> np.ndarray:
+    def _read(self, index: int) -> np.ndarray:
         from PIL import Image
 
-        arrays = []
-        for i in indices:
-            with Image.open(self.files[i]) as image:
-                image = image.convert("RGB")
-                if self.size is not None and image.size != (self.size, self.size):
-                    image = image.resize((self.size, self.size), Image.Resampling.BILINEAR)
-                arrays.append(np.asarray(image))
+        with Image.open(self.files[index]) as image:
+            image = image.convert("RGB")
+            if self.size is not None and image.size != (self.size, self.size):
+                image = image.resize((self.size, self.size), Image.Resampling.BILINEAR)
+            return np.asarray(image)
+
+    def _read_or_substitute(self, index: int) -> np.ndarray:
+        n = len(self.files)
+        for offset in range(n):
+            candidate = (index + offset) % n
+            if self.labels[candidate] != self.labels[index] or candidate in self.unreadable:
+                continue
+            try:
+                return self._read(candidate)
+            except (OSError, ValueError, SyntaxError) as error:  # what Pillow raises
+                self.unreadable.add(candidate)
+                print(f"ctm: warning: skipped unreadable image {self.files[candidate]} "
+                      f"({str(error).splitlines()[0][:100]}); {len(self.unreadable)} skipped "
+                      f"so far", file=sys.stderr)
+        raise ValueError(f"no readable image of class {self.classes[self.labels[index]]!r} "
+                         f"(every one of its files failed to read)")
+
+    def images(self, indices: list[int]) -> np.ndarray:
+        arrays = [self._read_or_substitute(i) for i in indices]
         shapes = {a.shape for a in arrays}
         if len(shapes) > 1:
             raise ValueError(f"images differ in size ({sorted(shapes)}); set --image-size")
@@ -88,6 +112,10 @@ def _folder_listing(root: Path, classes: list[str]) -> tuple[list[Path], list[in
     files, labels = [], []
     for label, name in enumerate(classes):
         found = sorted(p for p in (root / name).rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES)
+        if not found:
+            raise ValueError(f"class folder {root / name} holds no images "
+                             f"({', '.join(IMAGE_SUFFIXES)}): remove it, or it is a class no "
+                             f"example shows")
         files += found
         labels += [label] * len(found)
     if not files:

@@ -9,6 +9,7 @@ entering a wall.
 from __future__ import annotations
 
 import random
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,6 +28,7 @@ from ..losses import (
 from ..metrics import GroupedAccuracy, per_tick_table
 from ..model import CTMConfig, CTMOutput
 from .base import Batch, Task
+from .held_out import maze_key, reserved_bytes
 from .maze_data import (
     Maze,
     follow,
@@ -75,6 +77,12 @@ class MazeOptions:
                 raise ValueError(f"{name} folder {folder!r} does not exist")
 
 
+def is_held_out(maze: Maze) -> bool:
+    """Whether generated training never draws this maze, nor any rotation or mirror image of
+    it (see held_out.py)."""
+    return reserved_bytes(maze_key(maze.open, maze.start, maze.goal))
+
+
 @dataclass
 class MazeBatch(Batch):
     mazes: list[Maze]
@@ -90,17 +98,27 @@ def image_tensor(image: np.ndarray) -> torch.Tensor:
 
 def load_folder(folder: str | Path) -> list[tuple[Maze, list[int]]]:
     """Every maze image in `folder` (recursively), with its route: the blue path when painted,
-    else a shortest route found by search."""
+    else a shortest route found by search. A file that is not a readable maze image is skipped
+    with a warning naming it (so one stray file does not void a data set); a folder with no
+    maze at all is an error."""
     paths = sorted(p for p in Path(folder).rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES)
     if not paths:
         raise ValueError(f"no maze images ({', '.join(IMAGE_SUFFIXES)}) under {folder}")
-    loaded = []
+    loaded, skipped = [], []
     for path in paths:
         try:
             maze, route = parse_image(read_image(path))
             loaded.append((maze, route if route is not None else shortest_route(maze)))
-        except ValueError as error:
-            raise ValueError(f"{path}: {error}") from None
+        except (OSError, ValueError, SyntaxError) as error:  # unreadable, or not a maze
+            skipped.append(path)
+            print(f"ctm: warning: skipped {path}: {str(error).splitlines()[0][:100]}",
+                  file=sys.stderr)
+    if skipped:
+        print(f"ctm: warning: skipped {len(skipped)} of {len(paths)} files under {folder}",
+              file=sys.stderr)
+    if not loaded:
+        raise ValueError(f"none of the {len(paths)} image files under {folder} is a readable "
+                         f"maze (see the warnings above)")
     sizes = {maze.shape for maze, _ in loaded}
     if len(sizes) > 1:
         raise ValueError(f"mazes under {folder} differ in size ({sorted(sizes)}); "
@@ -150,10 +168,16 @@ class MazeTask(Task):
             lengths.append(len(route))
         return MazeBatch(torch.stack(images), torch.stack(targets), mazes, lengths)
 
-    def _generated(self, count: int, rng: random.Random, size: int | None = None
-                   ) -> list[tuple[Maze, list[int]]]:
+    def _generated(self, count: int, rng: random.Random, size: int | None = None,
+                   held_out: bool | None = None) -> list[tuple[Maze, list[int]]]:
+        """`count` generated mazes with their shortest routes: any (held_out None), or only
+        those on one side of the held-out partition (redrawing the others)."""
         cells = ((size or self.options.size) - 1) // 2
-        mazes = [generate_maze(cells, rng, self.options.loop_fraction) for _ in range(count)]
+        mazes = []
+        while len(mazes) < count:
+            maze = generate_maze(cells, rng, self.options.loop_fraction)
+            if held_out is None or is_held_out(maze) == held_out:
+                mazes.append(maze)
         return [(m, shortest_route(m)) for m in mazes]
 
     def train_batch(self, step: int, batch_size: int, seed: int) -> MazeBatch:
@@ -164,7 +188,7 @@ class MazeTask(Task):
             examples = [self._train_set[rng.randrange(len(self._train_set))]
                         for _ in range(batch_size)]
         else:
-            examples = self._generated(batch_size, rng)
+            examples = self._generated(batch_size, rng, held_out=False)
         return self._batch(examples, rng, self.options.augment)
 
     def eval_batches(self, batch_size: int, seed: int) -> Iterator[MazeBatch]:
@@ -172,7 +196,7 @@ class MazeTask(Task):
         if self.options.eval_data:
             examples = load_folder(self.options.eval_data)[: self.options.eval_size]
         else:
-            examples = self._generated(self.options.eval_size, rng)
+            examples = self._generated(self.options.eval_size, rng, held_out=True)
         for first in range(0, len(examples), batch_size):
             yield self._batch(examples[first: first + batch_size], rng, augment=False)
 
@@ -189,6 +213,7 @@ class MazeTask(Task):
                  device: torch.device | str) -> dict[str, Any]:
         steps = GroupedAccuracy()
         solved_at_certain, solved_per_tick = 0, None
+        real_right, real_right_per_tick, real_count = 0.0, None, 0
         route_lengths: list[int] = []
         solved_flags: list[bool] = []
         for batch in batches:
@@ -197,6 +222,16 @@ class MazeTask(Task):
             logits = grouped_logits(out.logits, model.config.out_groups_shape).cpu()
             certainty = out.certainty.cpu()
             steps.update(logits, batch.targets, certainty)
+            # the route's own steps, without the Wait padding after it
+            lengths = torch.tensor(batch.route_lengths).clamp(max=logits.shape[2])
+            real = torch.arange(logits.shape[2]) < lengths.unsqueeze(1)  # (B, R)
+            right = (logits.argmax(-1) == batch.targets.unsqueeze(1)) & real.unsqueeze(1)
+            certain = certainty.argmax(1)
+            real_right += right[torch.arange(len(certain)), certain].sum().item()
+            by_tick = right.sum((0, 2)).double()
+            real_right_per_tick = (by_tick if real_right_per_tick is None
+                                   else real_right_per_tick + by_tick)
+            real_count += int(real.sum())
             moves = logits.argmax(-1).numpy()  # (B, T, R)
             solves = np.array([[follow(maze, route)[0] for route in moves[i]]
                                for i, maze in enumerate(batch.mazes)])  # (B, T)
@@ -210,12 +245,14 @@ class MazeTask(Task):
         result = steps.result("per_step", "route")
         count = steps.count
         return {
-            "per_step_accuracy": result["per_step_accuracy"],
+            "per_step_accuracy": real_right / max(1, real_count),
+            "per_step_accuracy_with_padding": result["per_step_accuracy"],
             "solve_rate": solved_at_certain / count,
             "route_exact": result["route_accuracy"],
             "ece": result["ece"],
             "mean_certain_tick": result["mean_certain_tick"],
-            "per_step_accuracy_per_tick": result["per_step_accuracy_per_tick"],
+            "per_step_accuracy_per_tick": (real_right_per_tick / max(1, real_count)).tolist(),
+            "per_step_accuracy_with_padding_per_tick": result["per_step_accuracy_per_tick"],
             "solve_rate_per_tick": (solved_per_tick / count).tolist(),
             **by_route_length(route_lengths, solved_flags, self.options.route_length),
         }
@@ -226,7 +263,9 @@ class MazeTask(Task):
         results = {}
         for size in (self.options.size, *self.options.larger_sizes):
             rng = random.Random(seed * 1_000_003 - EVAL_STREAM - size)
-            mazes = [m for m, _ in self._generated(self.options.eval_size, rng, size)]
+            # training sees only its own size, and none of that size's held-out half
+            held_out = True if size == self.options.size else None
+            mazes = [m for m, _ in self._generated(self.options.eval_size, rng, size, held_out)]
             solved = sum(solve_by_reapplication(model, mazes[i: i + batch_size],
                                                 self.options.reapply, device)
                          for i in range(0, len(mazes), batch_size))
@@ -244,8 +283,10 @@ class MazeTask(Task):
     def summary(self, metrics: dict[str, Any]) -> str:
         lines = [
             f"maze: at the most-certain tick (mean tick {metrics['mean_certain_tick']:.1f}) "
-            f"per-step {100 * metrics['per_step_accuracy']:.2f}%, "
-            f"solved {100 * metrics['solve_rate']:.2f}%, per-step ECE {100 * metrics['ece']:.2f}%",
+            f"solved {100 * metrics['solve_rate']:.2f}%, route steps right "
+            f"{100 * metrics['per_step_accuracy']:.2f}% "
+            f"({100 * metrics['per_step_accuracy_with_padding']:.2f}% counting the Wait "
+            f"padding), per-step ECE {100 * metrics['ece']:.2f}%",
         ]
         lines += per_tick_table({"per-step": metrics["per_step_accuracy_per_tick"],
                                  "solved": metrics["solve_rate_per_tick"]})

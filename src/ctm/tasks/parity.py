@@ -14,6 +14,7 @@ from ..losses import TickLoss, grouped_logits, per_tick_cross_entropy, two_tick_
 from ..metrics import GroupedAccuracy, per_tick_table
 from ..model import CTMConfig, CTMOutput
 from .base import Batch, Task
+from .held_out import MIN_RESERVED, SHARE, reserved_bits, reserved_sequence_count
 
 EVAL_STREAM = 7_919  # offsets the evaluation seed away from training steps' seeds
 
@@ -30,12 +31,25 @@ class ParityOptions:
             raise ValueError(f"eval_size must be >= 1, got {self.eval_size}")
 
 
-def make_parity(count: int, length: int, generator: torch.Generator) -> Batch:
-    """`count` random ±1 sequences and their cumulative parities (1 = odd number of -1s)."""
-    bits = torch.randint(0, 2, (count, length), generator=generator)
+def parity_batch(bits: torch.Tensor) -> Batch:
+    """±1 sequences from (N, L) bits, and their cumulative parities (1 = odd number of -1s)."""
     sequences = (bits * 2 - 1).float()
     targets = torch.cumsum(bits == 0, dim=1) % 2
     return Batch(sequences, targets.long())
+
+
+def draw_bits(count: int, length: int, generator: torch.Generator,
+              held_out: bool | None) -> torch.Tensor:
+    """`count` random bit sequences: any (None), only held-out ones (True) or none of them
+    (False), by redrawing the rows on the wrong side of the partition."""
+    bits = torch.randint(0, 2, (count, length), generator=generator)
+    if held_out is None:
+        return bits
+    wrong = reserved_bits(bits) != held_out
+    while wrong.any():
+        bits[wrong] = torch.randint(0, 2, (int(wrong.sum()), length), generator=generator)
+        wrong = reserved_bits(bits) != held_out
+    return bits
 
 
 class ParityTask(Task):
@@ -62,17 +76,29 @@ class ParityTask(Task):
     def options_for_model(cls, config: CTMConfig) -> dict[str, Any]:
         return {"length": config.out_groups_shape[0]}
 
+    @property
+    def held_out_sequences(self) -> int | None:
+        """Distinct sequences training never draws (None: more than can be counted); 0 when
+        the space is too small to split, and held-out figures measure fit."""
+        count = reserved_sequence_count(self.options.length)
+        return 0 if count is not None and count < MIN_RESERVED else count
+
+    def _split(self) -> bool:
+        return self.held_out_sequences != 0
+
     def train_batch(self, step: int, batch_size: int, seed: int) -> Batch:
         generator = torch.Generator().manual_seed(seed * 1_000_003 + step)
-        return make_parity(batch_size, self.options.length, generator)
+        held_out = False if self._split() else None
+        return parity_batch(draw_bits(batch_size, self.options.length, generator, held_out))
 
     def eval_batches(self, batch_size: int, seed: int) -> Iterator[Batch]:
         generator = torch.Generator().manual_seed(seed * 1_000_003 - EVAL_STREAM)
+        held_out = True if self._split() else None
         remaining = self.options.eval_size
         while remaining > 0:
             count = min(batch_size, remaining)
             remaining -= count
-            yield make_parity(count, self.options.length, generator)
+            yield parity_batch(draw_bits(count, self.options.length, generator, held_out))
 
     def loss(self, output: CTMOutput, batch: Batch, config: CTMConfig) -> TickLoss:
         logits = grouped_logits(output.logits, config.out_groups_shape)
@@ -116,9 +142,18 @@ class ParityTask(Task):
                     out_dir / f"sequence_{k}_thinking.png"))
         return written
 
+    def held_out_note(self) -> str:
+        count, length = self.held_out_sequences, self.options.length
+        if count == 0:
+            return (f"training fit, not generalisation: L={length} has only {2 ** length} "
+                    f"sequences, too few to hold any out of training")
+        distinct = f"{count:,} distinct sequences" if count else f"1 in {SHARE} sequences"
+        return f"held-out: {distinct} that training never draws"
+
     def summary(self, metrics: dict[str, Any]) -> str:
         lines = [
-            f"parity L={self.options.length}: at the most-certain tick "
+            f"parity L={self.options.length} ({self.held_out_note()})",
+            f"at the most-certain tick "
             f"(mean tick {metrics['mean_certain_tick']:.1f}) "
             f"per-position {100 * metrics['position_accuracy']:.2f}%, "
             f"whole-sequence {100 * metrics['sequence_accuracy']:.2f}%, "

@@ -70,6 +70,7 @@ class Trainer:
         self.stopped_by: str | None = None  # the signal's name when a signal ended fit() early
         self._prefetcher: BatchPrefetcher | None = None
         self._skipped_in_a_row = 0
+        self.skipped_steps = 0  # on_nonfinite="skip": steps taken without an update
         checkpoint = self._checkpoint_to_resume() if resume else None
         if not resume:
             self._refuse_existing_run()
@@ -182,6 +183,7 @@ class Trainer:
         self.optimizer.zero_grad(set_to_none=True)
         self._skipped_in_a_row += 1
         if self.run.train.on_nonfinite == "skip" and self._skipped_in_a_row < MAX_SKIPPED:
+            self.skipped_steps += 1
             return
         checkpoint, _ = find_checkpoint(self.run_dir)
         kept = (f"the last checkpoint, {checkpoint}, holds finite weights from before"

@@ -1,0 +1,468 @@
+"""The catalogue of user mistakes and damaged files that `ctm` must answer with one clear line.
+
+`test_bad_inputs.py` runs every case; `scripts/bad_inputs_table.py` writes `docs/bad-inputs.md`
+from the same list, so the table and the tests cannot drift apart. A case runs in a fresh
+workspace `{ws}` holding `{ws}/run`, a copy of a tiny finished parity run with checkpoints at
+steps 3 and 6; its `prepare` may damage files or add data folders first.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import pickle
+import random
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+TINY_MODEL = ("--d-model", "16", "--d-input", "8", "--heads", "2", "--ticks", "3",
+              "--n-sync-out", "8", "--n-sync-action", "8", "--n-self", "0")
+TINY_RUN = ("--length", "4", "--eval-size", "32", *TINY_MODEL, "--batch-size", "8",
+            "--eval-every", "3", "--checkpoint-every", "3", "--log-every", "1",
+            "--no-progress")
+
+
+@dataclass(frozen=True)
+class Case:
+    group: str
+    what: str  # the mistake, as a user would put it
+    argv: tuple[str, ...]  # the command, `{ws}` standing for the workspace
+    says: str  # a fragment of the one line ctm answers with
+    prepare: Callable[[Path], None] | None = None
+    status: int = 2  # exit status; 0 where the command goes on (with a warning, or unharmed)
+    warning: bool = False  # `says` is in a `ctm: warning:` line (else, with status 0, in the
+    #                        output: the fault was absorbed without a word)
+
+    @property
+    def id(self) -> str:
+        return "-".join(f"{self.group} {self.what}".lower().replace("/", " ").split()[:9])
+
+
+# --- preparations: damage a file or lay out data -----------------------------------------------
+
+def _edit_json(path: str, change: Callable[[dict], None]) -> Callable[[Path], None]:
+    def prepare(ws: Path) -> None:
+        file = ws / path
+        data = json.loads(file.read_text())
+        change(data)
+        file.write_text(json.dumps(data))
+    return prepare
+
+
+def _write(path: str, content: bytes) -> Callable[[Path], None]:
+    def prepare(ws: Path) -> None:
+        (ws / path).parent.mkdir(parents=True, exist_ok=True)
+        (ws / path).write_bytes(content)
+    return prepare
+
+
+def _truncate(path: str, keep: float = 0.5) -> Callable[[Path], None]:
+    def prepare(ws: Path) -> None:
+        data = (ws / path).read_bytes()
+        (ws / path).write_bytes(data[: int(len(data) * keep)])
+    return prepare
+
+
+def _random_bytes(path: str) -> Callable[[Path], None]:
+    return _write(path, random.Random(0).randbytes(4096))
+
+
+def _tensors(path: str, change: Callable[[dict], None]) -> Callable[[Path], None]:
+    def prepare(ws: Path) -> None:
+        from safetensors.torch import load_file, save_file
+
+        tensors = load_file(ws / path)
+        change(tensors)
+        save_file(tensors, ws / path)
+    return prepare
+
+
+def _drop_tensor(tensors: dict) -> None:
+    del tensors[sorted(tensors)[0]]
+
+
+def _reshape_tensor(tensors: dict) -> None:
+    import torch
+
+    name = next(k for k, v in sorted(tensors.items()) if v.ndim == 2)
+    tensors[name] = torch.zeros(tensors[name].shape[0] + 1, tensors[name].shape[1])
+
+
+def _mazes(folder: str, stray: bool) -> Callable[[Path], None]:
+    def prepare(ws: Path) -> None:
+        from PIL import Image
+
+        from ctm.tasks.maze_data import generate_maze, render
+
+        root = ws / folder
+        root.mkdir(parents=True)
+        for seed in range(3):
+            maze = generate_maze(7, random.Random(seed))  # 15x15 pixels
+            Image.fromarray(render(maze)).save(root / f"maze{seed}.png")
+        if stray:
+            (root / "x.png").write_text("not an image")
+    return prepare
+
+
+def _images(layout: str) -> Callable[[Path], None]:
+    """An image folder of 8x8 PNGs: `empty-class` adds a class folder with nothing in it,
+    `corrupt` lays out train/ and val/ with a damaged JPEG among the held-out images."""
+    def prepare(ws: Path) -> None:
+        import numpy as np
+        from PIL import Image
+
+        rng = np.random.default_rng(0)
+        parts = ["train", "val"] if layout == "corrupt" else [""]
+        for part in parts:
+            for name in ("cat", "dog"):
+                folder = ws / "images" / part / name
+                folder.mkdir(parents=True)
+                for k in range(3):
+                    pixels = rng.integers(0, 255, (8, 8, 3), dtype=np.uint8)
+                    Image.fromarray(pixels).save(folder / f"{k}.png")
+        if layout == "empty-class":
+            (ws / "images" / "bird").mkdir()
+        if layout == "corrupt":
+            (ws / "images" / "val" / "dog" / "broken.jpg").write_bytes(b"\xff\xd8\xff" + b"0" * 50)
+    return prepare
+
+
+def _code_pickle(ws: Path) -> None:
+    class Payload:  # unpickling this would call os.system
+        def __reduce__(self):  # noqa: ANN204
+            return (os.system, ("echo pwned > " + str(ws / "pwned"),))
+
+    (ws / "evil.pt").write_bytes(pickle.dumps({"model_state_dict": Payload()}))
+    (ws / "ctor.json").write_text("{}")
+
+
+def _convert_inputs(ws: Path) -> None:
+    import torch
+
+    torch.save({"weight": torch.zeros(2)}, ws / "plain.pt")
+    (ws / "ctor.json").write_text(json.dumps({"d_model": 16}))
+
+
+def _no_checkpoints(ws: Path) -> None:
+    import shutil
+
+    shutil.rmtree(ws / "run" / "checkpoints")
+    shutil.rmtree(ws / "run" / "model")
+
+
+def _lstm_run(ws: Path) -> None:
+    from ctm.cli import main
+
+    assert main(["train", "parity", "--architecture", "lstm", "--steps", "1", *TINY_RUN,
+                 "--out", str(ws / "lstm")]) == 0
+
+
+TRAIN = ("train", "parity", "--out", "{ws}/new", *TINY_RUN, "--steps", "1")
+CASES: list[Case] = [
+    # --- the command line ----------------------------------------------------------------------
+    Case("command", "unknown command", ("trian",), "unknown command 'trian'"),
+    Case("command", "no command at all", (), "name a command: tasks, train"),
+    Case("train flags", "unknown task", ("train", "nosuchtask", "--out", "{ws}/x"),
+         "unknown task 'nosuchtask'"),
+    Case("train flags", "no task and no config", ("train", "--out", "{ws}/x"), "name a task"),
+    Case("train flags", "no --out", ("train", "parity"), "--out RUN_DIR"),
+    Case("train flags", "a word for an integer", (*TRAIN, "--d-model", "big"),
+         "invalid int value: 'big'"),
+    Case("train flags", "a word for a boolean", (*TRAIN, "--deep-nlm", "maybe"),
+         "expected true or false"),
+    Case("train flags", "a flag that does not exist", (*TRAIN, "--no-such-field", "1"),
+         "unrecognized arguments"),
+    Case("train flags", "a flag of another task", (*TRAIN, "--route-length", "9"),
+         "unrecognized arguments"),
+    Case("train flags", "unknown pairing", (*TRAIN, "--pairing", "all"),
+         "pairing must be one of"),
+    Case("train flags", "unknown architecture", (*TRAIN, "--architecture", "transformer"),
+         "architecture must be one of"),
+    Case("train flags", "unknown backbone", ("train", "images", "--backbone", "vgg", "--out",
+                                             "{ws}/x"), "backbone must be one of"),
+    Case("train flags", "learning rate 0", (*TRAIN, "--lr", "0"), "lr must be > 0"),
+    Case("train flags", "negative learning rate", (*TRAIN, "--lr", "-0.1"), "lr must be > 0"),
+    Case("train flags", "infinite learning rate", (*TRAIN, "--lr", "inf"),
+         "lr must be a finite number"),
+    Case("train flags", "NaN learning rate", (*TRAIN, "--lr", "nan"),
+         "lr must be a finite number"),
+    Case("train flags", "zero steps", (*TRAIN, "--steps", "0"), "steps must be >= 1"),
+    Case("train flags", "zero batch size", (*TRAIN, "--batch-size", "0"),
+         "batch_size must be >= 1"),
+    Case("train flags", "negative weight decay", (*TRAIN, "--weight-decay", "-1"),
+         "weight_decay must be >= 0"),
+    Case("train flags", "negative warm-up", (*TRAIN, "--warmup-steps", "-5"),
+         "warmup_steps must be >= 0"),
+    Case("train flags", "zero checkpoints kept", (*TRAIN, "--keep-checkpoints", "0"),
+         "keep_checkpoints must be >= 1"),
+    Case("train flags", "negative threads", (*TRAIN, "--threads", "-2"),
+         "threads must be >= 0"),
+    Case("train flags", "unknown precision", (*TRAIN, "--precision", "fp8"),
+         "precision must be one of"),
+    Case("train flags", "unknown compile mode", (*TRAIN, "--compile-mode", "fast"),
+         "compile_mode must be one of"),
+    Case("train flags", "negative data workers", (*TRAIN, "--data-workers", "-1"),
+         "data_workers must be >= 0"),
+    Case("train flags", "unknown non-finite policy", (*TRAIN, "--on-nonfinite", "ignore"),
+         "on_nonfinite must be one of"),
+    Case("train flags", "device tpu", (*TRAIN, "--device", "tpu"),
+         "device must be cpu, cuda, cuda:N or mps, got 'tpu'"),
+    Case("train flags", "a GPU this machine does not have", (*TRAIN, "--device", "cuda:99"),
+         "device 'cuda:99'"),
+    Case("train flags", "heads that do not divide the attention width",
+         (*TRAIN, "--d-input", "10", "--heads", "4"), "must be divisible by heads"),
+    Case("train flags", "output size the task fixes", (*TRAIN, "--out-dims", "10"),
+         "parity fixes out_dims=8"),
+    Case("train flags", "dropout of 1.5", (*TRAIN, "--dropout", "1.5"),
+         "dropout must be in [0, 1)"),
+    Case("train flags", "more self-pairs than pairs", (*TRAIN, "--n-self", "100"),
+         "n_self (100) must be smaller"),
+    Case("train flags", "n_self with dense pairing",
+         (*TRAIN, "--pairing", "dense", "--n-self", "2"), "n_self only applies"),
+    Case("train flags", "dense pairs that need more neurons than there are",
+         (*TRAIN, "--pairing", "dense", "--n-sync-out", "12", "--n-sync-action", "12"),
+         "must be <= d_model"),
+    Case("train flags", "zero ticks", (*TRAIN, "--ticks", "0"), "ticks must be >= 1"),
+    Case("train flags", "parity of length 0", (*TRAIN, "--length", "0"),
+         "length must be >= 1"),
+    Case("train flags", "--match-ctm on the CTM itself", (*TRAIN, "--match-ctm"),
+         "--match-ctm sizes a baseline"),
+    Case("train flags", "early exit flag on train", (*TRAIN, "--halt-at", "0.5"),
+         "unrecognized arguments"),
+    Case("train flags", "--out is a file", ("train", "parity", "--out", "{ws}/file", *TINY_RUN),
+         "is a file, not a folder", _write("file", b"x")),
+    Case("train flags", "--out already holds a run", ("train", "parity", "--out", "{ws}/run",
+                                                      *TINY_RUN), "ctm train --resume"),
+    Case("task options", "maze of even size", ("train", "maze", "--size", "4", "--out",
+                                               "{ws}/x"), "size must be odd and >= 5"),
+    Case("task options", "maze data folder that does not exist",
+         ("train", "maze", "--data", "{ws}/nowhere", "--out", "{ws}/x"),
+         "data folder '{ws}/nowhere' does not exist"),
+    Case("task options", "maze route length 0", ("train", "maze", "--route-length", "0",
+                                                 "--out", "{ws}/x"), "route_length must be"),
+    Case("task options", "unknown image data set", ("train", "images", "--dataset", "mnist",
+                                                    "--out", "{ws}/x"),
+         "dataset must be one of"),
+    Case("task options", "CIFAR without its folder", ("train", "images", "--dataset",
+                                                      "cifar10", "--out", "{ws}/x"),
+         "give --path"),
+    Case("task options", "held-out share of 1.5",
+         ("train", "images", "--dataset", "folder", "--path", "{ws}", "--test-share", "1.5",
+          "--out", "{ws}/x"), "test_share must be in (0, 1)"),
+    Case("task options", "CIFAR folder without CIFAR files",
+         ("train", "images", "--dataset", "cifar10", "--path", "{ws}", "--out", "{ws}/x",
+          *TINY_MODEL), "data_batch_1.bin"),
+    # --- config files --------------------------------------------------------------------------
+    Case("config files", "--config that is not JSON", ("train", "--config", "{ws}/bad.json",
+                                                       "--out", "{ws}/x"),
+         "bad.json is not valid JSON: Expecting value at line 1, column 1",
+         _write("bad.json", b"nonsense")),
+    Case("config files", "--config cut short", ("train", "--config", "{ws}/cut.json", "--out",
+                                                "{ws}/x"),
+         "cut.json is not valid JSON", _write("cut.json", b'{"task": "parity", "options": {')),
+    Case("config files", "--config that is a folder", ("train", "--config", "{ws}/run",
+                                                       "--out", "{ws}/x"),
+         "is a folder, not a run config file"),
+    Case("config files", "--config that does not exist", ("train", "--config",
+                                                          "{ws}/none.json", "--out", "{ws}/x"),
+         "none.json not found"),
+    Case("config files", "--config with a word for d_model",
+         ("train", "--config", "{ws}/run/config.json", "--out", "{ws}/x"),
+         "model field d_model must be an integer, got 'abc'",
+         _edit_json("run/config.json", lambda d: d["model"].update(d_model="abc"))),
+    Case("config files", "--config with steps as a string",
+         ("train", "--config", "{ws}/run/config.json", "--out", "{ws}/x"),
+         "train field steps must be an integer, got '300'",
+         _edit_json("run/config.json", lambda d: d["train"].update(steps="300"))),
+    Case("config files", "--config with lr null",
+         ("train", "--config", "{ws}/run/config.json", "--out", "{ws}/x"),
+         "train field lr must be a number, got None",
+         _edit_json("run/config.json", lambda d: d["train"].update(lr=None))),
+    Case("config files", "--config with an unknown field",
+         ("train", "--config", "{ws}/run/config.json", "--out", "{ws}/x"),
+         "unknown model field(s): d_modle",
+         _edit_json("run/config.json", lambda d: d["model"].update(d_modle=3))),
+    Case("config files", "--config without its train section",
+         ("train", "--config", "{ws}/run/config.json", "--out", "{ws}/x"),
+         "run config lacks train", _edit_json("run/config.json", lambda d: d.pop("train"))),
+    Case("config files", "--config naming an unknown task",
+         ("train", "--config", "{ws}/run/config.json", "--out", "{ws}/x"),
+         "unknown task 'sudoku'", _edit_json("run/config.json", lambda d: d.update(task="sudoku"))),
+    Case("config files", "--config of a saved model, not a run",
+         ("train", "--config", "{ws}/run/model/config.json", "--out", "{ws}/x"),
+         "run config lacks model, options, task, train"),
+    Case("config files", "--config that is a JSON list",
+         ("train", "--config", "{ws}/list.json", "--out", "{ws}/x"),
+         "a run config is a JSON object, got list", _write("list.json", b"[1, 2]")),
+    Case("config files", "--config of another task than named",
+         ("train", "maze", "--config", "{ws}/run/config.json", "--out", "{ws}/x"),
+         "is a parity run, not maze"),
+    Case("config files", "--config that is binary", ("train", "--config", "{ws}/bin.json",
+                                                     "--out", "{ws}/x"),
+         "is not a text file", _write("bin.json", b"\xff\xfe\x00\x81")),
+    # --- resume and init-from ------------------------------------------------------------------
+    Case("resume", "--resume with --out", ("train", "--resume", "{ws}/run", "--out", "{ws}/x"),
+         "drop --out and --config"),
+    Case("resume", "--resume of a folder that does not exist",
+         ("train", "--resume", "{ws}/nowhere"), "no such run directory"),
+    Case("resume", "--resume of a folder that is no run", ("train", "--resume", "{ws}/empty"),
+         "is not a run directory", _write("empty/readme.txt", b"hi")),
+    Case("resume", "--resume changing the model", ("train", "--resume", "{ws}/run",
+                                                   "--d-model", "8"),
+         "cannot change --d-model"),
+    Case("resume", "--resume changing a task option", ("train", "--resume", "{ws}/run",
+                                                       "--length", "6"),
+         "cannot change --length"),
+    Case("resume", "--resume changing the learning rate", ("train", "--resume", "{ws}/run",
+                                                           "--lr", "0.5"),
+         "cannot change --lr"),
+    Case("resume", "--resume changing the step count", ("train", "--resume", "{ws}/run",
+                                                        "--steps", "12"),
+         "--init-from {ws}/run --steps N"),
+    Case("resume", "--resume naming another task", ("train", "maze", "--resume", "{ws}/run"),
+         "is a parity run, not maze"),
+    Case("resume", "--resume with --match-ctm", ("train", "--resume", "{ws}/run",
+                                                 "--match-ctm"),
+         "a resumed run keeps its own"),
+    Case("resume", "--resume with a damaged config.json", ("train", "--resume", "{ws}/run"),
+         "config.json is not valid JSON", _write("run/config.json", b"{nope")),
+    Case("resume", "--resume when the newest checkpoint's weights are cut short",
+         ("train", "--resume", "{ws}/run", "--no-progress"),
+         "step-000006 is damaged (model.safetensors does not match its checksum); "
+         "using step-000003",
+         _truncate("run/checkpoints/step-000006/model.safetensors"), status=0, warning=True),
+    Case("resume", "--resume when the newest trainer state is cut short",
+         ("train", "--resume", "{ws}/run", "--no-progress"),
+         "trainer_state.pt does not match its checksum",
+         _truncate("run/checkpoints/step-000006/trainer_state.pt"), status=0, warning=True),
+    Case("resume", "--resume with a damaged latest.json",
+         ("train", "--resume", "{ws}/run", "--no-progress", "--steps", "6"),
+         "run directory: {ws}/run", _write("run/checkpoints/latest.json", b"{garbage"),
+         status=0),
+    Case("resume", "--resume of a run that crashed before its first checkpoint",
+         ("train", "--resume", "{ws}/run", "--no-progress"),
+         "starting it again from step 0 with its saved config", _no_checkpoints, status=0,
+         warning=True),
+    Case("resume", "--init-from a folder that does not exist",
+         (*TRAIN, "--init-from", "{ws}/nowhere"), "--init-from: {ws}/nowhere not found"),
+    Case("resume", "--init-from a model of another size",
+         (*TRAIN, "--init-from", "{ws}/run", "--d-model", "32"),
+         "its model differs (d_model: 16 there, 32 here)"),
+    Case("resume", "--init-from an empty folder", (*TRAIN, "--init-from", "{ws}/empty"),
+         "neither a run directory", _write("empty/readme.txt", b"hi")),
+    # --- evaluating a model --------------------------------------------------------------------
+    Case("eval", "a path that does not exist", ("eval", "{ws}/nowhere"),
+         "{ws}/nowhere not found: give a run directory"),
+    Case("eval", "a bundled model that does not exist", ("eval", "bundled:nothing"),
+         "no bundled model 'nothing'"),
+    Case("eval", "a folder that is neither run nor model", ("eval", "{ws}/empty"),
+         "neither a run directory", _write("empty/readme.txt", b"hi")),
+    Case("eval", "a saved model without --task", ("eval", "{ws}/run/model"),
+         "say which task it solves with --task"),
+    Case("eval", "--task that contradicts the run", ("eval", "{ws}/run", "--task", "maze"),
+         "is a parity run, not maze: drop --task"),
+    Case("eval", "weights cut short", ("eval", "{ws}/run"),
+         "model.safetensors is damaged or not a safetensors file",
+         _truncate("run/model/model.safetensors")),
+    Case("eval", "weights file empty", ("eval", "{ws}/run"),
+         "model.safetensors is damaged or not a safetensors file",
+         _write("run/model/model.safetensors", b"")),
+    Case("eval", "weights file of random bytes", ("eval", "{ws}/run"),
+         "model.safetensors is damaged or not a safetensors file",
+         _random_bytes("run/model/model.safetensors")),
+    Case("eval", "weights with a tensor missing", ("eval", "{ws}/run"),
+         "does not fit its model config: missing tensors",
+         _tensors("run/model/model.safetensors", _drop_tensor)),
+    Case("eval", "weights of the wrong shape", ("eval", "{ws}/run"),
+         "does not fit its model config: wrong shapes",
+         _tensors("run/model/model.safetensors", _reshape_tensor)),
+    Case("eval", "model config with a word for d_model", ("eval", "{ws}/run"),
+         "CTMConfig field d_model must be an integer, got 'abc'",
+         _edit_json("run/model/config.json", lambda d: d.update(d_model="abc"))),
+    Case("eval", "model config that is not JSON", ("eval", "{ws}/run"),
+         "model/config.json is not valid JSON", _write("run/model/config.json", b"{")),
+    Case("eval", "run config with lr null", ("eval", "{ws}/run"),
+         "train field lr must be a number, got None",
+         _edit_json("run/config.json", lambda d: d["train"].update(lr=None))),
+    Case("eval", "certainty threshold above 1", ("eval", "{ws}/run", "--halt-at", "2"),
+         "thresholds must be in [0, 1]"),
+    Case("eval", "thresholds that are not numbers", ("eval", "{ws}/run", "--halt-sweep",
+                                                     "a,b"),
+         "expected numbers such as 0.5,0.9"),
+    Case("eval", "negative batch size", ("eval", "{ws}/run", "--batch-size", "-1"),
+         "--batch-size must be >= 1"),
+    Case("eval", "zero timing repeats", ("eval", "{ws}/run", "--halt-at", "0.5", "--repeats",
+                                         "0"), "--repeats >= 1"),
+    Case("eval", "--data for a task that reads no data", ("eval", "{ws}/run", "--data",
+                                                          "{ws}"),
+         "the parity task does not read data from disk"),
+    Case("eval", "a task option that is not a number", ("eval", "{ws}/run", "--eval-size",
+                                                        "many"),
+         "argument --eval-size: invalid int value"),
+    Case("eval", "a task option out of range", ("eval", "{ws}/run", "--eval-size", "0"),
+         "eval_size must be >= 1"),
+    Case("eval", "device tpu", ("eval", "{ws}/run", "--device", "tpu"),
+         "device must be cpu, cuda, cuda:N or mps"),
+    Case("eval", "early exit on a baseline", ("eval", "{ws}/lstm", "--halt-at", "0.5"),
+         "early exit needs a CTM, not a lstm model", _lstm_run),
+    Case("eval", "a run with no model or checkpoint yet", ("eval", "{ws}/run"),
+         "has no trained model or intact checkpoint yet", _no_checkpoints),
+    # --- data on disk --------------------------------------------------------------------------
+    Case("data on disk", "maze --data folder with one stray file",
+         ("eval", "bundled:maze15", "--data", "{ws}/mazes", "--quick"),
+         "skipped {ws}/mazes/x.png", _mazes("mazes", stray=True), status=0, warning=True),
+    Case("data on disk", "maze --data that is a file",
+         ("eval", "bundled:maze15", "--data", "{ws}/run/config.json"), "is not a folder"),
+    Case("data on disk", "maze training folder with one stray file",
+         ("train", "maze", "--data", "{ws}/mazes", "--steps", "1", "--route-length", "8",
+          "--eval-size", "4", "--eval-batch-size", "4", "--batch-size", "2", *TINY_MODEL,
+          "--no-progress", "--out", "{ws}/x"),
+         "skipped 1 of 4 files under {ws}/mazes", _mazes("mazes", stray=True), status=0,
+         warning=True),
+    Case("data on disk", "maze folder with no maze in it",
+         ("eval", "bundled:maze15", "--data", "{ws}/junk"), "none of the 1 image files",
+         _write("junk/x.png", b"text")),
+    Case("data on disk", "image folder with an empty class folder",
+         ("train", "images", "--dataset", "folder", "--path", "{ws}/images", "--out", "{ws}/x",
+          *TINY_MODEL), "class folder {ws}/images/bird holds no images",
+         _images("empty-class")),
+    Case("data on disk", "image folder with a damaged JPEG",
+         ("train", "images", "--dataset", "folder", "--path", "{ws}/images", "--steps", "1",
+          "--batch-size", "4", *TINY_MODEL, "--no-progress", "--out", "{ws}/x"),
+         "skipped unreadable image {ws}/images/val/dog/broken.jpg", _images("corrupt"),
+         status=0, warning=True),
+    # --- viz -------------------------------------------------------------------------------------
+    Case("viz", "zero examples", ("viz", "{ws}/run", "--count", "0"), "--count must be >= 1"),
+    Case("viz", "zero ticks", ("viz", "{ws}/run", "--ticks", "0"), "--ticks must be positive"),
+    Case("viz", "ticks that are not numbers", ("viz", "{ws}/run", "--ticks", "a"),
+         "expected comma-separated integers"),
+    Case("viz", "a path that does not exist", ("viz", "{ws}/nowhere"), "not found"),
+    # --- convert-original ------------------------------------------------------------------------
+    Case("convert", "weights that do not exist", ("convert-original", "{ws}/w.pt",
+                                                  "{ws}/c.json", "{ws}/out"), "w.pt not found"),
+    Case("convert", "constructor JSON that is not JSON",
+         ("convert-original", "{ws}/plain.pt", "{ws}/bad.json", "{ws}/out"),
+         "bad.json is not valid JSON", lambda ws: (_convert_inputs(ws),
+                                                   _write("bad.json", b"{")(ws))),
+    Case("convert", "a pickle that would run code",
+         ("convert-original", "{ws}/evil.pt", "{ws}/ctor.json", "{ws}/out"),
+         "not a plain checkpoint of tensors that loads without running code", _code_pickle),
+    Case("convert", "weights that are random bytes",
+         ("convert-original", "{ws}/noise.pt", "{ws}/ctor.json", "{ws}/out"),
+         "not a plain checkpoint of tensors", lambda ws: (_convert_inputs(ws),
+                                                     _random_bytes("noise.pt")(ws))),
+    Case("convert", "weights that do not fit the constructor",
+         ("convert-original", "{ws}/plain.pt", "{ws}/ctor.json", "{ws}/out"),
+         "does not match", _convert_inputs),
+    # --- bench -----------------------------------------------------------------------------------
+    Case("bench", "unknown benchmark", ("bench", "nosuchbench"), "unknown benchmark"),
+    Case("bench", "zero timed steps", ("bench", "parity16", "--steps", "0"),
+         "--steps, --warmup and --threads must be >= 1"),
+    Case("bench", "bf16 on the CPU", ("bench", "parity16", "--precision", "bf16"),
+         "--precision bf16 is for CUDA devices"),
+    Case("bench", "device tpu", ("bench", "parity16", "--device", "tpu"),
+         "device must be cpu, cuda, cuda:N or mps"),
+    Case("bench", "unknown compile mode", ("bench", "parity16", "--compile-mode", "fast"),
+         "--compile-mode must be one of"),
+]

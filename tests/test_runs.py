@@ -1,0 +1,210 @@
+"""Runs that never lose work: divergence, damaged checkpoints, early crashes, full disks, what a
+resume may change, and output cut off by a closed pipe."""
+
+import errno
+import json
+import math
+import os
+import shutil
+import subprocess
+import sys
+
+import pytest
+import torch
+from safetensors.torch import load_file
+
+from ctm.cli import main
+from ctm.device import check_device
+from ctm.run import RunConfig
+from ctm.run.checkpoint import check_checkpoint, find_checkpoint
+from ctm.train import Trainer, TrainingDiverged
+
+TINY = ["--length", "4", "--eval-size", "32", "--d-model", "16", "--d-input", "8", "--heads",
+        "2", "--ticks", "3", "--n-sync-out", "8", "--n-sync-action", "8", "--batch-size", "8",
+        "--log-every", "1", "--no-progress"]
+
+
+def tiny_run(steps=8, **train):
+    model = dict(d_model=16, d_input=8, heads=2, ticks=3, memory_length=3, nlm_hidden=4,
+                 n_sync_out=8, n_sync_action=8)
+    settings = dict(steps=steps, batch_size=8, warmup_steps=2, eval_every=4,
+                    checkpoint_every=2, keep_checkpoints=1, log_every=1, eval_batch_size=32,
+                    seed=3)
+    settings.update(train)
+    return RunConfig.create("parity", {"length": 4, "eval_size": 32}, model, settings)
+
+
+def strict_rows(path):
+    """Every metrics row, parsed by a reader that refuses NaN and Infinity tokens."""
+    def refuse(token):
+        raise ValueError(f"non-standard JSON token {token}")
+    return [json.loads(line, parse_constant=refuse) for line in path.read_text().splitlines()]
+
+
+def all_finite(directory):
+    return all(torch.isfinite(t).all() for t in load_file(directory / "model.safetensors")
+               .values() if t.is_floating_point())
+
+
+# --- divergence -----------------------------------------------------------------------------------
+
+def test_a_diverging_run_stops_with_status_3_and_keeps_finite_checkpoints(tmp_path, capsys):
+    run = tmp_path / "run"
+    status = main(["train", "parity", "--out", str(run), "--steps", "200", "--lr", "1e4",
+                   "--warmup-steps", "0", "--checkpoint-every", "2", "--keep-checkpoints", "1",
+                   "--eval-every", "100", *TINY])
+    err = capsys.readouterr().err
+    assert status == 3, err
+    line = [x for x in err.splitlines() if x.startswith("ctm: error:")][0]
+    assert "training diverged at step" in line and "--lr (now 10000)" in line
+    step = int(line.split("at step ")[1].split(":")[0])
+    assert step < 200
+    checkpoint, _ = find_checkpoint(run)
+    assert checkpoint is not None and all_finite(checkpoint)
+    assert int(checkpoint.name.split("-")[1]) < step
+    assert not (run / "model").exists()  # no final model from a diverged run
+    rows = strict_rows(run / "metrics.jsonl")
+    assert rows and all(math.isfinite(r["loss"]) for r in rows if r["split"] == "train")
+
+
+def test_skip_policy_steps_over_non_finite_batches(tmp_path):
+    trainer = Trainer(tiny_run(steps=6, on_nonfinite="skip"), tmp_path, progress=False)
+    before = {k: v.clone() for k, v in trainer.model.state_dict().items()}
+    loss = trainer.task.loss
+
+    def poisoned(output, batch, config):  # step 1's loss is NaN
+        result = loss(output, batch, config)
+        if trainer.step == 0:
+            result.loss = result.loss * float("nan")
+        return result
+
+    trainer.task.loss = poisoned
+    row = trainer.train_step()
+    assert row["skipped"] == 1 and trainer.step == 1
+    for key, value in trainer.model.state_dict().items():  # the step changed nothing
+        assert torch.equal(value, before[key]), key
+    trainer.task.loss = loss
+    trainer.fit()
+    assert trainer.step == 6 and all_finite(tmp_path / "model")
+    assert trainer.skipped_steps == 1
+
+
+def test_skip_policy_gives_up_after_many_skips_in_a_row(tmp_path):
+    trainer = Trainer(tiny_run(steps=200, on_nonfinite="skip", lr=1e6, warmup_steps=0),
+                      tmp_path, progress=False)
+    with pytest.raises(TrainingDiverged, match="100 non-finite steps in a row"):
+        trainer.fit()
+
+
+# --- damaged checkpoints --------------------------------------------------------------------------
+
+def finished(tmp_path, steps=6):
+    trainer = Trainer(tiny_run(steps=steps, keep_checkpoints=3), tmp_path, progress=False)
+    trainer.fit()
+    return trainer
+
+
+def test_checkpoints_carry_checksums_that_catch_damage(tmp_path):
+    finished(tmp_path)
+    newest = tmp_path / "checkpoints" / "step-000006"
+    assert json.loads((newest / "checksums.json").read_text())["step"] == 6
+    assert check_checkpoint(newest) is None
+    data = (newest / "trainer_state.pt").read_bytes()
+    (newest / "trainer_state.pt").write_bytes(data[:-1] + bytes([data[-1] ^ 1]))  # one bit
+    assert check_checkpoint(newest) == "trainer_state.pt does not match its checksum"
+
+
+@pytest.mark.parametrize("damage", ["truncated weights", "missing state", "deleted folder",
+                                    "garbage latest.json", "no checksums"])
+def test_resume_falls_back_to_the_newest_intact_checkpoint(tmp_path, damage):
+    finished(tmp_path)
+    newest = tmp_path / "checkpoints" / "step-000006"
+    if damage == "truncated weights":
+        weights = newest / "model.safetensors"
+        weights.write_bytes(weights.read_bytes()[:100])
+    elif damage == "missing state":
+        (newest / "trainer_state.pt").unlink()
+    elif damage == "deleted folder":
+        shutil.rmtree(newest)
+    elif damage == "garbage latest.json":
+        (tmp_path / "checkpoints" / "latest.json").write_text("{not json")
+    else:  # written before checksums existed: intact if it reads back
+        (newest / "checksums.json").unlink()
+    resumed = Trainer(tiny_run(steps=6, keep_checkpoints=3), tmp_path, resume=True,
+                      progress=False)
+    expected = 6 if damage in ("garbage latest.json", "no checksums") else 4
+    assert resumed.step == expected
+    if expected == 4 and damage != "deleted folder":
+        assert "step-000006 is damaged" in resumed.notes[0]
+        assert resumed.notes[0].endswith("using step-000004")
+
+
+def test_a_resume_after_fallback_ends_where_an_uninterrupted_run_does(tmp_path):
+    whole = finished(tmp_path / "whole")
+    finished(tmp_path / "damaged")
+    weights = tmp_path / "damaged" / "checkpoints" / "step-000006" / "model.safetensors"
+    weights.write_bytes(b"")
+    resumed = Trainer(tiny_run(steps=6, keep_checkpoints=3), tmp_path / "damaged",
+                      resume=True, progress=False)
+    resumed.fit()
+    for key, value in whole.model.state_dict().items():
+        assert torch.equal(value, resumed.model.state_dict()[key]), key
+
+
+# --- what a resume may change ---------------------------------------------------------------------
+
+def test_replaying_a_resumed_runs_config_gives_the_same_run(tmp_path, capsys):
+    run, replay = tmp_path / "run", tmp_path / "replay"
+    assert main(["train", "parity", "--out", str(run), "--steps", "6", "--checkpoint-every",
+                 "3", "--eval-every", "3", *TINY]) == 0
+    shutil.rmtree(run / "checkpoints" / "step-000006")  # as if it crashed after step 3's
+    (run / "model" / "model.safetensors").unlink()
+    assert main(["train", "--resume", str(run), "--eval-every", "2", "--log-every", "2",
+                 "--no-progress"]) == 0
+    config = json.loads((run / "config.json").read_text())
+    assert config["train"]["eval_every"] == 2 and config["train"]["log_every"] == 2
+    assert main(["train", "--config", str(run / "config.json"), "--out", str(replay),
+                 "--no-progress"]) == 0
+    capsys.readouterr()
+    assert (run / "model" / "model.safetensors").read_bytes() == (
+        replay / "model" / "model.safetensors").read_bytes()
+
+
+# --- the disk and the terminal --------------------------------------------------------------------
+
+@pytest.mark.parametrize("code", [errno.ENOSPC, errno.EROFS, errno.EACCES])
+def test_a_full_or_read_only_disk_is_one_line_and_leaves_files_whole(tmp_path, capsys,
+                                                                      monkeypatch, code):
+    run = tmp_path / "run"
+    assert main(["train", "parity", "--out", str(run), "--steps", "2", *TINY]) == 0
+    config_before = (run / "config.json").read_bytes()
+    import ctm.files
+
+    def failing_replace(src, dst):
+        raise OSError(code, os.strerror(code), str(dst))
+
+    monkeypatch.setattr(ctm.files.os, "replace", failing_replace)
+    capsys.readouterr()
+    status = main(["train", "--resume", str(run), "--eval-every", "1", "--no-progress"])
+    err = capsys.readouterr().err.strip()
+    assert status == 1 and len(err.splitlines()) == 1, err
+    assert err.startswith("ctm: error: cannot write") and os.strerror(code) in err
+    assert "is as it was" in err
+    assert (run / "config.json").read_bytes() == config_before
+    assert not [p for p in run.rglob(".*.tmp")]  # no half-written temporary left behind
+
+
+def test_a_closed_pipe_ends_eval_quietly(tmp_path):
+    run = tmp_path / "run"
+    assert main(["train", "parity", "--out", str(run), "--steps", "1", *TINY]) == 0
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    done = subprocess.run(f"{sys.executable} -m ctm eval {run} --json | head -c 20",
+                          shell=True, capture_output=True, text=True, env=env, check=False)
+    assert len(done.stdout) == 20 and done.stderr == "", done.stderr
+
+
+def test_cuda_on_a_machine_without_it_is_refused_in_one_sentence(monkeypatch):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    with pytest.raises(ValueError, match="sees no CUDA GPU; use --device cpu"):
+        check_device("cuda")
+    assert check_device("cpu") == torch.device("cpu")
