@@ -136,6 +136,7 @@ def halting_sweep(evaluate: Callable[[nn.Module], dict], model: CTM,
         raise ValueError(f"repeats must be >= 1, got {repeats}")
     seconds: dict[int, list[float]] = {i: [] for i in range(len(thresholds))}
     rows: list[dict] = []
+    evaluate(HaltingModel(model, None))  # untimed: the first pass pays for warm-up (CUDA)
     for _ in range(repeats):
         for i, threshold in enumerate(thresholds):
             wrapped = HaltingModel(model, threshold)

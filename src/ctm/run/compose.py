@@ -27,11 +27,13 @@ def compose_new(task: str | None, overrides: Overrides, config: Path | None = No
     else:
         base = {"task": task, "options": {}, "model": {}, "train": {}}
         source = overrides["train"].get("init_from")
-        if source:  # fine-tuning: the model is the source's unless flags change it
-            try:
-                base["model"] = source_model_config(source).to_dict()
+        if source:  # fine-tuning: the model, and the task options its sizes imply (parity's
+            try:    # length), are the source's unless flags change them
+                model = source_model_config(source)
             except (FileNotFoundError, ValueError) as error:
                 raise ValueError(f"--init-from: {error}") from None
+            base["model"] = model.to_dict()
+            base["options"] = get_task(task).options_for_model(model)
     for section in ("options", "model", "train"):
         base[section] = {**base[section], **overrides[section]}
     if config is not None and overrides["options"]:
