@@ -352,6 +352,7 @@ CASES: list[Case] = [
     Case("resume", "--init-from an empty folder", (*TRAIN, "--init-from", "{ws}/empty"),
          "neither a run directory", _write("empty/readme.txt", b"hi")),
     # --- evaluating a model --------------------------------------------------------------------
+    Case("eval", "no model named", ("eval",), "the following arguments are required"),
     Case("eval", "a path that does not exist", ("eval", "{ws}/nowhere"),
          "{ws}/nowhere not found: give a run directory"),
     Case("eval", "a bundled model that does not exist", ("eval", "bundled:nothing"),

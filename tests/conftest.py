@@ -5,7 +5,17 @@ import pytest
 import torch
 
 # Two torch processes with two threads each on two cores slow each other ~100x: tests pin.
-torch.set_num_threads(int(os.environ.get("CTM_TEST_THREADS", "2")))
+THREADS = int(os.environ.get("CTM_TEST_THREADS", "2"))
+torch.set_num_threads(THREADS)
+
+
+@pytest.fixture(autouse=True)
+def pinned_threads():
+    """Every test starts with the same thread count, whatever an earlier one set (`ctm ...
+    --threads 1` sets it for the process): results summed in another order differ, and a
+    long training drifts apart from them."""
+    torch.set_num_threads(THREADS)
+    yield
 
 
 def shared_dir() -> Path | None:

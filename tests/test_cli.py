@@ -181,3 +181,17 @@ def test_sigterm_ends_ctm_train_with_a_checkpoint_and_status_143(tmp_path):
     assert process.returncode == 128 + signal.SIGTERM, output
     assert "SIGTERM: stopped at step" in output
     assert (run / "checkpoints" / "latest.json").is_file()  # none was due before step 100,000
+
+
+def test_eval_and_viz_take_the_runs_task_options_as_flags(tmp_path, capsys):
+    run = tmp_path / "run"
+    assert main(["train", "parity", "--out", str(run), "--steps", "1", *TINY]) == 0
+    capsys.readouterr()
+    with pytest.raises(SystemExit) as done:  # argparse's help ends with SystemExit(0)
+        main(["eval", str(run), "--help"])
+    assert done.value.code == 0
+    assert "--eval-size" in capsys.readouterr().out  # the parity task's own flag
+    # flags before the path, and a task option, work as they do after it
+    assert main(["eval", "--halt-at", "0.5", "--eval-size", "16", "--json", str(run)]) == 0
+    assert json.loads(capsys.readouterr().out)["halt_at"] == 0.5
+    one_line_error(capsys, ["eval"], "the following arguments are required: RUN_OR_MODEL")

@@ -59,6 +59,23 @@ def finite(data: object) -> object:
     return data
 
 
+def read_json(path: str | os.PathLike, what: str) -> object:
+    """Parsed JSON of `path`, or one error naming the file (and the position, for bad JSON);
+    `what` names the kind of file in messages ("run config")."""
+    path = Path(path)
+    if path.is_dir():
+        raise ValueError(f"{path} is a folder, not a {what} file")
+    if not path.is_file():
+        raise FileNotFoundError(f"{path} not found")
+    try:
+        return json.loads(path.read_text())
+    except UnicodeDecodeError:
+        raise ValueError(f"{path} is not a text file, so not a {what}") from None
+    except json.JSONDecodeError as error:
+        raise ValueError(f"{path} is not valid JSON: {error.msg} at line {error.lineno}, "
+                         f"column {error.colno}") from None
+
+
 def json_line(data: object) -> str:
     """One strict-JSON line (non-finite numbers written as null)."""
     return json.dumps(finite(data), allow_nan=False)

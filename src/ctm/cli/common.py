@@ -46,18 +46,27 @@ def add_model_source(parser: argparse.ArgumentParser) -> None:
 
 
 def peek_task(parser: Parser, argv: list[str]) -> str | None:
-    """The task of the model `argv` names (the run's own, else --task), read before the full
-    parser exists, because each task brings its own option flags."""
+    """The task of the model `argv` names (the run's own, else --task), read with the
+    command's parser before its task flags exist, because each task brings its own option
+    flags (so that `ctm eval RUN --help` lists them). Whatever the peek cannot parse, the
+    full parser reports."""
     from ..run.config import RunConfig
     from ..run.layout import RUN_CONFIG, is_run_dir
     from ..run.lookup import resolve
 
-    known, _ = parser.parse_known_args(argv)
     try:
-        path = resolve(known.path)
+        known, extra = parser.parse_known_args([a for a in argv if a not in ("-h", "--help")])
+    except UserError:
+        return None
+    # a task flag before the path (`--eval-size 16 RUN`) is unknown here, and its value may
+    # have been taken for the path: the path is the first word that names a model
+    words = [known.path, *(a for a in extra if not a.startswith("-"))]
+    try:
+        paths = [resolve(w) for w in words if w]
     except ValueError as error:
         raise UserError(str(error)) from None
-    if is_run_dir(path):
+    path = next((p for p in paths if p.is_dir()), None)
+    if path is not None and is_run_dir(path):
         return RunConfig.read(path / RUN_CONFIG).task
     return known.task
 

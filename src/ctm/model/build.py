@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 
@@ -11,7 +10,7 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file
 from torch import nn
 
-from ..files import write_json, write_safetensors
+from ..files import read_json, write_json, write_safetensors
 from .config import CTMConfig
 
 WEIGHTS_FILE = "model.safetensors"
@@ -40,13 +39,7 @@ def load_config(directory: str | os.PathLike) -> CTMConfig:
     path = Path(directory) / CONFIG_FILE
     if not path.is_file():
         raise FileNotFoundError(f"{path} not found: not a saved model")
-    try:
-        data = json.loads(path.read_text())
-    except UnicodeDecodeError:
-        raise ValueError(f"{path} is not a text file, so not a model config") from None
-    except json.JSONDecodeError as error:
-        raise ValueError(f"{path} is not valid JSON: {error.msg} at line {error.lineno}, "
-                         f"column {error.colno}") from None
+    data = read_json(path, "model config")
     try:
         return CTMConfig.from_dict(data)
     except (TypeError, ValueError) as error:

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import torch
 
+from ..files import read_json
 from .config import CTMConfig
 from .sync import expand_pairs
 
@@ -201,7 +202,6 @@ def read_original_checkpoint(weights: Path, config: Path) -> tuple[dict[str, tor
     (plain tensors only: loaded with `weights_only=True`, so no pickled code runs) or a
     `.safetensors` file, and a JSON of the constructor's arguments. Every problem is one
     ValueError or FileNotFoundError naming the file."""
-    import json
     import warnings
 
     from safetensors import SafetensorError
@@ -210,10 +210,7 @@ def read_original_checkpoint(weights: Path, config: Path) -> tuple[dict[str, tor
     for path in (weights, config):
         if not path.is_file():
             raise FileNotFoundError(f"{path} not found")
-    try:
-        kwargs = json.loads(config.read_text())
-    except (json.JSONDecodeError, UnicodeDecodeError) as error:
-        raise ValueError(f"{config} is not valid JSON: {error}") from None
+    kwargs = read_json(config, "constructor arguments")
     if not isinstance(kwargs, dict):
         raise ValueError(f"{config} must hold a JSON object of constructor arguments")
     kwargs = kwargs.get("constructor", kwargs)  # our fixtures' layout too

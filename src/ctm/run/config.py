@@ -8,13 +8,13 @@ is executed or observed, never what it computes.
 from __future__ import annotations
 
 import dataclasses
-import json
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from ..fields import build_checked
+from ..files import read_json
 from ..model import CTMConfig
 from ..precision import check_precision
 from ..tasks import Task, get_task
@@ -129,22 +129,6 @@ class RunConfig:
             return cls.from_dict(data)
         except (TypeError, ValueError) as error:
             raise ValueError(f"{path}: {error}") from None
-
-
-def read_json(path: str | Path, what: str) -> Any:
-    """Parsed JSON of `path`, or one error naming the file (and the position, for bad JSON)."""
-    path = Path(path)
-    if path.is_dir():
-        raise ValueError(f"{path} is a folder, not a {what} file")
-    if not path.is_file():
-        raise FileNotFoundError(f"{path} not found")
-    try:
-        return json.loads(path.read_text())
-    except UnicodeDecodeError:
-        raise ValueError(f"{path} is not a text file, so not a {what}") from None
-    except json.JSONDecodeError as error:
-        raise ValueError(f"{path} is not valid JSON: {error.msg} at line {error.lineno}, "
-                         f"column {error.colno}") from None
 
 
 def build_task(run: RunConfig) -> Task:
