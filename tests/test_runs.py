@@ -208,3 +208,36 @@ def test_cuda_on_a_machine_without_it_is_refused_in_one_sentence(monkeypatch):
     with pytest.raises(ValueError, match="sees no CUDA GPU; use --device cpu"):
         check_device("cuda")
     assert check_device("cpu") == torch.device("cpu")
+
+
+@pytest.mark.parametrize("writer", ["json", "torch", "safetensors"])
+def test_every_writer_reports_a_full_disk_as_a_write_error(tmp_path, monkeypatch, writer):
+    """torch.save and safetensors' save_file report a full disk as a RuntimeError, or not at
+    all, when they write files themselves; ours serialise in memory and write with plain I/O,
+    which raises the OSError a full disk gives."""
+    import ctm.files
+    from ctm.files import WriteError, write_json, write_safetensors, write_torch
+
+    class FullDisk:
+        def __init__(self, fd, mode):
+            os.close(fd)
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            return False
+
+        def write(self, data):
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    target = tmp_path / "file"
+    target.write_bytes(b"previous")
+    monkeypatch.setattr(ctm.files.os, "fdopen", FullDisk)
+    write = {"json": lambda: write_json(target, {"a": 1}),
+             "torch": lambda: write_torch(target, {"step": torch.zeros(3)}),
+             "safetensors": lambda: write_safetensors(target, {"w": torch.zeros(3)})}[writer]
+    with pytest.raises(WriteError, match="No space left on device"):
+        write()
+    assert target.read_bytes() == b"previous"
+    assert [p.name for p in tmp_path.iterdir()] == ["file"]  # no temporary left behind

@@ -1,16 +1,21 @@
-"""Atomic file writes: a crash mid-write leaves the previous file, never half of a new one."""
+"""Atomic file writes: a crash mid-write leaves the previous file, never half of a new one.
+
+Every file is serialised in memory first and written with plain file I/O, so that a full or
+read-only disk always surfaces as an OSError (torch's and safetensors' own writers report a
+full disk as a RuntimeError, or not at all).
+"""
 
 from __future__ import annotations
 
+import io
 import json
 import math
 import os
 import tempfile
-from collections.abc import Callable
 from pathlib import Path
 
 import torch
-from safetensors.torch import save_file
+from safetensors.torch import save
 
 
 class WriteError(OSError):
@@ -18,16 +23,16 @@ class WriteError(OSError):
     file and says that nothing half-written was left behind."""
 
 
-def atomic_write(path: str | os.PathLike, write: Callable[[str], None]) -> None:
-    """Call `write(tmp_path)`, fsync the result, then rename it over `path`."""
+def atomic_write(path: str | os.PathLike, data: bytes) -> None:
+    """Write `data` to a temporary file beside `path`, fsync it, then rename it over `path`."""
     path = Path(path)
     tmp = None
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-        os.close(fd)
-        write(tmp)
-        with open(tmp, "rb+") as f:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
     except BaseException as error:
@@ -82,21 +87,19 @@ def json_line(data: object) -> str:
 
 
 def write_json(path: str | os.PathLike, data: object) -> None:
-    def write(tmp: str) -> None:
-        with open(tmp, "w") as f:
-            json.dump(finite(data), f, indent=2, allow_nan=False)
-            f.write("\n")
-
-    atomic_write(path, write)
+    text = json.dumps(finite(data), indent=2, allow_nan=False) + "\n"
+    atomic_write(path, text.encode())
 
 
 def write_safetensors(path: str | os.PathLike, tensors: dict[str, torch.Tensor],
                       metadata: dict[str, str] | None = None) -> None:
     contiguous = {k: v.detach().contiguous().cpu() for k, v in tensors.items()}
-    atomic_write(path, lambda tmp: save_file(contiguous, tmp, metadata=metadata))
+    atomic_write(path, save(contiguous, metadata=metadata))
 
 
 def write_torch(path: str | os.PathLike, obj: object) -> None:
     """For optimiser and RNG state: tensors and plain containers only, read back with
     `torch.load(..., weights_only=True)` so loading never runs pickled code."""
-    atomic_write(path, lambda tmp: torch.save(obj, tmp))
+    buffer = io.BytesIO()
+    torch.save(obj, buffer)
+    atomic_write(path, buffer.getvalue())

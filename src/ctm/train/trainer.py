@@ -25,7 +25,7 @@ import torch
 from tqdm import tqdm
 
 from ..device import check_device
-from ..files import json_line, write_json
+from ..files import WriteError, json_line, write_json
 from ..model import CTM, build_model, save_model
 from ..model.build import WEIGHTS_FILE, load_weights
 from ..precision import apply_precision, precision_context
@@ -277,8 +277,14 @@ class Trainer:
         return save_checkpoint(self.run_dir, self.model, state, self.run.train.keep_checkpoints)
 
     def _log(self, log: Any, row: dict[str, Any]) -> None:
-        log.write(json_line(row) + "\n")
-        log.flush()  # a crash loses no logged row
+        try:
+            log.write(json_line(row) + "\n")
+            log.flush()  # a crash loses no logged row
+        except OSError as error:
+            failure = WriteError(f"cannot write {self.run_dir / METRICS}: {error.strerror}; the "
+                                 f"checkpoints so far are whole: free space, then resume")
+            failure.errno = error.errno
+            raise failure from None
         for key, value in row.items():
             if isinstance(value, int | float) and key != "step" and math.isfinite(value):
                 self.writer.add_scalar(f"{row['split']}/{key}", value, self.step)
