@@ -4,7 +4,6 @@ flags several commands take (threads, device, a trained model and its task optio
 from __future__ import annotations
 
 import argparse
-import dataclasses
 from typing import Any, NoReturn
 
 from ..flags import add_dataclass_flags, collect
@@ -83,9 +82,8 @@ def add_task_options(parser: argparse.ArgumentParser, task_name: str | None,
                         f"the run's own)", skip=skip)
 
 
-def apply_task_options(run: Any, args: argparse.Namespace) -> None:
-    """Change the run's task options by the option flags given (validated by the options'
-    own checks)."""
-    changes = collect(args, "options")
-    if changes:
-        run.options = dataclasses.replace(run.options, **changes)
+def apply_task_options(run: Any, args: argparse.Namespace, **more: Any) -> Any:
+    """The run with its task options changed by the option flags given (and `more`),
+    refused where the model does not fit them."""
+    changes = {**collect(args, "options"), **more}
+    return run.with_options(**changes) if changes else run

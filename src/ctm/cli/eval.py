@@ -59,8 +59,6 @@ def build_parser(task_name: str | None) -> Parser:
 
 
 def main(argv: list[str]) -> int:
-    import dataclasses
-
     from ..device import check_device
     from ..run import build_task, load_run
 
@@ -71,13 +69,14 @@ def main(argv: list[str]) -> int:
         raise UserError("--batch-size must be >= 1 and --repeats >= 1")
     run, model = load_run(args.path, args.task)
     model.to(device)
-    apply_task_options(run, args)
+    data = {}
     if args.data is not None:
         if not hasattr(run.options, "eval_data"):
             raise UserError(f"the {run.task} task does not read data from disk (--data)")
         if not args.data.is_dir():
             raise UserError(f"--data {args.data} is not a folder")
-        run.options = dataclasses.replace(run.options, eval_data=str(args.data))
+        data = {"eval_data": str(args.data)}
+    run = apply_task_options(run, args, **data)
     task = build_task(run)
     batch_size = args.batch_size or run.train.eval_batch_size
     seed = run.train.seed if args.seed is None else args.seed

@@ -51,7 +51,7 @@ def main(argv: list[str]) -> int:
         raise UserError(f"--ticks must be positive, got {list(args.ticks)}")
     run, model = load_run(args.path, args.task)
     model.to(device)
-    apply_task_options(run, args)
+    run = apply_task_options(run, args)
     task = build_task(run)
     source = resolve(args.path)
     out_dir = args.out or (Path(f"viz-{source.name}") if is_bundled(source) else source / "viz")

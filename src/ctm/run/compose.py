@@ -10,7 +10,7 @@ from typing import Any
 from ..tasks import get_task
 from .config import RESUMABLE, RunConfig
 from .layout import RUN_CONFIG, is_run_dir
-from .lookup import source_model_config
+from .lookup import source_model_config, source_task
 
 Overrides = dict[str, dict[str, Any]]  # {"options": {...}, "model": {...}, "train": {...}}
 
@@ -30,8 +30,12 @@ def compose_new(task: str | None, overrides: Overrides, config: Path | None = No
         if source:  # fine-tuning: the model, and the task options its sizes imply (parity's
             try:    # length), are the source's unless flags change them
                 model = source_model_config(source)
+                theirs = source_task(source)
             except (FileNotFoundError, ValueError) as error:
                 raise ValueError(f"--init-from: {error}") from None
+            if theirs not in (None, task):
+                raise ValueError(f"--init-from {source} is a {theirs} model; a {task} run "
+                                 f"cannot start from it")
             base["model"] = model.to_dict()
             base["options"] = get_task(task).options_for_model(model)
     for section in ("options", "model", "train"):

@@ -105,6 +105,21 @@ class RunConfig:
                    model=build_checked(CTMConfig, model_fields, "model field"),
                    train=build_checked(TrainConfig, train or {}, "train field"))
 
+    def with_options(self, **changes: Any) -> RunConfig:
+        """This run with some task options changed (to evaluate on other data); a change that
+        needs a model of other sizes than this run's is refused."""
+        options = dataclasses.replace(self.options, **changes)
+        required = get_task(self.task)(options).model_requirements()
+        mine = self.model.to_dict()
+        clash = sorted(k for k, v in required.items() if _normal(mine.get(k)) != _normal(v))
+        if clash:
+            given = ", ".join(f"{k}={_normal(v)!r}" for k, v in changes.items())
+            raise ValueError(f"{given} needs a model with "
+                             + ", ".join(f"{k}={_normal(required[k])}" for k in clash)
+                             + "; this one has "
+                             + ", ".join(f"{k}={_normal(mine[k])}" for k in clash))
+        return dataclasses.replace(self, options=options)
+
     def to_dict(self) -> dict:
         return {"task": self.task, "options": dataclasses.asdict(self.options),
                 "model": self.model.to_dict(), "train": dataclasses.asdict(self.train)}

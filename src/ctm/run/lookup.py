@@ -58,6 +58,13 @@ def source_model_dir(source: str | Path, *, quiet: bool = False) -> Path:
                             f"directory or bundled:NAME ({', '.join(bundled.available())})")
 
 
+def source_task(source: str | Path) -> str | None:
+    """The task of `source` when it is a run (bundled ones included); None for a saved model,
+    which does not know its task."""
+    path = resolve(source)
+    return RunConfig.read(path / RUN_CONFIG).task if is_run_dir(path) else None
+
+
 def source_model_config(source: str | Path) -> CTMConfig:
     """The model config of `source`, read without loading its weights."""
     return load_config(source_model_dir(source, quiet=True))
