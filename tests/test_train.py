@@ -56,6 +56,8 @@ def test_resume_drops_metrics_logged_after_the_checkpoint(tmp_path):
     assert json.loads(rows[-1])["step"] == 8
     with open(tmp_path / "metrics.jsonl", "a") as f:  # as if a crash came after step 9's log
         f.write(json.dumps({"step": 9, "split": "train", "loss": 1.0}) + "\n")
+    with open(tmp_path / "metrics.jsonl", "ab") as f:  # and left bytes that are not a row
+        f.write(b'{"step": 10, "spl\xff\xfe\x00')
     Trainer(tiny_run(steps=8), tmp_path, resume=True, progress=False)
     steps = [json.loads(r)["step"] for r in (tmp_path / "metrics.jsonl").read_text().splitlines()]
     assert max(steps) == 8

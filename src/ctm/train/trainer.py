@@ -129,16 +129,17 @@ class Trainer:
         write_json(self.run_dir / RUN_CONFIG, self.run.to_dict())  # the settings in force now
 
     def _truncate_metrics(self, after: int) -> None:
-        """Drop rows a crashed run logged after its last checkpoint: they will be redone."""
+        """Drop rows a crashed run logged after its last checkpoint (they will be redone), and
+        whatever the crash left that is not a row (a line cut short, garbage)."""
         path = self.run_dir / METRICS
-        rows = path.read_text().splitlines() if path.exists() else []
+        text = path.read_bytes().decode(errors="replace") if path.exists() else ""
         kept = []
-        for row in rows:
+        for row in text.splitlines():
             try:
                 if json.loads(row)["step"] <= after:
                     kept.append(row)
             except (ValueError, KeyError, TypeError):
-                pass  # a line cut short by the crash
+                pass
         path.write_text("".join(r + "\n" for r in kept))
 
     # --- the loop ----------------------------------------------------------------------------
