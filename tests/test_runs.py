@@ -198,9 +198,15 @@ def test_a_closed_pipe_ends_eval_quietly(tmp_path):
     run = tmp_path / "run"
     assert main(["train", "parity", "--out", str(run), "--steps", "1", *TINY]) == 0
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    done = subprocess.run(f"{sys.executable} -m ctm eval {run} --json | head -c 20",
-                          shell=True, capture_output=True, text=True, env=env, check=False)
+    command = f"{sys.executable} -m ctm eval {run} --json"
+    done = subprocess.run(f"{command} | head -c 20", shell=True, capture_output=True,
+                          text=True, env=env, check=False)
     assert len(done.stdout) == 20 and done.stderr == "", done.stderr
+    # a reader that is gone before anything is written: the write itself fails (EPIPE)
+    err = tmp_path / "err.txt"
+    done = subprocess.run(["bash", "-c", f"{command} 2>{err} | true; echo ${{PIPESTATUS[0]}}"],
+                          capture_output=True, text=True, env=env, check=False)
+    assert done.stdout.strip() == "141" and err.read_text() == "", err.read_text()
 
 
 def test_cuda_on_a_machine_without_it_is_refused_in_one_sentence(monkeypatch):
