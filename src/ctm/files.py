@@ -20,7 +20,11 @@ from safetensors.torch import save
 
 class WriteError(OSError):
     """A file could not be written (disk full, read-only, no permission); the message names the
-    file and says that nothing half-written was left behind."""
+    file and what is left of it."""
+
+    def __init__(self, path: str | os.PathLike, cause: OSError, state: str) -> None:
+        super().__init__(f"cannot write {path}: {cause.strerror or cause} ({state})")
+        self.errno = cause.errno
 
 
 def atomic_write(path: str | os.PathLike, data: bytes) -> None:
@@ -39,11 +43,8 @@ def atomic_write(path: str | os.PathLike, data: bytes) -> None:
         if tmp is not None and os.path.exists(tmp):
             os.remove(tmp)
         if isinstance(error, OSError) and not isinstance(error, WriteError):
-            reason = error.strerror or str(error)
-            failure = WriteError(f"cannot write {path}: {reason} (files are written whole or "
-                                 f"not at all: {path} is as it was)")
-            failure.errno = error.errno
-            raise failure from None
+            raise WriteError(path, error, f"files are written whole or not at all: {path} is "
+                                          f"as it was") from None
         raise
     dir_fd = os.open(path.parent, os.O_RDONLY)
     try:

@@ -15,7 +15,7 @@ from pathlib import Path
 from torch import nn
 
 from .. import bundled
-from ..model import CTMConfig, build_model
+from ..model import CTMConfig, load_model
 from ..model.build import WEIGHTS_FILE, load_config, load_weights
 from ..tasks import get_task
 from .checkpoint import find_checkpoint
@@ -78,19 +78,13 @@ def load_run(source: str | Path, task: str | None = None) -> tuple[RunConfig, nn
         run = RunConfig.read(path / RUN_CONFIG)
         if task is not None and task != run.task:
             raise ValueError(f"{source} is a {run.task} run, not {task}: drop --task")
-        directory = source_model_dir(path)
-        model = build_model(load_config(directory))
-        load_weights(model, directory / WEIGHTS_FILE)
-        return run, model.eval()
-    directory = source_model_dir(path)
+        return run, load_model(source_model_dir(path)).eval()
+    model = load_model(source_model_dir(path))
     if task is None:
         raise ValueError(f"{source} is a saved model, not a run: say which task it solves "
                          f"with --task")
-    config = load_config(directory)
-    model = build_model(config)
-    load_weights(model, directory / WEIGHTS_FILE)
-    options = get_task(task).options_for_model(config)
-    return RunConfig.create(task, options, config.to_dict(), {}), model.eval()
+    options = get_task(task).options_for_model(model.config)
+    return RunConfig.create(task, options, model.config.to_dict(), {}), model.eval()
 
 
 def load_initial_weights(model: nn.Module, source: str | Path) -> None:

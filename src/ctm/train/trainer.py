@@ -210,20 +210,15 @@ class Trainer:
         bar = tqdm(total=cfg.steps, initial=self.step, disable=None if self.progress else True,
                    desc=f"{self.run.task}", unit="step", file=sys.stderr, dynamic_ncols=True)
         started = time.perf_counter()
-        with bar, open(self.run_dir / METRICS, "a") as log, self._stop_on_signals(), \
-                self._prefetching():
+        with contextlib.closing(self.writer), bar, open(self.run_dir / METRICS, "a") as log, \
+                self._stop_on_signals(), self._prefetching():
             while self.step < cfg.steps:
                 if self.stopped_by is not None:
                     path = self.save_checkpoint()
                     bar.write(f"{self.stopped_by}: stopped at step {self.step}, checkpoint "
                               f"{path}; continue with `ctm train --resume {self.run_dir}`")
-                    self.writer.close()
                     return metrics
-                try:
-                    row = self.train_step()
-                except TrainingDiverged:
-                    self.writer.close()
-                    raise
+                row = self.train_step()
                 bar.update(1)
                 if self.step % cfg.log_every == 0 or self.step == cfg.steps:
                     row.update(step=self.step, split="train",
@@ -237,8 +232,8 @@ class Trainer:
                 if self.step % cfg.checkpoint_every == 0 or self.step == cfg.steps:
                     self.save_checkpoint()
         save_model(self.model, self.run_dir / FINAL_MODEL)
-        self.writer.close()
         return metrics or self.evaluate()
+
     @contextlib.contextmanager
     def _stop_on_signals(self) -> Iterator[None]:
         """While training, SIGTERM and SIGINT ask the loop to stop after the step in hand."""
@@ -282,10 +277,8 @@ class Trainer:
             log.write(json_line(row) + "\n")
             log.flush()  # a crash loses no logged row
         except OSError as error:
-            failure = WriteError(f"cannot write {self.run_dir / METRICS}: {error.strerror}; the "
-                                 f"checkpoints so far are whole: free space, then resume")
-            failure.errno = error.errno
-            raise failure from None
+            raise WriteError(self.run_dir / METRICS, error, "the checkpoints so far are whole: "
+                             "free space, then resume") from None
         for key, value in row.items():
             if isinstance(value, int | float) and key != "step" and math.isfinite(value):
                 self.writer.add_scalar(f"{row['split']}/{key}", value, self.step)
