@@ -49,6 +49,8 @@ def add_dataclass_flags(parser: argparse.ArgumentParser, cls: type, section: str
     text."""
     group = parser.add_argument_group(title)
     hints = typing.get_type_hints(cls)
+    # fields with a fixed set of values (registries) list them: `--backbone` names every one
+    choices = cls.field_choices() if hasattr(cls, "field_choices") else {}
     for f in dataclasses.fields(cls):
         if f.name in skip:
             continue
@@ -58,7 +60,8 @@ def add_dataclass_flags(parser: argparse.ArgumentParser, cls: type, section: str
             shown = ",".join(str(v) for v in shown)
         group.add_argument(f"--{f.name.replace('_', '-')}", dest=f"{section}.{f.name}",
                            type=kind, metavar=metavar, default=None,
-                           help=f"(default: {shown})")
+                           help=(f"one of: {choices[f.name]} " if f.name in choices else "")
+                           + f"(default: {shown})")
 
 
 def collect(namespace: argparse.Namespace, section: str) -> dict[str, Any]:

@@ -1,15 +1,40 @@
-"""Backbones: turn a task's raw input into feature tokens (B, N_tok, C) for attention.
+"""Backbones: turn a task's raw input into feature tokens (B, N_tok, C).
 
+Each is registered in `BACKBONES` with its token width; a new one is one decorated builder.
 Parameter names follow the original research code's (`conv1`, `bn1`, `layer1`, ...) where the
 structure is the same, so checkpoints convert by renaming only.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
+
 import torch
 from torch import nn
 
 from .config import CTMConfig
+from .registry import BACKBONES
+
+
+@dataclass(frozen=True)
+class Backbone:
+    build: Callable[[CTMConfig], nn.Module]  # config -> module, input -> (B, N_tok, C)
+    channels: Callable[[CTMConfig], int]  # C, the width of its tokens
+    sequence: bool  # tokens are positions of a sequence (a 1-D positional embedding applies)
+
+
+def register_backbone(name: str, *, summary: str, channels: Callable[[CTMConfig], int],
+                      sequence: bool = False
+                      ) -> Callable[[Callable[[CTMConfig], nn.Module]],
+                                    Callable[[CTMConfig], nn.Module]]:
+    """`@register_backbone("name", summary=..., channels=...)` over a builder
+    `config -> nn.Module` makes `CTMConfig(backbone="name")` valid everywhere."""
+    def decorate(build: Callable[[CTMConfig], nn.Module]) -> Callable[[CTMConfig], nn.Module]:
+        BACKBONES.add(name, Backbone(build, channels, sequence), summary)
+        return build
+
+    return decorate
 
 
 class RotationalEmbedding1D(nn.Module):
@@ -147,18 +172,49 @@ class ImageBackbone(nn.Module):
         return self.resnet(self.initial_rgb(x)).flatten(2).transpose(1, 2)
 
 
+class PassThrough(nn.Module):
+    """The input as it is: already tokens (B, N, C) for attention, or any (B, ...) for direct
+    input, which flattens it."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x
+
+
+@register_backbone("parity", sequence=True, channels=lambda c: c.d_input,
+                   summary="±1 sequence (B, L) -> one learned embedding per position")
+def _parity(config: CTMConfig) -> nn.Module:
+    return ParityBackbone(config.d_input)
+
+
+@register_backbone("none", sequence=True, channels=lambda c: c.in_channels,
+                   summary="the input as it is: tokens (B, N, in_channels), or (B, ...) for "
+                           "input_mode direct")
+def _none(config: CTMConfig) -> nn.Module:
+    return PassThrough()
+
+
+def _resnet_channels(config: CTMConfig) -> int:
+    family, stages = config.backbone.split("-")
+    base = 64 if family in ("resnet18", "resnet34") else 256
+    return base * 2 ** (int(stages) - 1)
+
+
+for _family in _RESNET_BLOCKS:
+    for _stages in range(1, 5):
+        BACKBONES.add(f"{_family}-{_stages}",
+                      Backbone(lambda c: ImageBackbone(c.backbone, c.in_channels),
+                               _resnet_channels, sequence=False),
+                      summary="images (B, C, H, W) -> the first 1-4 stages of a ResNet, one "
+                              "token per position", family=_family)
+
+
 def build_backbone(config: CTMConfig) -> nn.Module:
     """The backbone named by `config.backbone`, producing (B, N_tok, backbone_channels)."""
-    if config.backbone == "parity":
-        return ParityBackbone(config.backbone_channels)
-    return ImageBackbone(config.backbone, config.in_channels)
+    return BACKBONES.get(config.backbone).build(config)
 
 
 def build_positional_embedding(config: CTMConfig) -> RotationalEmbedding1D | None:
     if config.positional_embedding == "none":
         return None
-    if config.backbone != "parity":
-        raise ValueError(f"positional_embedding {config.positional_embedding!r} needs a sequence "
-                         f"backbone ('parity'), not {config.backbone!r}")
     return RotationalEmbedding1D(config.backbone_channels)
 

@@ -17,18 +17,22 @@ from torch import nn
 from .backbones import build_backbone, build_positional_embedding
 from .config import CTMConfig, CTMOutput
 from .ctm import certainty
-from .inputs import AttentionInput
+from .inputs import build_input
+from .registry import ARCHITECTURES
 
 
+@ARCHITECTURES.register("lstm", summary="baseline: an LSTM cell stepped once per tick, reading "
+                                        "the input the same way")
 class LSTMBaseline(nn.Module):
-    """An LSTM of `d_model` units over `ticks` ticks, reading the input by attention."""
+    """An LSTM of `d_model` units over `ticks` ticks, reading the input through the config's
+    input mode (attention with a query from its hidden state, or direct)."""
 
     def __init__(self, config: CTMConfig) -> None:
         super().__init__()
         self.config = config
         d = config.d_model
-        self.inputs = AttentionInput(config, query_size=d)
-        self.cell = nn.LSTMCell(config.d_input, d)
+        self.inputs = build_input(config, query_size=d)
+        self.cell = nn.LSTMCell(self.inputs.out_features, d)
         self.start_hidden = nn.Parameter(torch.zeros(d))
         self.start_cell = nn.Parameter(torch.zeros(d))
         self.output = nn.Linear(d, config.out_dims)
@@ -39,35 +43,42 @@ class LSTMBaseline(nn.Module):
         if n_ticks < 1:
             raise ValueError(f"ticks must be >= 1, got {n_ticks}")
         encoded = self.inputs.encode(x)
-        b = encoded.keys.shape[0]
+        b = x.shape[0]
         hidden = self.start_hidden.expand(b, -1)
         cell = self.start_cell.expand(b, -1)
         logits, attention, states = [], [], []
-        for _ in range(n_ticks):
-            attended, attn = self.inputs(hidden, encoded)  # (B, d_input), (B, heads, N)
+        for t in range(n_ticks):
+            # (B, d_input), (B, heads, N) or None
+            attended, attn = self.inputs(hidden, *self.inputs.at_tick(encoded, t))
             hidden, cell = self.cell(attended, (hidden, cell))
             logits.append(self.output(hidden))
             if trace:
-                attention.append(attn.detach())
+                if attn is not None:
+                    attention.append(attn.detach())
                 states.append(hidden.detach())
         stacked = torch.stack(logits, 1)  # (B, T, out_dims)
         out = CTMOutput(logits=stacked, certainty=certainty(stacked, self.config.out_groups_shape),
                         sync_out=hidden)
         if trace:
-            out.attention = torch.stack(attention, 1)
+            out.attention = torch.stack(attention, 1) if attention else None
             out.post_activations = torch.stack(states, 1)
         return out
 
 
+@ARCHITECTURES.register("feedforward", summary="baseline: thinks once; backbone tokens, "
+                                               "pooled, through an MLP")
 class FeedForwardBaseline(nn.Module):
-    """Backbone tokens -> LayerNorm(Linear) -> mean over tokens -> MLP of width d_model."""
+    """Backbone tokens -> LayerNorm(Linear) -> mean over tokens -> MLP of width d_model. With
+    input_mode "direct" the flattened input is projected instead of pooled tokens."""
 
     def __init__(self, config: CTMConfig) -> None:
         super().__init__()
         self.config = config
         self.backbone = build_backbone(config)
         self.positional = build_positional_embedding(config)
-        self.kv_proj = nn.Sequential(nn.Linear(config.backbone_channels, config.d_input),
+        self.flatten = config.input_mode == "direct"
+        width = config.input_size if self.flatten else config.backbone_channels
+        self.kv_proj = nn.Sequential(nn.Linear(width, config.d_input),
                                      nn.LayerNorm(config.d_input))
         self.head = nn.Sequential(nn.Linear(config.d_input, config.d_model), nn.GELU(),
                                   nn.Dropout(config.dropout), nn.LayerNorm(config.d_model),
@@ -78,7 +89,10 @@ class FeedForwardBaseline(nn.Module):
         tokens = self.backbone(x)
         if self.positional is not None:
             tokens = tokens + self.positional(tokens.shape[1], tokens.device)
-        logits = self.head(self.kv_proj(tokens).mean(1)).unsqueeze(1)  # (B, 1, out_dims)
+        # (B, d_input): the flattened input, or the mean of its projected tokens
+        features = (self.kv_proj(tokens.flatten(1)) if self.flatten
+                    else self.kv_proj(tokens).mean(1))
+        logits = self.head(features).unsqueeze(1)  # (B, 1, out_dims)
         return CTMOutput(logits=logits, certainty=certainty(logits, self.config.out_groups_shape),
                          sync_out=logits[:, 0])
 

@@ -12,18 +12,16 @@ from torch import nn
 
 from ..files import read_json, write_json, write_safetensors
 from .config import CTMConfig
+from .registry import ARCHITECTURES
 
 WEIGHTS_FILE = "model.safetensors"
 CONFIG_FILE = "config.json"
 
 
 def build_model(config: CTMConfig) -> nn.Module:
-    """The model `config.architecture` names: the CTM or a baseline."""
-    from .baselines import FeedForwardBaseline, LSTMBaseline
-    from .ctm import CTM
-
-    kinds = {"ctm": CTM, "lstm": LSTMBaseline, "feedforward": FeedForwardBaseline}
-    return kinds[config.architecture](config)
+    """The model `config.architecture` names in the ARCHITECTURES registry: the CTM or a
+    baseline."""
+    return ARCHITECTURES.get(config.architecture)(config)
 
 
 def save_model(model: nn.Module, directory: str | os.PathLike) -> None:

@@ -9,18 +9,14 @@ from dataclasses import dataclass
 import torch
 
 from ..fields import build_checked
+from .registry import ARCHITECTURES, BACKBONES, INPUT_MODES, Registry
 
-ARCHITECTURES = ("ctm", "lstm", "feedforward")
 PAIRINGS = ("dense", "semi-dense", "random-pairing")
 POSITIONAL_EMBEDDINGS = ("none", "rotational-1d")
-RESNET_FAMILIES = ("resnet18", "resnet34", "resnet50", "resnet101", "resnet152")
 
-
-def backbone_names() -> list[str]:
-    """Every accepted value of `CTMConfig.backbone`."""
-    names = ["parity"]
-    names += [f"{family}-{k}" for family in RESNET_FAMILIES for k in range(1, 5)]
-    return names
+# the config fields whose values a registry holds (validation and --help read them here)
+REGISTRY_FIELDS: dict[str, Registry] = {"backbone": BACKBONES, "input_mode": INPUT_MODES,
+                                        "architecture": ARCHITECTURES}
 
 
 @dataclass
@@ -47,11 +43,13 @@ class CTMConfig:
     out_shape: tuple[int, ...] = (-1,)
     dropout: float = 0.0  # synapse and attention dropout
     dropout_nlm: float = 0.0  # dropout on each neuron model's input
-    backbone: str = "parity"  # one of backbone_names()
-    in_channels: int = 3  # image backbones: channels of the input image
+    backbone: str = "parity"  # registered in BACKBONES (`ctm train --help` lists them)
+    in_channels: int = 3  # channels of an input image; token width for backbone "none"
     positional_embedding: str = "none"  # one of POSITIONAL_EMBEDDINGS
     pair_seed: int = 0  # seeds the random choice of synchronisation pairs
-    architecture: str = "ctm"  # or a baseline on the same inputs: "lstm", "feedforward"
+    architecture: str = "ctm"  # registered in ARCHITECTURES: "ctm", or a baseline
+    input_mode: str = "attention"  # registered in INPUT_MODES: how input reaches the neurons
+    input_size: int = 0  # input_mode "direct": features per example after the backbone
 
     def __post_init__(self) -> None:
         self.out_shape = tuple(int(v) for v in self.out_shape)
@@ -70,14 +68,19 @@ class CTMConfig:
         need(self.heads >= 1, f"heads must be >= 1, got {self.heads}")
         need(self.d_input % self.heads == 0,
              f"d_input ({self.d_input}) must be divisible by heads ({self.heads})")
-        need(self.architecture in ARCHITECTURES,
-             f"architecture must be one of {ARCHITECTURES}, got {self.architecture!r}")
+        for name, registry in REGISTRY_FIELDS.items():
+            value = getattr(self, name)
+            need(value in registry,
+                 f"{name} must be one of {registry.listing()}, got {value!r}")
         need(self.pairing in PAIRINGS, f"pairing must be one of {PAIRINGS}, got {self.pairing!r}")
-        need(self.backbone in backbone_names(),
-             f"backbone must be one of {backbone_names()}, got {self.backbone!r}")
         need(self.positional_embedding in POSITIONAL_EMBEDDINGS,
              f"positional_embedding must be one of {POSITIONAL_EMBEDDINGS}, "
              f"got {self.positional_embedding!r}")
+        need(self.positional_embedding == "none" or BACKBONES.get(self.backbone).sequence,
+             f"positional_embedding {self.positional_embedding!r} needs a sequence backbone "
+             f"(parity, none), not {self.backbone!r}")
+        need(self.input_size >= 0, f"input_size must be >= 0, got {self.input_size}")
+        INPUT_MODES.get(self.input_mode).check(self, need)
         need(0.0 <= self.dropout < 1.0, f"dropout must be in [0, 1), got {self.dropout}")
         need(0.0 <= self.dropout_nlm < 1.0,
              f"dropout_nlm must be in [0, 1), got {self.dropout_nlm}")
@@ -115,11 +118,15 @@ class CTMConfig:
     @property
     def backbone_channels(self) -> int:
         """Width of the feature tokens the backbone produces."""
-        if self.backbone == "parity":
-            return self.d_input
-        family, stages = self.backbone.split("-")
-        base = 64 if family in ("resnet18", "resnet34") else 256
-        return base * 2 ** (int(stages) - 1)
+        return BACKBONES.get(self.backbone).channels(self)
+
+    @classmethod
+    def field_choices(cls) -> dict[str, str]:
+        """Fields with a fixed set of values -> the values, for --help."""
+        choices = {name: registry.listing() for name, registry in REGISTRY_FIELDS.items()}
+        choices.update(pairing=", ".join(PAIRINGS),
+                       positional_embedding=", ".join(POSITIONAL_EMBEDDINGS))
+        return choices
 
     def to_dict(self) -> dict:
         data = dataclasses.asdict(self)
@@ -138,7 +145,8 @@ class CTMOutput:
 
     logits: (B, T, out_dims). certainty: (B, T), 1 - normalised entropy averaged over output
     groups. The trace fields are filled only with `trace=True` and stay on the model's device:
-    attention (B, T, heads, tokens), pre/post activations (B, T, D), sync_out (B, T, P_out),
+    attention (B, T, heads, tokens) (None for input modes that do not attend), pre/post
+    activations (B, T, D), sync_out (B, T, P_out),
     sync_action (B, T, P_action).
     """
 

@@ -14,8 +14,9 @@ from torch import nn
 
 from .build import load_model, save_model
 from .config import CTMConfig, CTMOutput
-from .inputs import AttentionInput, EncodedInput
+from .inputs import build_input
 from .neurons import NeuronLevelModels
+from .registry import ARCHITECTURES
 from .synapse import build_synapse
 from .sync import DECAY_MAX, Synchronisation
 
@@ -46,20 +47,21 @@ class ThinkingState:
     beta_action: torch.Tensor  # (P_action,), the same for every sample
     alpha_out: torch.Tensor  # (B, P_out)
     beta_out: torch.Tensor  # (P_out,)
-    keys: torch.Tensor  # (B, heads, head_dim, N)
-    values: torch.Tensor  # (B, heads, head_dim, N)
+    encoded: tuple[torch.Tensor, ...]  # the input mode's encoding, batch first
     r_action: torch.Tensor  # (P_action,) retention factors
     r_out: torch.Tensor  # (P_out,)
     nlm_weights: tuple[torch.Tensor, ...]  # neuron-level models' weights, temperature folded in
+    ticks_done: int = 0
 
     def select(self, index: torch.Tensor) -> ThinkingState:
         """The state of the samples at `index` (a 1-D index or boolean mask over B)."""
         return dataclasses.replace(
             self, z=self.z[index], history=self.history[:, :, index],
             alpha_action=self.alpha_action[index], alpha_out=self.alpha_out[index],
-            keys=self.keys[index], values=self.values[index])
+            encoded=tuple(e[index] for e in self.encoded))
 
 
+@ARCHITECTURES.register("ctm", summary="the Continuous Thought Machine")
 class CTM(nn.Module):
     """A Continuous Thought Machine.
 
@@ -77,8 +79,11 @@ class CTM(nn.Module):
         d, m = config.d_model, config.memory_length
         generator = torch.Generator().manual_seed(config.pair_seed)
         self.sync_out = Synchronisation(config, "out", generator)
-        self.sync_action = Synchronisation(config, "action", generator)
-        self.inputs = AttentionInput(config, self.sync_action.size)
+        query_size = config.sync_size("action")
+        self.inputs = build_input(config, query_size)
+        # input modes that read no query have no action synchronisation at all
+        self.sync_action = (Synchronisation(config, "action", generator)
+                            if self.inputs.uses_query else None)
         self.synapse = build_synapse(config, self.inputs.out_features + d)
         self.nlm = NeuronLevelModels(config)
         self.output = nn.Linear(self.sync_out.size, config.out_dims)
@@ -110,7 +115,8 @@ class CTM(nn.Module):
                 s_out, s_action, attn, pre = extras
                 for key, value in zip(traces, (attn, pre, state.z, s_out, s_action),
                                       strict=True):
-                    traces[key].append(value.detach())
+                    if value is not None:
+                        traces[key].append(value.detach())
         s_out = extras[0]
 
         stacked = torch.stack(logits, dim=1)  # (B, T, out_dims)
@@ -118,27 +124,30 @@ class CTM(nn.Module):
                         certainty=certainty(stacked, self.config.out_groups_shape),
                         sync_out=s_out)
         if trace:
-            out.attention = torch.stack(traces["attn"], 1)  # (B, T, heads, N)
+            if traces["attn"]:
+                out.attention = torch.stack(traces["attn"], 1)  # (B, T, heads, N)
             out.pre_activations = torch.stack(traces["pre"], 1)  # (B, T, D)
             out.post_activations = torch.stack(traces["post"], 1)  # (B, T, D)
             out.sync_out_trace = torch.stack(traces["s_out"], 1)  # (B, T, P_out)
-            out.sync_action_trace = torch.stack(traces["s_act"], 1)  # (B, T, P_action)
+            if traces["s_act"]:
+                out.sync_action_trace = torch.stack(traces["s_act"], 1)  # (B, T, P_action)
         return out
 
     def begin(self, x: torch.Tensor) -> ThinkingState:
         """Encode the input and set up the state before the first tick."""
         encoded = self.inputs.encode(x)
-        b = encoded.keys.shape[0]
+        b = x.shape[0]
         z = self.start_post.expand(b, -1)  # (B, D)
         alpha_out, beta_out = self.sync_out.start(z)
+        action = self.sync_action.size if self.sync_action is not None else 0
         return ThinkingState(
             z=z, history=self.start_history.unsqueeze(-1).expand(-1, -1, b),  # (D, M, B)
             # zero state: the first update then gives exactly the first tick's (products, 1)
-            alpha_action=z.new_zeros(b, self.sync_action.size),
-            beta_action=z.new_zeros(self.sync_action.size),
-            alpha_out=alpha_out, beta_out=beta_out, keys=encoded.keys, values=encoded.values,
-            r_action=self.sync_action.retention(), r_out=self.sync_out.retention(),
-            nlm_weights=self.nlm.scaled_weights())
+            alpha_action=z.new_zeros(b, action), beta_action=z.new_zeros(action),
+            alpha_out=alpha_out, beta_out=beta_out, encoded=encoded,
+            r_action=(self.sync_action.retention() if self.sync_action is not None
+                      else z.new_zeros(0)),
+            r_out=self.sync_out.retention(), nlm_weights=self.nlm.scaled_weights())
 
     def tick(self, state: ThinkingState
              ) -> tuple[ThinkingState, torch.Tensor, tuple[torch.Tensor, ...]]:
@@ -146,8 +155,9 @@ class CTM(nn.Module):
         pre-activations))."""
         s = state
         step = self._compiled_tick or self._tick
+        tick_inputs = self.inputs.at_tick(s.encoded, s.ticks_done)
         inputs = (s.z, s.history, s.alpha_action, s.beta_action, s.alpha_out, s.beta_out,
-                  s.r_action, s.r_out, s.keys, s.values, *s.nlm_weights)
+                  s.r_action, s.r_out, len(tick_inputs), *tick_inputs, *s.nlm_weights)
         if self.checkpoint_ticks and torch.is_grad_enabled():
             # keep only each tick's inputs for backward and recompute the rest: activation
             # memory no longer grows with a tick's internals, at the price of a second forward
@@ -156,24 +166,28 @@ class CTM(nn.Module):
             outputs = step(*inputs)
         if self._cuda_graphs and s.z.is_cuda:
             # a graph's outputs live in memory its next replay overwrites
-            outputs = tuple(o.clone() for o in outputs)
+            outputs = tuple(o if o is None else o.clone() for o in outputs)
         (z, history, alpha_action, beta_action, alpha_out, beta_out, logits, s_out, s_action,
          attn, pre) = outputs
         new = dataclasses.replace(s, z=z, history=history, alpha_action=alpha_action,
                                   beta_action=beta_action, alpha_out=alpha_out,
-                                  beta_out=beta_out)
+                                  beta_out=beta_out, ticks_done=s.ticks_done + 1)
         return new, logits, (s_out, s_action, attn, pre)
 
     def _tick(self, z: torch.Tensor, history: torch.Tensor, alpha_action: torch.Tensor,
               beta_action: torch.Tensor, alpha_out: torch.Tensor, beta_out: torch.Tensor,
-              r_action: torch.Tensor, r_out: torch.Tensor, keys: torch.Tensor,
-              values: torch.Tensor, *nlm_weights: torch.Tensor) -> tuple[torch.Tensor, ...]:
+              r_action: torch.Tensor, r_out: torch.Tensor, n_tick_inputs: int,
+              *rest: torch.Tensor) -> tuple[torch.Tensor | None, ...]:
         """One tick, DESIGN.md section 1 steps 1-6; tensors in, tensors out, so that
-        `torch.compile` can fuse it."""
-        alpha_action, beta_action = self.sync_action.update(z, alpha_action, beta_action,
-                                                            r_action)
-        s_action = Synchronisation.read(alpha_action, beta_action)  # (B, P_action)
-        attended, attn = self.inputs(s_action, EncodedInput(keys, values))  # (B, d_in), (B, h, N)
+        `torch.compile` can fuse it. `rest` is the input mode's `n_tick_inputs` tensors for this
+        tick, then the neuron-level models' weights."""
+        tick_inputs, nlm_weights = rest[:n_tick_inputs], rest[n_tick_inputs:]
+        s_action = None
+        if self.sync_action is not None:
+            alpha_action, beta_action = self.sync_action.update(z, alpha_action, beta_action,
+                                                                r_action)
+            s_action = Synchronisation.read(alpha_action, beta_action)  # (B, P_action)
+        attended, attn = self.inputs(s_action, *tick_inputs)  # (B, d_in), (B, h, N) or None
         pre = self.synapse(torch.cat([attended, z], dim=-1))  # (B, D)
         history = torch.cat([history[:, 1:], pre.t().unsqueeze(1)], dim=1)  # (D, M, B)
         z = self.nlm(history, nlm_weights)  # (B, D)
@@ -197,7 +211,8 @@ class CTM(nn.Module):
     def clamp_decays_(self) -> None:
         """Project decay parameters into [0, 15]; the trainer calls this after each step."""
         for sync in (self.sync_out, self.sync_action):
-            sync.decay.clamp_(0.0, DECAY_MAX)
+            if sync is not None:
+                sync.decay.clamp_(0.0, DECAY_MAX)
 
     # --- files -------------------------------------------------------------------------------
 

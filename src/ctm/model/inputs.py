@@ -1,13 +1,23 @@
-"""How a task's input reaches the neurons: attention over backbone tokens.
+"""How a task's input reaches the neurons: the input modes, registered in `INPUT_MODES`.
 
-Keys and values come from the input alone, so they are projected once per forward pass; each tick
-only projects its one query (from the action synchronisation) and attends.
+Every mode splits its work in two so the tick loop stays cheap and compilable: `encode` runs once
+per forward pass (the backbone, projections that depend on the input alone) and returns tensors;
+`forward` runs every tick on `at_tick`'s slice of them, with the query source (the action
+synchronisation in a CTM, the hidden state in the LSTM baseline) when the mode uses one, and
+returns what is concatenated into the synapse input, plus attention weights if it attends.
+
+- `attention`: keys and values from backbone tokens, projected once; each tick projects one
+  query and attends.
+- `direct`: no attention and no action synchronisation; the flattened backbone output is
+  projected once and the same vector joins the synapse input every tick (the paper's sorting).
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import ClassVar
 
 import torch
 import torch.nn.functional as F
@@ -15,6 +25,32 @@ from torch import nn
 
 from .backbones import build_backbone, build_positional_embedding
 from .config import CTMConfig
+from .registry import INPUT_MODES
+
+
+class InputMode(nn.Module):
+    """Base of the input modes; subclasses register with `@INPUT_MODES.register(...)`."""
+
+    uses_query: ClassVar[bool] = True  # reads a query each tick (a CTM's action sync)
+    out_features: int  # width of what joins the synapse input each tick
+
+    @classmethod
+    def check(cls, config: CTMConfig, need: Callable[[bool, str], None]) -> None:
+        """Validate the config fields this mode reads (`need(ok, message)`)."""
+
+    def encode(self, x: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        """Per-forward work on the whole input."""
+        raise NotImplementedError
+
+    def at_tick(self, encoded: tuple[torch.Tensor, ...], tick: int
+                ) -> tuple[torch.Tensor, ...]:
+        """The encoded tensors one tick reads (all of them, unless input changes over ticks)."""
+        return encoded
+
+    def forward(self, query_source: torch.Tensor | None, *tick_inputs: torch.Tensor
+                ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """-> (B, out_features), and attention weights (B, heads, N_tok) or None."""
+        raise NotImplementedError
 
 
 @dataclass
@@ -65,7 +101,9 @@ class TokenAttention(nn.Module):
         return self.out_proj(out), weights
 
 
-class AttentionInput(nn.Module):
+@INPUT_MODES.register("attention", summary="attend over backbone tokens each tick, with a "
+                                            "query from the action synchronisation")
+class AttentionInput(InputMode):
     """Backbone -> tokens -> LayerNorm(Linear) keys/values; query = Linear(query source): the
     action synchronisation in a CTM, the hidden state in the LSTM baseline."""
 
@@ -79,12 +117,57 @@ class AttentionInput(nn.Module):
         self.attention = TokenAttention(config.d_input, config.heads, config.dropout)
         self.out_features = config.d_input
 
-    def encode(self, x: torch.Tensor) -> EncodedInput:
+    def encode(self, x: torch.Tensor) -> tuple[torch.Tensor, ...]:
         tokens = self.backbone(x)  # (B, N, C)
+        if tokens.dim() != 3 or tokens.shape[-1] != self.kv_proj[0].in_features:
+            raise ValueError(f"attention needs tokens (B, N, {self.kv_proj[0].in_features}) "
+                             f"from the backbone, got {tuple(tokens.shape)}")
         if self.positional is not None:
             tokens = tokens + self.positional(tokens.shape[1], tokens.device)
-        return self.attention.project_kv(self.kv_proj(tokens))
+        encoded = self.attention.project_kv(self.kv_proj(tokens))
+        return encoded.keys, encoded.values  # each (B, heads, head_dim, N)
 
-    def forward(self, query_source: torch.Tensor, encoded: EncodedInput
-                ) -> tuple[torch.Tensor, torch.Tensor]:
-        return self.attention(self.q_proj(query_source), encoded)
+    def forward(self, query_source: torch.Tensor | None, *tick_inputs: torch.Tensor
+                ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        keys, values = tick_inputs
+        return self.attention(self.q_proj(query_source), EncodedInput(keys, values))
+
+
+@INPUT_MODES.register("direct", summary="no attention: the flattened input, projected, joins "
+                                         "the synapse input every tick (needs input_size)")
+class DirectInput(InputMode):
+    """(B, ...) -> backbone -> flatten -> LayerNorm(Linear(input_size -> d_input)), once per
+    forward pass; every tick reads the same vector."""
+
+    uses_query = False
+
+    def __init__(self, config: CTMConfig, query_size: int) -> None:
+        super().__init__()
+        self.backbone = build_backbone(config)
+        self.proj = nn.Sequential(nn.Linear(config.input_size, config.d_input),
+                                  nn.LayerNorm(config.d_input))
+        self.out_features = config.d_input
+
+    @classmethod
+    def check(cls, config: CTMConfig, need: Callable[[bool, str], None]) -> None:
+        need(config.input_size >= 1, "input_mode 'direct' needs input_size >= 1 (the number of "
+                                     "features per example after the backbone)")
+        need(config.positional_embedding == "none",
+             "input_mode 'direct' flattens the input: positional_embedding must be 'none'")
+
+    def encode(self, x: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        flat = self.backbone(x).flatten(1)  # (B, input_size)
+        if flat.shape[1] != self.proj[0].in_features:
+            raise ValueError(f"direct input of {flat.shape[1]} features per example (shape "
+                             f"{tuple(x.shape)}); the model has input_size "
+                             f"{self.proj[0].in_features}")
+        return (self.proj(flat),)  # (B, d_input)
+
+    def forward(self, query_source: torch.Tensor | None, *tick_inputs: torch.Tensor
+                ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        return tick_inputs[0], None
+
+
+def build_input(config: CTMConfig, query_size: int) -> InputMode:
+    """The input mode `config.input_mode` names; `query_size` is the width of its query."""
+    return INPUT_MODES.get(config.input_mode)(config, query_size)
