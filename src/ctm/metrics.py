@@ -1,8 +1,14 @@
-"""Accuracy of grouped outputs, at the most-certain tick and at every tick."""
+"""Accuracy of grouped outputs, at the most-certain tick and at every tick, and the meters that
+tasks with grouped class outputs evaluate with."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
+
+from .losses import grouped_logits
+from .model import CTMConfig, CTMOutput
 
 BINS = 15
 
@@ -88,6 +94,38 @@ class GroupedAccuracy:
             "ece_per_tick": [expected_calibration_error(confidence[:, t], correct[:, t])
                              for t in range(confidence.shape[1])],
         }
+
+
+class GroupMeter:
+    """A task meter over (B, G) class targets: `GroupedAccuracy` under the task's names for
+    one group ("position") and a whole sample ("sequence")."""
+
+    def __init__(self, config: CTMConfig, group_name: str, whole_name: str) -> None:
+        self.groups_shape = config.out_groups_shape
+        self.names = group_name, whole_name
+        self.accuracy = GroupedAccuracy()
+
+    def update(self, output: CTMOutput, batch: Any) -> None:
+        self.accuracy.update(grouped_logits(output.logits, self.groups_shape).cpu(),
+                             batch.targets.reshape(len(batch.targets), -1).cpu(),
+                             output.certainty.cpu())
+
+    def result(self) -> dict[str, Any]:
+        return self.accuracy.result(*self.names)
+
+
+class ClassMeter(GroupMeter):
+    """Plain classification, (B,) targets: accuracy, ECE and the mean most-certain tick."""
+
+    def __init__(self, config: CTMConfig) -> None:
+        super().__init__(config, "class", "sample")
+
+    def result(self) -> dict[str, Any]:
+        r = super().result()
+        return {"accuracy": r["sample_accuracy"], "ece": r["ece"],
+                "mean_certain_tick": r["mean_certain_tick"],
+                "accuracy_per_tick": r["sample_accuracy_per_tick"],
+                "ece_per_tick": r["ece_per_tick"]}
 
 
 def per_tick_table(columns: dict[str, list[float]]) -> list[str]:

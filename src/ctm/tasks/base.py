@@ -1,7 +1,12 @@
 """What a task is: its options, its model defaults, its data, its loss and its metrics.
 
 The trainer, the CLI and the evaluation code know tasks only through this interface; a new task
-is one module that subclasses `Task` and registers itself in `ctm.tasks`.
+is one module that subclasses `Task` and registers itself in `ctm.tasks`. The evaluation loop
+is shared: a task supplies a `Meter` that takes one batch's output at a time.
+
+Seeds: training step `step` of a run seeded `seed` draws from `train_seed(seed, step)`; held-out
+data from `eval_seed(seed, stream)`, with a task's own `stream` number so no evaluation seed is a
+training step's. Changing these formulas changes every run's data, so they live here once.
 """
 
 from __future__ import annotations
@@ -11,12 +16,32 @@ from abc import ABC, abstractmethod
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Protocol
 
 import torch
 
 from ..losses import TickLoss
 from ..model import CTMConfig, CTMOutput
+
+SEED_STRIDE = 1_000_003  # a prime: (seed, step) pairs of short runs never share a stream
+
+
+def train_seed(seed: int, step: int) -> int:
+    """The seed of training step `step`'s batch."""
+    return seed * SEED_STRIDE + step
+
+
+def eval_seed(seed: int, stream: int) -> int:
+    """The seed of held-out data stream `stream` (a positive number each task picks)."""
+    return seed * SEED_STRIDE - stream
+
+
+class Meter(Protocol):
+    """Accumulates a task's metrics over evaluation batches."""
+
+    def update(self, output: CTMOutput, batch: Batch) -> None: ...
+
+    def result(self) -> dict[str, Any]: ...
 
 
 @dataclass
@@ -65,10 +90,22 @@ class Task(ABC):
     def loss(self, output: CTMOutput, batch: Batch, config: CTMConfig) -> TickLoss:
         """The training loss of one forward pass."""
 
+    def forward(self, model: torch.nn.Module, batch: Batch) -> CTMOutput:
+        """One forward pass of `model` on `batch`, in training and evaluation alike."""
+        return model(batch.inputs)
+
     @abstractmethod
+    def meter(self, config: CTMConfig) -> Meter:
+        """A fresh accumulator of this task's metrics for a model of `config`."""
+
+    @torch.no_grad()
     def evaluate(self, model: torch.nn.Module, batches: Iterator[Batch],
                  device: torch.device | str) -> dict[str, Any]:
         """Metrics over held-out batches: scalars, and per-tick lists."""
+        meter = self.meter(model.config)
+        for batch in batches:
+            meter.update(self.forward(model, batch.to(device)), batch)
+        return meter.result()
 
     def final_evaluation(self, model: torch.nn.Module, batch_size: int, seed: int,
                          device: torch.device | str) -> dict[str, Any]:

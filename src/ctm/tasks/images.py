@@ -12,9 +12,9 @@ import numpy as np
 import torch
 
 from ..losses import TickLoss, grouped_logits, per_tick_cross_entropy, two_tick_loss
-from ..metrics import GroupedAccuracy, per_tick_table
+from ..metrics import ClassMeter, per_tick_table
 from ..model import CTMConfig, CTMOutput
-from .base import Batch, Task
+from .base import Batch, Task, train_seed
 from .image_data import ImageSource, load_cifar_split, load_digits_split, load_folder_split
 
 DATASETS = ("digits", "cifar10", "cifar100", "folder")
@@ -99,7 +99,7 @@ class ImagesTask(Task):
         return {"out_dims": classes, "out_shape": (-1,), "in_channels": channels}
 
     def train_batch(self, step: int, batch_size: int, seed: int) -> Batch:
-        rng = random.Random(seed * 1_000_003 + step)
+        rng = random.Random(train_seed(seed, step))
         train, _ = self.splits()
         indices = [rng.randrange(len(train)) for _ in range(batch_size)]
         pixels = train.images(indices)
@@ -118,19 +118,8 @@ class ImagesTask(Task):
         return two_tick_loss(per_tick_cross_entropy(logits, batch.targets.unsqueeze(1)),
                              output.certainty)
 
-    @torch.no_grad()
-    def evaluate(self, model: torch.nn.Module, batches: Iterator[Batch],
-                 device: torch.device | str) -> dict[str, Any]:
-        accuracy = GroupedAccuracy()
-        for batch in batches:
-            out = model(batch.inputs.to(device))
-            accuracy.update(grouped_logits(out.logits, model.config.out_groups_shape).cpu(),
-                            batch.targets.unsqueeze(1), out.certainty.cpu())
-        r = accuracy.result("class", "image")
-        return {"accuracy": r["image_accuracy"], "ece": r["ece"],
-                "mean_certain_tick": r["mean_certain_tick"],
-                "accuracy_per_tick": r["image_accuracy_per_tick"],
-                "ece_per_tick": r["ece_per_tick"]}
+    def meter(self, config: CTMConfig) -> ClassMeter:
+        return ClassMeter(config)
 
     @torch.no_grad()
     def visualise(self, model: torch.nn.Module, out_dir: Path, count: int, seed: int

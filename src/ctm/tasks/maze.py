@@ -27,7 +27,7 @@ from ..losses import (
 )
 from ..metrics import GroupedAccuracy, per_tick_table
 from ..model import CTMConfig, CTMOutput
-from .base import Batch, Task
+from .base import Batch, Task, eval_seed, train_seed
 from .held_out import maze_key, reserved_bytes
 from .maze_data import (
     Maze,
@@ -181,7 +181,7 @@ class MazeTask(Task):
         return [(m, shortest_route(m)) for m in mazes]
 
     def train_batch(self, step: int, batch_size: int, seed: int) -> MazeBatch:
-        rng = random.Random(seed * 1_000_003 + step)
+        rng = random.Random(train_seed(seed, step))
         if self.options.data:
             if self._train_set is None:
                 self._train_set = load_folder(self.options.data)
@@ -192,7 +192,7 @@ class MazeTask(Task):
         return self._batch(examples, rng, self.options.augment)
 
     def eval_batches(self, batch_size: int, seed: int) -> Iterator[MazeBatch]:
-        rng = random.Random(seed * 1_000_003 - EVAL_STREAM)
+        rng = random.Random(eval_seed(seed, EVAL_STREAM))
         if self.options.eval_data:
             examples = load_folder(self.options.eval_data)[: self.options.eval_size]
         else:
@@ -208,61 +208,15 @@ class MazeTask(Task):
         return two_tick_loss(per_tick_cross_entropy(logits, batch.targets, mask),
                              output.certainty)
 
-    @torch.no_grad()
-    def evaluate(self, model: torch.nn.Module, batches: Iterator[Batch],
-                 device: torch.device | str) -> dict[str, Any]:
-        steps = GroupedAccuracy()
-        solved_at_certain, solved_per_tick = 0, None
-        real_right, real_right_per_tick, real_count = 0.0, None, 0
-        route_lengths: list[int] = []
-        solved_flags: list[bool] = []
-        for batch in batches:
-            assert isinstance(batch, MazeBatch)
-            out = model(batch.inputs.to(device))
-            logits = grouped_logits(out.logits, model.config.out_groups_shape).cpu()
-            certainty = out.certainty.cpu()
-            steps.update(logits, batch.targets, certainty)
-            # the route's own steps, without the Wait padding after it
-            lengths = torch.tensor(batch.route_lengths).clamp(max=logits.shape[2])
-            real = torch.arange(logits.shape[2]) < lengths.unsqueeze(1)  # (B, R)
-            right = (logits.argmax(-1) == batch.targets.unsqueeze(1)) & real.unsqueeze(1)
-            certain = certainty.argmax(1)
-            real_right += right[torch.arange(len(certain)), certain].sum().item()
-            by_tick = right.sum((0, 2)).double()
-            real_right_per_tick = (by_tick if real_right_per_tick is None
-                                   else real_right_per_tick + by_tick)
-            real_count += int(real.sum())
-            moves = logits.argmax(-1).numpy()  # (B, T, R)
-            solves = np.array([[follow(maze, route)[0] for route in moves[i]]
-                               for i, maze in enumerate(batch.mazes)])  # (B, T)
-            ticks = certainty.argmax(1).numpy()
-            solved_here = solves[np.arange(len(ticks)), ticks]
-            solved_at_certain += int(solved_here.sum())
-            solved_flags += solved_here.tolist()
-            route_lengths += batch.route_lengths
-            by_tick = solves.sum(0)
-            solved_per_tick = by_tick if solved_per_tick is None else solved_per_tick + by_tick
-        result = steps.result("per_step", "route")
-        count = steps.count
-        return {
-            "per_step_accuracy": real_right / max(1, real_count),
-            "per_step_accuracy_with_padding": result["per_step_accuracy"],
-            "solve_rate": solved_at_certain / count,
-            "route_exact": result["route_accuracy"],
-            "ece": result["ece"],
-            "mean_certain_tick": result["mean_certain_tick"],
-            "per_step_accuracy_per_tick": (real_right_per_tick / max(1, real_count)).tolist(),
-            "per_step_accuracy_with_padding_per_tick": result["per_step_accuracy_per_tick"],
-            "solve_rate_per_tick": (solved_per_tick / count).tolist(),
-            **by_route_length(route_lengths, solved_flags, self.options.route_length),
-        }
+    def meter(self, config: CTMConfig) -> MazeMeter:
+        return MazeMeter(config, self.options.route_length)
 
     def final_evaluation(self, model: torch.nn.Module, batch_size: int, seed: int,
                          device: torch.device | str) -> dict[str, Any]:
         """Solve rate with re-application on held-out mazes of the training size and larger."""
         results = {}
         for size in (self.options.size, *self.options.larger_sizes):
-            rng = random.Random(seed * 1_000_003 - EVAL_STREAM - size)
+            rng = random.Random(eval_seed(seed, EVAL_STREAM + size))
             # training sees only its own size, and none of that size's held-out half
             held_out = True if size == self.options.size else None
             mazes = [m for m, _ in self._generated(self.options.eval_size, rng, size, held_out)]
@@ -301,6 +255,65 @@ class MazeTask(Task):
                 lines.append(f"{size}×{size} mazes, up to {self.options.reapply} re-applications:"
                              f" solved {100 * value:.1f}%")
         return "\n".join(lines)
+
+
+class MazeMeter:
+    """Solve rate (following the predicted moves reaches the goal without entering a wall),
+    route steps right (the route's own steps, and counting the Wait padding), whole routes
+    exact, ECE, at the most-certain tick and at every tick, and solve rate by route length."""
+
+    def __init__(self, config: CTMConfig, route_length: int) -> None:
+        self.groups_shape, self.route_length = config.out_groups_shape, route_length
+        self.steps = GroupedAccuracy()
+        self.solved_at_certain, self.solved_per_tick = 0, None
+        self.real_right, self.real_right_per_tick, self.real_count = 0.0, None, 0
+        self.route_lengths: list[int] = []
+        self.solved_flags: list[bool] = []
+
+    def update(self, output: CTMOutput, batch: Batch) -> None:
+        assert isinstance(batch, MazeBatch)
+        logits = grouped_logits(output.logits, self.groups_shape).cpu()
+        certainty = output.certainty.cpu()
+        targets = batch.targets.cpu()
+        self.steps.update(logits, targets, certainty)
+        # the route's own steps, without the Wait padding after it
+        lengths = torch.tensor(batch.route_lengths).clamp(max=logits.shape[2])
+        real = torch.arange(logits.shape[2]) < lengths.unsqueeze(1)  # (B, R)
+        right = (logits.argmax(-1) == targets.unsqueeze(1)) & real.unsqueeze(1)
+        certain = certainty.argmax(1)
+        self.real_right += right[torch.arange(len(certain)), certain].sum().item()
+        by_tick = right.sum((0, 2)).double()
+        self.real_right_per_tick = (by_tick if self.real_right_per_tick is None
+                                    else self.real_right_per_tick + by_tick)
+        self.real_count += int(real.sum())
+        moves = logits.argmax(-1).numpy()  # (B, T, R)
+        solves = np.array([[follow(maze, route)[0] for route in moves[i]]
+                           for i, maze in enumerate(batch.mazes)])  # (B, T)
+        ticks = certain.numpy()
+        solved_here = solves[np.arange(len(ticks)), ticks]
+        self.solved_at_certain += int(solved_here.sum())
+        self.solved_flags += solved_here.tolist()
+        self.route_lengths += batch.route_lengths
+        solved_by_tick = solves.sum(0)
+        self.solved_per_tick = (solved_by_tick if self.solved_per_tick is None
+                                else self.solved_per_tick + solved_by_tick)
+
+    def result(self) -> dict[str, Any]:
+        result = self.steps.result("per_step", "route")
+        count = self.steps.count
+        return {
+            "per_step_accuracy": self.real_right / max(1, self.real_count),
+            "per_step_accuracy_with_padding": result["per_step_accuracy"],
+            "solve_rate": self.solved_at_certain / count,
+            "route_exact": result["route_accuracy"],
+            "ece": result["ece"],
+            "mean_certain_tick": result["mean_certain_tick"],
+            "per_step_accuracy_per_tick": (self.real_right_per_tick
+                                           / max(1, self.real_count)).tolist(),
+            "per_step_accuracy_with_padding_per_tick": result["per_step_accuracy_per_tick"],
+            "solve_rate_per_tick": (self.solved_per_tick / count).tolist(),
+            **by_route_length(self.route_lengths, self.solved_flags, self.route_length),
+        }
 
 
 def by_route_length(lengths: list[int], solved: list[bool], route_length: int,

@@ -11,9 +11,9 @@ from typing import Any
 import torch
 
 from ..losses import TickLoss, grouped_logits, per_tick_cross_entropy, two_tick_loss
-from ..metrics import GroupedAccuracy, per_tick_table
+from ..metrics import GroupMeter, per_tick_table
 from ..model import CTMConfig, CTMOutput
-from .base import Batch, Task
+from .base import Batch, Task, eval_seed, train_seed
 from .held_out import MIN_RESERVED, SHARE, reserved_bits, reserved_sequence_count
 
 EVAL_STREAM = 7_919  # offsets the evaluation seed away from training steps' seeds
@@ -87,12 +87,12 @@ class ParityTask(Task):
         return self.held_out_sequences != 0
 
     def train_batch(self, step: int, batch_size: int, seed: int) -> Batch:
-        generator = torch.Generator().manual_seed(seed * 1_000_003 + step)
+        generator = torch.Generator().manual_seed(train_seed(seed, step))
         held_out = False if self._split() else None
         return parity_batch(draw_bits(batch_size, self.options.length, generator, held_out))
 
     def eval_batches(self, batch_size: int, seed: int) -> Iterator[Batch]:
-        generator = torch.Generator().manual_seed(seed * 1_000_003 - EVAL_STREAM)
+        generator = torch.Generator().manual_seed(eval_seed(seed, EVAL_STREAM))
         held_out = True if self._split() else None
         remaining = self.options.eval_size
         while remaining > 0:
@@ -104,16 +104,8 @@ class ParityTask(Task):
         logits = grouped_logits(output.logits, config.out_groups_shape)
         return two_tick_loss(per_tick_cross_entropy(logits, batch.targets), output.certainty)
 
-    @torch.no_grad()
-    def evaluate(self, model: torch.nn.Module, batches: Iterator[Batch],
-                 device: torch.device | str) -> dict[str, Any]:
-        accuracy = GroupedAccuracy()
-        for batch in batches:
-            batch = batch.to(device)
-            out = model(batch.inputs)
-            accuracy.update(grouped_logits(out.logits, model.config.out_groups_shape),
-                            batch.targets, out.certainty)
-        return accuracy.result("position", "sequence")
+    def meter(self, config: CTMConfig) -> GroupMeter:
+        return GroupMeter(config, "position", "sequence")
 
     @torch.no_grad()
     def visualise(self, model: torch.nn.Module, out_dir: Path, count: int, seed: int

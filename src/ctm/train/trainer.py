@@ -156,7 +156,7 @@ class Trainer:
             batch = self.task.train_batch(self.step, cfg.batch_size, cfg.seed)
         batch = batch.to(self.device)
         with precision_context(cfg.precision, self.device):
-            output = self.model(batch.inputs)
+            output = self.task.forward(self.model, batch)
             result = self.task.loss(output, batch, self.run.model)
         self.optimizer.zero_grad(set_to_none=True)
         result.loss.backward()
