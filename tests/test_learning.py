@@ -66,3 +66,20 @@ def test_baselines_learn_digits(tmp_path, architecture):
                             "checkpoint_every": 300, "log_every": 100, "seed": 0})
     metrics = Trainer(run, tmp_path, progress=False).fit()
     assert metrics["accuracy"] >= 0.85, metrics
+
+
+@pytest.mark.slow
+def test_sort_6_learns_orderings_training_never_draws(tmp_path):
+    """Sorting 6 numbers, evaluated on orderings reserved by hash (training redraws them).
+    A guess that ignores the numbers gets 1/720 of sequences and 1/6 of positions right.
+    Measured: 65.0% of sequences, 82.6% of positions (seed 0, 800 steps, about 30 s); the
+    wait before an emission grows with the gap from the previous value (rank correlation
+    +0.32), the paper's observation."""
+    run = RunConfig.create("sort", {"length": 6, "eval_size": 500}, {},
+                           {"steps": 800, "eval_every": 800, "checkpoint_every": 800,
+                            "log_every": 100, "seed": 0})
+    trainer = Trainer(run, tmp_path, progress=False)
+    metrics = trainer.fit()
+    assert metrics["sequence_accuracy"] >= 0.3, metrics
+    assert metrics["position_accuracy"] >= 0.5, metrics
+    assert metrics["wait_gap_correlation"] > 0.1, metrics

@@ -15,8 +15,8 @@ import torch.nn.functional as F
 @dataclass
 class TickLoss:
     loss: torch.Tensor  # scalar to minimise
-    per_tick: torch.Tensor  # (B, T) per-sample loss at every tick
-    lowest_loss_tick: torch.Tensor  # (B,) t1 = argmin_t L_t
+    per_tick: torch.Tensor | None  # (B, T) per-sample loss at every tick (None: over all ticks)
+    lowest_loss_tick: torch.Tensor | None  # (B,) t1 = argmin_t L_t
     most_certain_tick: torch.Tensor  # (B,) t2 = argmax_t c_t
 
 
@@ -69,3 +69,21 @@ def curriculum_mask(logits: torch.Tensor, targets: torch.Tensor, lookahead: int 
     last = prefix.amax(dim=1).clamp(min=1) - 1  # (B,)
     steps = torch.arange(targets.shape[1], device=targets.device)
     return (steps.unsqueeze(0) < (last + lookahead).unsqueeze(1)).float()
+
+
+def ctc_over_ticks(logits: torch.Tensor, targets: torch.Tensor, certainty: torch.Tensor,
+                   blank: int) -> TickLoss:
+    """Connectionist temporal classification with the ticks as the time axis: the model emits
+    `targets` (B, N) in order, any number of ticks apart, with the `blank` class in between
+    (and repeats of one class merged). logits (B, T, C), T >= N. The loss is each sample's
+    negative log-likelihood of its target sequence, divided by N, averaged over the batch."""
+    b, t, _ = logits.shape
+    n = targets.shape[1]
+    if t < n:
+        raise ValueError(f"CTC emits {n} labels over {t} ticks: needs ticks >= {n}")
+    log_probs = F.log_softmax(logits.float(), dim=-1).transpose(0, 1)  # (T, B, C)
+    per_sample = F.ctc_loss(log_probs, targets.long(), torch.full((b,), t, dtype=torch.long),
+                            torch.full((b,), n, dtype=torch.long), blank=blank,
+                            reduction="none", zero_infinity=False) / n  # (B,)
+    return TickLoss(loss=per_sample.mean(), per_tick=None, lowest_loss_tick=None,
+                    most_certain_tick=certainty.argmax(dim=1))

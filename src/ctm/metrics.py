@@ -128,6 +128,20 @@ class ClassMeter(GroupMeter):
                 "ece_per_tick": r["ece_per_tick"]}
 
 
+def ctc_greedy_decode(logits: torch.Tensor, blank: int
+                      ) -> list[tuple[torch.Tensor, torch.Tensor]]:
+    """Best-path CTC decoding of (B, T, C) logits: per sample, the most likely class per tick
+    with repeats merged and blanks dropped, and the tick (0-based) of each emission."""
+    path = logits.argmax(-1)  # (B, T)
+    previous = torch.cat([torch.full_like(path[:, :1], -1), path[:, :-1]], dim=1)
+    emits = (path != blank) & (path != previous)
+    decoded = []
+    for row, emit in zip(path, emits, strict=True):
+        ticks = emit.nonzero().flatten()
+        decoded.append((row[ticks], ticks))
+    return decoded
+
+
 def per_tick_table(columns: dict[str, list[float]]) -> list[str]:
     """Rows 'tick  col1  col2 ...' with every value as a percentage, one row per tick."""
     widths = [max(len(name), 7) for name in columns]

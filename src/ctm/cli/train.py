@@ -33,10 +33,13 @@ def build_parser(task_name: str | None) -> Parser:
     parser.add_argument("--match-ctm", action="store_true",
                         help="baselines: choose d_model so the parameter count matches the CTM "
                              "this config would build with --architecture ctm")
-    add_dataclass_flags(parser, TrainConfig, "train", "training")
-    if task_name is not None:
+    if task_name is None:
+        add_dataclass_flags(parser, TrainConfig, "train", "training")
+    else:
         task = get_task(task_name)
         instance = task(task.Options())
+        add_dataclass_flags(parser, TrainConfig, "train", f"training (defaults for {task_name})",
+                            TrainConfig(**instance.train_defaults()))
         add_dataclass_flags(parser, task.Options, "options", f"{task_name} task options")
         add_dataclass_flags(parser, CTMConfig, "model", f"model (defaults for {task_name})",
                             instance.model_defaults())

@@ -71,6 +71,8 @@ class FeedForwardBaseline(nn.Module):
     """Backbone tokens -> LayerNorm(Linear) -> mean over tokens -> MLP of width d_model. With
     input_mode "direct" the flattened input is projected instead of pooled tokens."""
 
+    input_modes = ("attention", "direct")  # it has no ticks to spread a schedule over
+
     def __init__(self, config: CTMConfig) -> None:
         super().__init__()
         self.config = config

@@ -81,6 +81,10 @@ class CTMConfig:
              f"(parity, none), not {self.backbone!r}")
         need(self.input_size >= 0, f"input_size must be >= 0, got {self.input_size}")
         INPUT_MODES.get(self.input_mode).check(self, need)
+        modes = getattr(ARCHITECTURES.get(self.architecture), "input_modes", None)
+        need(modes is None or self.input_mode in modes,
+             f"the {self.architecture} architecture takes input_mode {', '.join(modes or ())}, "
+             f"not {self.input_mode!r}")
         need(0.0 <= self.dropout < 1.0, f"dropout must be in [0, 1), got {self.dropout}")
         need(0.0 <= self.dropout_nlm < 1.0,
              f"dropout_nlm must be in [0, 1), got {self.dropout_nlm}")

@@ -10,6 +10,9 @@ returns what is concatenated into the synapse input, plus attention weights if i
   query and attends.
 - `direct`: no attention and no action synchronisation; the flattened backbone output is
   projected once and the same vector joins the synapse input every tick (the paper's sorting).
+- `schedule`: a different token set at each tick, (B, T_in, N, C); a token of all zeros is
+  absent, a tick with no token (and every tick after T_in) reads nothing, so a task can show
+  inputs one after another and then leave the model to think (the paper's Q&A).
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .backbones import build_backbone, build_positional_embedding
+from .backbones import PassThrough, build_backbone, build_positional_embedding
 from .config import CTMConfig
 from .registry import INPUT_MODES
 
@@ -85,9 +88,11 @@ class TokenAttention(nn.Module):
         kv = kv.view(b, n, 2, self.heads, d // self.heads).permute(2, 0, 3, 4, 1).contiguous()
         return EncodedInput(keys=kv[0], values=kv[1])  # each (B, heads, head_dim, N)
 
-    def forward(self, query: torch.Tensor, encoded: EncodedInput
-                ) -> tuple[torch.Tensor, torch.Tensor]:
-        """query (B, d) -> output (B, d) and attention weights (B, heads, N_tok)."""
+    def forward(self, query: torch.Tensor, encoded: EncodedInput,
+                present: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """query (B, d) -> output (B, d) and attention weights (B, heads, N_tok). `present`
+        (B, N_tok) marks the tokens that exist; a sample with none attends to nothing (zero
+        weights)."""
         b = query.shape[0]
         head_dim = self.width // self.heads
         q = F.linear(query, self.in_proj_weight[: self.width], self.in_proj_bias[: self.width])
@@ -95,7 +100,13 @@ class TokenAttention(nn.Module):
         # one query per head: multiply-and-sum instead of (1 x hd) @ (hd x N) matrix products,
         # whose backward runs as batched outer products that CPUs do slowly (attention forward
         # + backward 2.5x faster at the three benchmark sizes)
-        weights = torch.softmax((q * encoded.keys).sum(2), dim=-1)  # (B, h, N)
+        scores = (q * encoded.keys).sum(2)  # (B, h, N)
+        if present is None:
+            weights = torch.softmax(scores, dim=-1)
+        else:
+            scores = scores.masked_fill(~present.unsqueeze(1), float("-inf"))
+            # a row with no token is all -inf: its softmax is NaN, and it attends to nothing
+            weights = torch.softmax(scores, dim=-1).nan_to_num(0.0)
         dropped = F.dropout(weights, self.dropout, self.training) if self.dropout else weights
         out = (dropped.unsqueeze(2) * encoded.values).sum(-1).reshape(b, self.width)
         return self.out_proj(out), weights
@@ -166,6 +177,44 @@ class DirectInput(InputMode):
     def forward(self, query_source: torch.Tensor | None, *tick_inputs: torch.Tensor
                 ) -> tuple[torch.Tensor, torch.Tensor | None]:
         return tick_inputs[0], None
+
+
+@INPUT_MODES.register("schedule", summary="a token set per tick, (B, T_in, N, C); all-zero "
+                                           "tokens are absent, ticks without tokens read nothing")
+class ScheduledInput(AttentionInput):
+    """Attention over the tokens of the current tick only. The backbone runs on every tick's
+    input at once, keys and values are projected once per forward pass; ticks past the
+    schedule's end, and ticks whose tokens are all absent, add zeros to the synapse input."""
+
+    def encode(self, x: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        if x.dim() < 3:
+            raise ValueError(f"a scheduled input is (B, T_in, ...) with one input per tick, "
+                             f"got {tuple(x.shape)}")
+        b, t_in = x.shape[:2]
+        per_tick = x.reshape(b * t_in, *x.shape[2:])
+        keys, values = super().encode(per_tick)  # each (B·T, heads, head_dim, N)
+        n = keys.shape[-1]
+        if isinstance(self.backbone, PassThrough):  # the input is the tokens: absent one by one
+            present = per_tick.flatten(2).ne(0).any(-1)  # (B·T, N)
+        else:  # a backbone's tokens: all absent when the tick's whole input is zeros
+            present = per_tick.flatten(1).ne(0).any(-1, keepdim=True).expand(-1, n)
+        return (keys.view(b, t_in, *keys.shape[1:]), values.view(b, t_in, *values.shape[1:]),
+                present.view(b, t_in, n))
+
+    def at_tick(self, encoded: tuple[torch.Tensor, ...], tick: int
+                ) -> tuple[torch.Tensor, ...]:
+        keys, values, present = encoded
+        if tick < keys.shape[1]:
+            return keys[:, tick], values[:, tick], present[:, tick]
+        return keys[:, -1], values[:, -1], torch.zeros_like(present[:, -1])
+
+    def forward(self, query_source: torch.Tensor | None, *tick_inputs: torch.Tensor
+                ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        keys, values, present = tick_inputs
+        out, weights = self.attention(self.q_proj(query_source), EncodedInput(keys, values),
+                                      present)
+        # a tick without input adds nothing (not the output projection's bias)
+        return out * present.any(-1, keepdim=True).to(out.dtype), weights
 
 
 def build_input(config: CTMConfig, query_size: int) -> InputMode:

@@ -101,9 +101,12 @@ class RunConfig:
                 raise ValueError(f"{task} fixes {key}={_normal(value)} from its options; "
                                  f"got {_normal(given)}")
             model_fields[key] = value
-        return cls(task=task, options=opts,
-                   model=build_checked(CTMConfig, model_fields, "model field"),
-                   train=build_checked(TrainConfig, train or {}, "train field"))
+        model_config = build_checked(CTMConfig, model_fields, "model field")
+        instance.check_model(model_config)
+        return cls(task=task, options=opts, model=model_config,
+                   train=build_checked(TrainConfig,
+                                       {**instance.train_defaults(), **(train or {})},
+                                       "train field"))
 
     def with_options(self, **changes: Any) -> RunConfig:
         """This run with some task options changed (to evaluate on other data); a change that

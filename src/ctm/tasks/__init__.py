@@ -6,8 +6,10 @@ from .base import Batch, Task
 from .images import ImagesTask
 from .maze import MazeTask
 from .parity import ParityTask
+from .sort import SortTask
 
-TASKS: dict[str, type[Task]] = {task.name: task for task in (ParityTask, MazeTask, ImagesTask)}
+TASKS: dict[str, type[Task]] = {task.name: task for task in (ParityTask, MazeTask, ImagesTask,
+                                                             SortTask)}
 
 
 def get_task(name: str) -> type[Task]:

@@ -71,6 +71,16 @@ class Task(ABC):
     def model_requirements(self) -> dict[str, Any]:
         """Model fields the task's data fixes (output sizes, input channels)."""
 
+    def train_defaults(self) -> dict[str, Any]:
+        """Training settings this task needs other than TrainConfig's defaults (a learning
+        rate); flags and config files override them."""
+        return {}
+
+    def check_model(self, config: CTMConfig) -> None:
+        """Raise ValueError for a model that cannot do this task (a baseline that thinks once
+        where the answer is emitted over ticks). Any model by default."""
+        return None
+
     @classmethod
     def options_for_model(cls, config: CTMConfig) -> dict[str, Any]:
         """Task options implied by a trained model's output sizes (to evaluate a bare saved

@@ -1,0 +1,74 @@
+"""Input modes: attention over tokens, direct input, and a token schedule over ticks."""
+
+import dataclasses
+
+import pytest
+import torch
+
+from ctm.model import CTM, CTMConfig, build_model
+
+BASE = CTMConfig(d_model=32, d_input=16, heads=2, ticks=5, memory_length=3, nlm_hidden=4,
+                 n_sync_out=8, n_sync_action=8, out_dims=10, backbone="none", in_channels=6)
+
+
+def test_direct_input_joins_the_synapse_input_every_tick():
+    config = dataclasses.replace(BASE, input_mode="direct", input_size=12)
+    model = CTM(config).eval()
+    assert model.sync_action is None
+    assert not [k for k in model.state_dict() if "sync_action" in k]
+    x = torch.randn(4, 3, 4)  # flattened to 12 features
+    out = model(x, trace=True)
+    projected = model.inputs.proj(x.flatten(1))  # LayerNorm(Linear(x))
+    first = model.synapse(torch.cat([projected, model.start_post.expand(4, -1)], -1))
+    torch.testing.assert_close(out.pre_activations[:, 0], first)
+    assert out.attention is None and out.sync_action_trace is None
+    with pytest.raises(ValueError, match="input_size 12"):
+        model(torch.randn(4, 13))
+
+
+def test_a_constant_schedule_is_attention_over_the_same_tokens():
+    """The schedule mode shares attention's parameters: the same tokens at every tick give
+    the attention model's outputs exactly."""
+    attention = CTM(BASE).eval()
+    scheduled = CTM(dataclasses.replace(BASE, input_mode="schedule")).eval()
+    scheduled.load_state_dict(attention.state_dict())
+    tokens = torch.randn(3, 7, 6)
+    expected = attention(tokens, trace=True)
+    got = scheduled(tokens.unsqueeze(1).expand(-1, BASE.ticks, -1, -1), trace=True)
+    torch.testing.assert_close(got.logits, expected.logits)
+    torch.testing.assert_close(got.attention, expected.attention)
+
+
+def test_ticks_past_the_schedule_read_nothing():
+    model = CTM(dataclasses.replace(BASE, input_mode="schedule")).eval()
+    x = torch.randn(2, 2, 4, 6)
+    x[:, 1, 2:] = 0  # tick 2 shows two of its four tokens
+    padded = torch.cat([x, torch.zeros(2, 3, 4, 6)], dim=1)  # explicit empty ticks 3-5
+    short, long = model(x, trace=True), model(padded, trace=True)
+    torch.testing.assert_close(short.logits, long.logits)
+    weights = short.attention  # (B, T, heads, N)
+    torch.testing.assert_close(weights[:, 0].sum(-1), torch.ones(2, 2))
+    assert (weights[:, 1, :, 2:] == 0).all()
+    torch.testing.assert_close(weights[:, 1].sum(-1), torch.ones(2, 2))
+    assert (weights[:, 2:] == 0).all()
+
+
+def test_an_empty_tick_adds_zeros_and_keeps_gradients_finite():
+    model = CTM(dataclasses.replace(BASE, input_mode="schedule"))
+    x = torch.randn(2, 3, 4, 6)
+    x[:, 1] = 0
+    attended, _ = model.inputs(torch.randn(2, 8), *model.inputs.at_tick(model.inputs.encode(x),
+                                                                       1))
+    assert (attended == 0).all()
+    model(x).logits.sum().backward()
+    assert all(torch.isfinite(p.grad).all() for p in model.parameters() if p.grad is not None)
+
+
+def test_the_lstm_baseline_reads_a_schedule_too():
+    config = dataclasses.replace(BASE, input_mode="schedule", architecture="lstm")
+    model = build_model(config).eval()
+    x = torch.randn(2, 2, 4, 6)
+    padded = torch.cat([x, torch.zeros(2, 3, 4, 6)], dim=1)
+    torch.testing.assert_close(model(x).logits, model(padded).logits)
+    with pytest.raises(ValueError, match="feedforward architecture takes input_mode"):
+        dataclasses.replace(config, architecture="feedforward")
