@@ -23,9 +23,11 @@ TINY = {
               "reapply": 2}, {"ticks": 3}),
     "images": ({}, {"ticks": 3}),
     "sort": ({"length": 5, "eval_size": 16}, {"ticks": 6}),
+    "qa": ({"digits": 2, "operations": 2, "ticks_per_observation": 1, "answer_ticks": 1,
+            "eval_size": 8}, {"ticks": 7}),
 }
 HEADLINE = {"parity": "sequence_accuracy", "maze": "solve_rate", "images": "accuracy",
-            "sort": "sequence_accuracy"}
+            "sort": "sequence_accuracy", "qa": "answer_accuracy"}
 
 
 def test_every_task_has_a_tiny_setting():
@@ -52,7 +54,7 @@ def test_train_evaluate_save_reload(tmp_path, task, architecture):
         run = tiny_run(task, architecture)
     except ValueError as error:
         # a task may refuse an architecture that cannot do it, by name
-        assert task == "sort" and architecture == "feedforward", error
+        assert task in ("sort", "qa") and architecture == "feedforward", error
         assert "feedforward" in str(error)
         return
     trainer = Trainer(run, tmp_path / "run", progress=False)

@@ -6,10 +6,11 @@ from .base import Batch, Task
 from .images import ImagesTask
 from .maze import MazeTask
 from .parity import ParityTask
+from .qa import QATask
 from .sort import SortTask
 
 TASKS: dict[str, type[Task]] = {task.name: task for task in (ParityTask, MazeTask, ImagesTask,
-                                                             SortTask)}
+                                                             SortTask, QATask)}
 
 
 def get_task(name: str) -> type[Task]:

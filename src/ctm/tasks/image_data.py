@@ -194,3 +194,50 @@ def load_cifar_split(root: str | Path, classes: int) -> tuple[ArraySource, Array
             raise ValueError(f"labels up to {labels.max()} in CIFAR-{classes} files under {root}")
     names_list = [str(c) for c in range(classes)]
     return ArraySource(*train, names_list), ArraySource(*test, names_list)
+
+
+MNIST_FILES = {"train": ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),
+               "test": ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")}
+
+
+def read_idx(path: Path) -> np.ndarray:
+    """An IDX file (the MNIST distribution format: magic 0x00 0x00 0x08 NDIM, then NDIM
+    big-endian sizes, then unsigned bytes), plain or gzipped."""
+    import gzip
+
+    raw = path.read_bytes()
+    if raw[:2] == b"\x1f\x8b":
+        raw = gzip.decompress(raw)
+    if len(raw) < 4 or raw[:3] != b"\x00\x00\x08":
+        raise ValueError(f"{path} is not an IDX file of unsigned bytes")
+    ndim = raw[3]
+    header = 4 + 4 * ndim
+    shape = tuple(int.from_bytes(raw[4 + 4 * i: 8 + 4 * i], "big") for i in range(ndim))
+    if len(raw) != header + int(np.prod(shape)):
+        raise ValueError(f"{path} holds {len(raw) - header} bytes of data; its header "
+                         f"promises {int(np.prod(shape))} ({' × '.join(map(str, shape))})")
+    return np.frombuffer(raw, dtype=np.uint8, offset=header).reshape(shape)
+
+
+def load_mnist_split(root: str | Path) -> tuple[ArraySource, ArraySource]:
+    """MNIST (or Fashion-MNIST, KMNIST: any data set in its layout) from the four IDX files
+    under `root`, each plain or with `.gz`."""
+    root = Path(root)
+    parts = []
+    for split, names in MNIST_FILES.items():
+        paths = []
+        for name in names:
+            found = [p for p in (root / name, root / f"{name}.gz") if p.is_file()]
+            if not found:
+                raise ValueError(f"MNIST {split} file {name}[.gz] missing under {root}")
+            paths.append(found[0])
+        images, labels = read_idx(paths[0]), read_idx(paths[1])
+        if images.ndim != 3 or labels.ndim != 1 or len(images) != len(labels):
+            raise ValueError(f"{paths[0]} and {paths[1]} do not pair up: images "
+                             f"{images.shape}, labels {labels.shape}")
+        parts.append(ArraySource(images[..., None].copy(), labels.astype(np.int64),
+                                 [str(c) for c in range(int(labels.max()) + 1)]))
+    classes = max(len(p.classes) for p in parts)
+    for part in parts:
+        part.classes = [str(c) for c in range(classes)]
+    return parts[0], parts[1]

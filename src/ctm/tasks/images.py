@@ -15,14 +15,20 @@ from ..losses import TickLoss, grouped_logits, per_tick_cross_entropy, two_tick_
 from ..metrics import ClassMeter, per_tick_table
 from ..model import CTMConfig, CTMOutput
 from .base import Batch, Task, train_seed
-from .image_data import ImageSource, load_cifar_split, load_digits_split, load_folder_split
+from .image_data import (
+    ImageSource,
+    load_cifar_split,
+    load_digits_split,
+    load_folder_split,
+    load_mnist_split,
+)
 
-DATASETS = ("digits", "cifar10", "cifar100", "folder")
+DATASETS = ("digits", "mnist", "cifar10", "cifar100", "folder")
 
 
 @dataclass
 class ImagesOptions:
-    dataset: str = "digits"  # digits (bundled) | cifar10 | cifar100 (binary files) | folder
+    dataset: str = "digits"  # digits (bundled) | mnist (IDX files) | cifar10 | cifar100 | folder
     path: str = ""  # where cifar/folder data live
     image_size: int = 0  # folder images resized to this square size (0: keep)
     test_share: float = 0.2  # folder without train/ and val/: share held out
@@ -74,6 +80,8 @@ class ImagesTask(Task):
             o = self.options
             if o.dataset == "digits":
                 self._splits = load_digits_split()
+            elif o.dataset == "mnist":
+                self._splits = load_mnist_split(o.path)
             elif o.dataset in ("cifar10", "cifar100"):
                 self._splits = load_cifar_split(o.path, 10 if o.dataset == "cifar10" else 100)
             else:
@@ -104,7 +112,7 @@ class ImagesTask(Task):
         indices = [rng.randrange(len(train)) for _ in range(batch_size)]
         pixels = train.images(indices)
         if self.options.augment:
-            pixels = augment(pixels, rng, flip=self.options.dataset != "digits")
+            pixels = augment(pixels, rng, flip=self.options.dataset not in ("digits", "mnist"))
         return Batch(to_tensor(pixels), torch.from_numpy(train.labels[indices]))
 
     def eval_batches(self, batch_size: int, seed: int) -> Iterator[Batch]:

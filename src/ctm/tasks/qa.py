@@ -1,0 +1,310 @@
+"""Q&A memory (the paper's Q&A MNIST): watch k digit images one after another, then a question
+of index and operator tokens, then answer with no input at all.
+
+An episode: each of k digits is shown for R ticks (`ticks_per_observation`); then the question,
+an index token (which digit to start from), and m times an operator token (+ or −) followed by
+an index token, each shown for R ticks; then `answer_ticks` ticks with no input. The answer is
+the value of the expression, each operation taken mod 10, on the digits' labels. The model can
+only answer from memory: each digit is gone before the question arrives. The loss is the
+two-tick rule over the answer ticks only.
+
+Inputs are a token set per tick (input mode "schedule"): a digit is split into patches, one
+token each (pixels, patch position); an index or operator is one token; a token's features also
+say what kind it is. Digits come from scikit-learn's 8×8 digits (no download) or an MNIST-format
+folder (`--dataset mnist --path DIR`); held-out episodes use only the held-out images.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from ..losses import TickLoss, grouped_logits, per_tick_cross_entropy, two_tick_loss
+from ..metrics import GroupedAccuracy
+from ..model import CTMConfig, CTMOutput
+from .base import Batch, Task, eval_seed, train_seed
+from .image_data import ArraySource, load_digits_split, load_mnist_split
+
+EVAL_STREAM = 32_452_843
+DATASETS = ("digits", "mnist")
+OPERATORS = ("+", "-")
+KINDS = ("digit", "index", "operator")
+MAX_INDEX = 4  # index tokens have room for this many digits, whatever `digits` is
+
+
+@dataclass
+class QAOptions:
+    digits: int = 4  # episodes show 1..digits digit images (the count drawn per batch)
+    operations: int = 4  # and ask 1..operations operations
+    min_digits: int = 1
+    min_operations: int = 1
+    ticks_per_observation: int = 2  # R: ticks each digit, index and operator is shown
+    answer_ticks: int = 3  # ticks with no input at the end; the loss looks only at these
+    patch: int = 0  # digit patches of patch×patch pixels, one token each (0: half the side)
+    dataset: str = "digits"  # digits (scikit-learn, bundled) | mnist (IDX files in --path)
+    path: str = ""
+    eval_size: int = 1024  # held-out episodes, spread evenly over the (digits, operations) pairs
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.min_digits <= self.digits <= MAX_INDEX:
+            raise ValueError(f"need 1 <= min_digits <= digits <= {MAX_INDEX}, got "
+                             f"min_digits {self.min_digits}, digits {self.digits}")
+        if not 1 <= self.min_operations <= self.operations:
+            raise ValueError(f"need 1 <= min_operations <= operations, got min_operations "
+                             f"{self.min_operations}, operations {self.operations}")
+        for name in ("ticks_per_observation", "answer_ticks", "eval_size"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+        if self.patch < 0:
+            raise ValueError(f"patch must be >= 0, got {self.patch}")
+        if self.dataset not in DATASETS:
+            raise ValueError(f"dataset must be one of {DATASETS}, got {self.dataset!r}")
+        if self.dataset == "mnist" and not self.path:
+            raise ValueError("dataset mnist is read from disk: give --path")
+
+
+@dataclass
+class QABatch(Batch):
+    digits: int  # k, the same for the whole batch
+    operations: int  # m
+    labels: torch.Tensor  # (B, k) the digits' classes
+    question: torch.Tensor  # (B, 2m + 1): index, (operator, index) * m; operators as 0 (+), 1 (-)
+
+
+class TokenLayout:
+    """Where each feature of a token lives: patch pixels, patch position (one-hot), kind
+    (one-hot), index (one-hot), operator (one-hot)."""
+
+    def __init__(self, side: int, patch: int) -> None:
+        self.side, self.patch = side, patch
+        self.per_row = side // patch
+        self.patches = self.per_row ** 2
+        self.pixels = patch * patch
+        self.kind = self.pixels + self.patches
+        self.index = self.kind + len(KINDS)
+        self.operator = self.index + MAX_INDEX
+        self.width = self.operator + len(OPERATORS)
+
+    def digit_tokens(self, images: np.ndarray) -> torch.Tensor:
+        """(n, side, side) uint8 -> (n, patches, width)."""
+        n, p, r = len(images), self.patch, self.per_row
+        pixels = torch.from_numpy(images.astype(np.float32) / 255.0)
+        patches = pixels.reshape(n, r, p, r, p).permute(0, 1, 3, 2, 4).reshape(n, r * r, p * p)
+        tokens = torch.zeros(n, self.patches, self.width)
+        tokens[..., : self.pixels] = patches
+        tokens[:, torch.arange(self.patches), self.pixels + torch.arange(self.patches)] = 1.0
+        tokens[..., self.kind + KINDS.index("digit")] = 1.0
+        return tokens
+
+    def symbol_tokens(self, values: torch.Tensor, kind: str) -> torch.Tensor:
+        """(n,) indices or operators -> (n, patches, width): one token, the rest absent."""
+        tokens = torch.zeros(len(values), self.patches, self.width)
+        tokens[:, 0, self.kind + KINDS.index(kind)] = 1.0
+        offset = self.index if kind == "index" else self.operator
+        tokens[torch.arange(len(values)), 0, offset + values] = 1.0
+        return tokens
+
+
+def answer_of(labels: torch.Tensor, question: torch.Tensor) -> torch.Tensor:
+    """(B, k) labels, (B, 2m + 1) question -> (B,) the answer, each operation mod 10."""
+    rows = torch.arange(len(labels))
+    value = labels[rows, question[:, 0]] % 10
+    for i in range(1, question.shape[1], 2):
+        digit = labels[rows, question[:, i + 1]]
+        value = torch.where(question[:, i] == 0, value + digit, value - digit) % 10
+    return value
+
+
+class QAMeter:
+    """Answer accuracy at the most certain answer tick, overall and per (digits, operations),
+    per answer tick, and the calibration of the answers."""
+
+    def __init__(self, answer_ticks: int) -> None:
+        self.answer_ticks = answer_ticks
+        self.accuracy = GroupedAccuracy()
+        self.right: dict[tuple[int, int], list[int]] = {}
+
+    def update(self, output: CTMOutput, batch: Batch) -> None:
+        assert isinstance(batch, QABatch)
+        logits = output.logits[:, -self.answer_ticks:].float().cpu()  # (B, A, 10)
+        certainty = output.certainty[:, -self.answer_ticks:].cpu()
+        targets = batch.targets.cpu()
+        self.accuracy.update(logits.unsqueeze(2), targets.unsqueeze(1), certainty)
+        chosen = logits[torch.arange(len(targets)), certainty.argmax(1)].argmax(-1)
+        tally = self.right.setdefault((batch.digits, batch.operations), [0, 0])
+        tally[0] += int((chosen == targets).sum())
+        tally[1] += len(targets)
+
+    def result(self) -> dict[str, Any]:
+        r = self.accuracy.result("answer", "episode")
+        by_digits: dict[int, list[int]] = {}
+        by_operations: dict[int, list[int]] = {}
+        for (k, m), (right, count) in self.right.items():
+            for table, key in ((by_digits, k), (by_operations, m)):
+                table.setdefault(key, [0, 0])
+                table[key][0] += right
+                table[key][1] += count
+        return {
+            "answer_accuracy": r["answer_accuracy"],
+            "ece": r["ece"],
+            "mean_certain_answer_tick": r["mean_certain_tick"],
+            "answer_accuracy_per_answer_tick": r["answer_accuracy_per_tick"],
+            "answer_accuracy_by_digits": {str(k): v[0] / v[1]
+                                          for k, v in sorted(by_digits.items())},
+            "answer_accuracy_by_operations": {str(m): v[0] / v[1]
+                                              for m, v in sorted(by_operations.items())},
+            "answer_accuracy_table": {f"{k},{m}": right / count
+                                      for (k, m), (right, count) in sorted(self.right.items())},
+        }
+
+
+class QATask(Task):
+    name = "qa"
+    description = "Q&A memory: see digits one by one, then answer a question about them"
+    Options = QAOptions
+    headline_metrics = ("answer_accuracy",)
+
+    def __init__(self, options: QAOptions) -> None:
+        super().__init__(options)
+        self._splits: tuple[ArraySource, ArraySource] | None = None
+
+    def splits(self) -> tuple[ArraySource, ArraySource]:
+        if self._splits is None:
+            self._splits = (load_digits_split() if self.options.dataset == "digits"
+                            else load_mnist_split(self.options.path))
+            side = self._splits[0].pixels.shape[1]
+            if self._splits[0].pixels.shape[1:3] != (side, side):
+                raise ValueError(f"Q&A needs square digit images, got "
+                                 f"{self._splits[0].pixels.shape[1:3]}")
+        return self._splits
+
+    @property
+    def side(self) -> int:
+        return 8 if self.options.dataset == "digits" else self.splits()[0].pixels.shape[1]
+
+    @property
+    def layout(self) -> TokenLayout:
+        side = self.side
+        patch = self.options.patch or max(1, side // 2)
+        if side % patch:
+            raise ValueError(f"patch {patch} does not divide the {side}-pixel digit images")
+        return TokenLayout(side, patch)
+
+    def schedule_ticks(self, digits: int, operations: int) -> int:
+        """Ticks with input in an episode of `digits` digits and `operations` operations."""
+        return (digits + 1 + 2 * operations) * self.options.ticks_per_observation
+
+    def model_defaults(self) -> CTMConfig:
+        o = self.options
+        return CTMConfig(d_model=256, d_input=64, heads=4,
+                         ticks=self.schedule_ticks(o.digits, o.operations) + o.answer_ticks,
+                         memory_length=3, synapse_depth=1, deep_nlm=True, nlm_hidden=16,
+                         pairing="random-pairing", n_sync_out=64, n_sync_action=64, n_self=0,
+                         out_dims=10, out_shape=(-1,), backbone="none",
+                         in_channels=self.layout.width, input_mode="schedule")
+
+    def model_requirements(self) -> dict[str, Any]:
+        return {"out_dims": 10, "out_shape": (-1,), "backbone": "none",
+                "in_channels": self.layout.width, "input_mode": "schedule"}
+
+    # --- data ----------------------------------------------------------------------------------
+
+    def episodes(self, source: ArraySource, count: int, digits: int, operations: int,
+                 rng: random.Random) -> QABatch:
+        """`count` episodes of `digits` digits drawn from `source` and `operations` operations."""
+        layout, r = self.layout, self.options.ticks_per_observation
+        picks = [[rng.randrange(len(source)) for _ in range(digits)] for _ in range(count)]
+        labels = torch.tensor([[int(source.labels[i]) for i in row] for row in picks])
+        question = torch.zeros(count, 2 * operations + 1, dtype=torch.long)
+        question[:, 0::2] = torch.tensor([[rng.randrange(digits) for _ in range(operations + 1)]
+                                          for _ in range(count)])
+        question[:, 1::2] = torch.tensor([[rng.randrange(2) for _ in range(operations)]
+                                          for _ in range(count)])
+        images = source.images([i for row in picks for i in row])[..., 0]  # (count·k, S, S)
+        shown = layout.digit_tokens(images).view(count, digits, layout.patches, layout.width)
+        parts = [shown]
+        for j in range(question.shape[1]):
+            kind = "index" if j % 2 == 0 else "operator"
+            parts.append(layout.symbol_tokens(question[:, j], kind).unsqueeze(1))
+        steps = torch.cat(parts, dim=1)  # (count, k + 2m + 1, N, C)
+        inputs = steps.repeat_interleave(r, dim=1)  # each shown for R ticks
+        return QABatch(inputs, answer_of(labels, question), digits, operations, labels,
+                       question)
+
+    def train_batch(self, step: int, batch_size: int, seed: int) -> QABatch:
+        rng = random.Random(train_seed(seed, step))
+        o = self.options
+        digits = rng.randint(o.min_digits, o.digits)
+        operations = rng.randint(o.min_operations, o.operations)
+        return self.episodes(self.splits()[0], batch_size, digits, operations, rng)
+
+    def pairs(self) -> list[tuple[int, int]]:
+        o = self.options
+        return [(k, m) for k in range(o.min_digits, o.digits + 1)
+                for m in range(o.min_operations, o.operations + 1)]
+
+    def eval_batches(self, batch_size: int, seed: int) -> Iterator[QABatch]:
+        rng = random.Random(eval_seed(seed, EVAL_STREAM))
+        pairs = self.pairs()
+        each = max(1, self.options.eval_size // len(pairs))
+        test = self.splits()[1]
+        for k, m in pairs:
+            for first in range(0, each, batch_size):
+                yield self.episodes(test, min(batch_size, each - first), k, m, rng)
+
+    # --- model, loss, metrics --------------------------------------------------------------------
+
+    def forward(self, model: torch.nn.Module, batch: Batch) -> CTMOutput:
+        assert isinstance(batch, QABatch)
+        return model(batch.inputs, ticks=batch.inputs.shape[1] + self.options.answer_ticks)
+
+    def loss(self, output: CTMOutput, batch: Batch, config: CTMConfig) -> TickLoss:
+        a = self.options.answer_ticks
+        logits = grouped_logits(output.logits[:, -a:], (10,))  # (B, A, 1, 10)
+        return two_tick_loss(per_tick_cross_entropy(logits, batch.targets.unsqueeze(1)),
+                             output.certainty[:, -a:])
+
+    def meter(self, config: CTMConfig) -> QAMeter:
+        return QAMeter(self.options.answer_ticks)
+
+    @torch.no_grad()
+    def visualise(self, model: torch.nn.Module, out_dir: Path, count: int, seed: int
+                  ) -> list[Path]:
+        """One picture per episode: the input at each tick with the attention over it, the
+        certainty over ticks and the prediction at each answer tick."""
+        from .qa_viz import episode_figure
+
+        o = self.options
+        rng = random.Random(eval_seed(seed, EVAL_STREAM))
+        batch = self.episodes(self.splits()[1], count, o.digits, o.operations, rng)
+        out = model(batch.inputs, ticks=batch.inputs.shape[1] + o.answer_ticks, trace=True)
+        written = []
+        for k in range(count):
+            attention = None if out.attention is None else out.attention[k].mean(1).numpy()
+            written.append(episode_figure(
+                batch, k, self.layout, o.ticks_per_observation, attention,
+                out.certainty[k].numpy(), out.logits[k].argmax(-1).numpy(), o.answer_ticks,
+                out_dir / f"episode_{k}.png"))
+        return written
+
+    def summary(self, metrics: dict[str, Any]) -> str:
+        o = self.options
+        lines = [f"qa: {o.min_digits}-{o.digits} digits, {o.min_operations}-{o.operations} "
+                 f"operations, {o.ticks_per_observation} ticks per observation, "
+                 f"{o.answer_ticks} answer ticks (held-out digit images)",
+                 f"answer accuracy {100 * metrics['answer_accuracy']:.2f}% at the most certain "
+                 f"answer tick, ECE {100 * metrics['ece']:.2f}%"]
+        table = metrics["answer_accuracy_table"]
+        ops = range(o.min_operations, o.operations + 1)
+        lines.append("digits \\ operations " + " ".join(f"{m:>7}" for m in ops))
+        for k in range(o.min_digits, o.digits + 1):
+            cells = [f"{100 * table[f'{k},{m}']:>6.1f}%" if f"{k},{m}" in table else "      -"
+                     for m in ops]
+            lines.append(f"{k:>20} " + " ".join(cells))
+        return "\n".join(lines)

@@ -1,0 +1,165 @@
+"""The Q&A memory task: episodes, answers, the loss on answer ticks only, held-out images, and
+the MNIST-format reader it shares with the images task."""
+
+import gzip
+
+import numpy as np
+import pytest
+import torch
+
+from ctm.model import CTMOutput
+from ctm.run.config import RunConfig
+from ctm.tasks.image_data import load_digits_split, load_mnist_split, read_idx
+from ctm.tasks.qa import QAMeter, QAOptions, QATask, TokenLayout, answer_of
+from ctm.tasks.qa_viz import _image
+
+
+def test_answers_take_each_operation_mod_10():
+    labels = torch.tensor([[3, 7], [9, 9]])
+    # start at digit 0, + digit 1, - digit 1:  3 + 7 = 0, 0 - 7 = 3;  9 + 9 = 8, 8 - 9 = 9
+    question = torch.tensor([[0, 0, 1, 1, 1], [1, 0, 0, 1, 1]])
+    assert answer_of(labels, question).tolist() == [3, 9]
+
+
+def test_an_episode_shows_each_step_for_r_ticks():
+    task = QATask(QAOptions(ticks_per_observation=3))
+    import random
+
+    batch = task.episodes(task.splits()[0], 5, digits=2, operations=1, rng=random.Random(0))
+    layout = task.layout
+    assert batch.inputs.shape == (5, (2 + 1 + 2) * 3, layout.patches, layout.width)
+    assert torch.equal(batch.inputs[:, 0], batch.inputs[:, 2])  # three ticks of digit 1
+    kind = batch.inputs[..., layout.kind: layout.kind + 3].amax(2)  # (B, T, 3)
+    assert kind[0, :6, 0].all() and kind[0, 6:9, 1].all() and kind[0, 9:12, 2].all()
+    assert kind[0, 12:, 1].all()
+    index_token = batch.inputs[:, 6, 0, layout.index: layout.index + 4]
+    assert torch.equal(index_token.argmax(-1), batch.question[:, 0])
+    assert index_token.sum() == 5 and (batch.inputs[:, 6, 1:] == 0).all()  # one token only
+    # the digit tokens put the image back together
+    image = _image(batch.inputs[0, 0].numpy(), layout)
+    source = task.splits()[0]
+    assert any(np.allclose(image, source.pixels[i, ..., 0] / 255) for i in range(len(source)))
+    assert torch.equal(batch.targets, answer_of(batch.labels, batch.question))
+
+
+def image_bytes(batch, task):
+    layout = task.layout
+    digits = batch.inputs[:, :: task.options.ticks_per_observation][:, : batch.digits]
+    return {(_image(t.numpy(), layout) * 255).round().astype(np.uint8).tobytes()
+            for row in digits for t in row}
+
+
+def test_held_out_episodes_use_only_held_out_images():
+    task = QATask(QAOptions(eval_size=64))
+    train, test = load_digits_split()
+    train_set = {train.pixels[i, ..., 0].tobytes() for i in range(len(train))}
+    test_set = {test.pixels[i, ..., 0].tobytes() for i in range(len(test))}
+    seen = set().union(*(image_bytes(task.train_batch(s, 32, 0), task) for s in range(10)))
+    shown = set().union(*(image_bytes(b, task) for b in task.eval_batches(16, 0)))
+    assert seen <= train_set and shown <= test_set
+    assert not seen & shown
+
+
+def test_eval_covers_every_digits_and_operations_pair():
+    task = QATask(QAOptions(digits=2, operations=3, eval_size=12))
+    pairs = [(b.digits, b.operations) for b in task.eval_batches(100, 0)]
+    assert pairs == [(k, m) for k in (1, 2) for m in (1, 2, 3)]
+
+
+def test_the_loss_looks_only_at_the_answer_ticks():
+    task = QATask(QAOptions(answer_ticks=2))
+    run = RunConfig.create("qa", {"answer_ticks": 2})
+    import random
+
+    batch = task.episodes(task.splits()[0], 4, 1, 1, random.Random(0))
+    logits = torch.randn(4, batch.inputs.shape[1] + 2, 10, requires_grad=True)
+    certainty = torch.rand(4, logits.shape[1])
+    task.loss(CTMOutput(logits, certainty, logits[:, -1]), batch, run.model).loss.backward()
+    grad = logits.grad.abs().sum((0, 2))
+    assert (grad[:-2] == 0).all() and (grad[-2:] > 0).all()
+
+
+def test_meter_tables_by_digits_and_operations():
+    meter = QAMeter(answer_ticks=2)
+
+    class Fake:
+        pass
+
+    for digits, operations, right in ((1, 1, True), (2, 1, False)):
+        batch = Fake()
+        batch.__class__ = __import__("ctm.tasks.qa", fromlist=["QABatch"]).QABatch
+        batch.digits, batch.operations = digits, operations
+        batch.targets = torch.tensor([4])
+        logits = torch.full((1, 5, 10), -5.0)
+        logits[0, -2:, 4 if right else 5] = 5.0
+        meter.update(CTMOutput(logits, torch.rand(1, 5), logits[:, -1]), batch)
+    result = meter.result()
+    assert result["answer_accuracy"] == 0.5
+    assert result["answer_accuracy_table"] == {"1,1": 1.0, "2,1": 0.0}
+    assert result["answer_accuracy_by_digits"] == {"1": 1.0, "2": 0.0}
+    assert result["answer_accuracy_by_operations"] == {"1": 0.5}
+
+
+def test_models_that_cannot_do_it_and_bad_options_are_refused():
+    with pytest.raises(ValueError, match="feedforward architecture takes input_mode"):
+        RunConfig.create("qa", {}, {"architecture": "feedforward"})
+    with pytest.raises(ValueError, match="min_digits <= digits <= 4"):
+        QAOptions(digits=5)
+    with pytest.raises(ValueError, match="give --path"):
+        QAOptions(dataset="mnist")
+    with pytest.raises(ValueError, match="patch 3 does not divide"):
+        RunConfig.create("qa", {"patch": 3})
+
+
+def write_idx(path, array, compress=False):
+    header = bytes([0, 0, 8, array.ndim]) + b"".join(
+        int(n).to_bytes(4, "big") for n in array.shape)
+    data = header + array.astype(np.uint8).tobytes()
+    path.write_bytes(gzip.compress(data) if compress else data)
+
+
+def make_mnist(folder, side=8, count=40):
+    rng = np.random.default_rng(0)
+    for prefix, n in (("train", count), ("t10k", count // 2)):
+        images = rng.integers(0, 256, (n, side, side))
+        labels = np.arange(n) % 10
+        write_idx(folder / f"{prefix}-images-idx3-ubyte.gz", images, compress=True)
+        write_idx(folder / f"{prefix}-labels-idx1-ubyte", labels)
+    return folder
+
+
+def test_mnist_folder_reads_plain_and_gzipped_idx(tmp_path):
+    train, test = load_mnist_split(make_mnist(tmp_path))
+    assert train.pixels.shape == (40, 8, 8, 1) and test.pixels.shape == (20, 8, 8, 1)
+    assert train.labels.tolist()[:12] == [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 0, 1]
+    assert train.classes == [str(d) for d in range(10)]
+
+
+def test_broken_mnist_files_are_named(tmp_path):
+    make_mnist(tmp_path)
+    (tmp_path / "t10k-labels-idx1-ubyte").write_bytes(b"\x00\x00\x08\x01\x00\x00\x00\x09abc")
+    with pytest.raises(ValueError, match="holds 3 bytes of data; its header promises 9"):
+        load_mnist_split(tmp_path)
+    (tmp_path / "t10k-labels-idx1-ubyte").write_bytes(b"PK\x03\x04")
+    with pytest.raises(ValueError, match="not an IDX file"):
+        read_idx(tmp_path / "t10k-labels-idx1-ubyte")
+    (tmp_path / "t10k-labels-idx1-ubyte").unlink()
+    with pytest.raises(ValueError, match="t10k-labels-idx1-ubyte\\[.gz\\] missing"):
+        load_mnist_split(tmp_path)
+
+
+def test_qa_and_images_train_on_an_mnist_folder(tmp_path):
+    from ctm.train import Trainer
+
+    (tmp_path / "mnist").mkdir()
+    folder = make_mnist(tmp_path / "mnist")
+    for task, options in (("qa", {"dataset": "mnist", "path": str(folder), "digits": 2,
+                                  "operations": 1, "eval_size": 8, "patch": 4}),
+                          ("images", {"dataset": "mnist", "path": str(folder)})):
+        run = RunConfig.create(task, options, {"d_model": 16, "d_input": 8, "heads": 2,
+                                               "n_sync_out": 4, "n_sync_action": 4,
+                                               "n_self": 0, "ticks": 12},
+                               {"steps": 1, "batch_size": 4, "eval_every": 1, "threads": 1})
+        metrics = Trainer(run, tmp_path / task, progress=False).fit()
+        assert metrics, task
+    assert TokenLayout(8, 4).width == 16 + 4 + 3 + 4 + 2
