@@ -72,3 +72,37 @@ def test_the_lstm_baseline_reads_a_schedule_too():
     torch.testing.assert_close(model(x).logits, model(padded).logits)
     with pytest.raises(ValueError, match="feedforward architecture takes input_mode"):
         dataclasses.replace(config, architecture="feedforward")
+
+
+@pytest.mark.parametrize("architecture", ["ctm", "lstm"])
+@pytest.mark.parametrize("mode", ["attention", "direct"])
+def test_thinking_carried_across_calls_continues_exactly(architecture, mode):
+    """Two calls of 2 and 4 ticks with the state passed on are one call of 6 ticks."""
+    config = dataclasses.replace(BASE, ticks=6, architecture=architecture, input_mode=mode,
+                                 input_size=42 if mode == "direct" else 0)
+    model = build_model(config).eval()
+    x = torch.randn(3, 7, 6)
+    full = model(x)
+    first = model(x, ticks=2, state=model.initial_state(3))
+    second = model(x, ticks=4, state=first.state)
+    torch.testing.assert_close(torch.cat([first.logits, second.logits], 1), full.logits,
+                               rtol=0, atol=0)
+
+
+def test_a_reset_sample_starts_afresh_and_the_others_carry_on():
+    model = CTM(dataclasses.replace(BASE, input_mode="direct", input_size=42)).eval()
+    x = torch.randn(3, 7, 6)
+    first = model(x, ticks=3, state=model.initial_state(3))
+    done = torch.tensor([True, False, False])
+    state = first.state.where(done, model.initial_state(3))
+    after = model(x, ticks=3, state=state)
+    fresh, carried = model(x, ticks=3), model(x, ticks=3, state=first.state)
+    torch.testing.assert_close(after.logits[0], fresh.logits[0])
+    torch.testing.assert_close(after.logits[1:], carried.logits[1:])
+    assert not torch.allclose(fresh.logits[1:], carried.logits[1:])
+    # the carried state keeps the graph until detached, for backpropagation through calls
+    after.logits.sum().backward()
+    assert model.start_post.grad is not None
+    assert not state.detach().z.requires_grad
+    with pytest.raises(ValueError, match="carried state of 3 samples for an input of 2"):
+        model(x[:2], state=first.state)

@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 import dataclasses
+from dataclasses import dataclass
 
 import torch
 from torch import nn
@@ -19,6 +20,22 @@ from .config import CTMConfig, CTMOutput
 from .ctm import certainty
 from .inputs import build_input
 from .registry import ARCHITECTURES
+
+
+@dataclass
+class LSTMState:
+    """What the LSTM baseline carries from one call to the next (as `CarriedState` for a CTM)."""
+
+    hidden: torch.Tensor  # (B, d_model)
+    cell: torch.Tensor  # (B, d_model)
+
+    def where(self, mask: torch.Tensor, other: LSTMState) -> LSTMState:
+        rows = mask.to(torch.bool).unsqueeze(1)
+        return LSTMState(torch.where(rows, other.hidden, self.hidden),
+                         torch.where(rows, other.cell, self.cell))
+
+    def detach(self) -> LSTMState:
+        return LSTMState(self.hidden.detach(), self.cell.detach())
 
 
 @ARCHITECTURES.register("lstm", summary="baseline: an LSTM cell stepped once per tick, reading "
@@ -37,15 +54,18 @@ class LSTMBaseline(nn.Module):
         self.start_cell = nn.Parameter(torch.zeros(d))
         self.output = nn.Linear(d, config.out_dims)
 
-    def forward(self, x: torch.Tensor, ticks: int | None = None, trace: bool = False
-                ) -> CTMOutput:
+    def initial_state(self, batch_size: int) -> LSTMState:
+        return LSTMState(self.start_hidden.expand(batch_size, -1),
+                         self.start_cell.expand(batch_size, -1))
+
+    def forward(self, x: torch.Tensor, ticks: int | None = None, trace: bool = False,
+                state: LSTMState | None = None) -> CTMOutput:
         n_ticks = self.config.ticks if ticks is None else int(ticks)
         if n_ticks < 1:
             raise ValueError(f"ticks must be >= 1, got {n_ticks}")
         encoded = self.inputs.encode(x)
-        b = x.shape[0]
-        hidden = self.start_hidden.expand(b, -1)
-        cell = self.start_cell.expand(b, -1)
+        start = state if state is not None else self.initial_state(x.shape[0])
+        hidden, cell = start.hidden, start.cell
         logits, attention, states = [], [], []
         for t in range(n_ticks):
             # (B, d_input), (B, heads, N) or None
@@ -58,7 +78,7 @@ class LSTMBaseline(nn.Module):
                 states.append(hidden.detach())
         stacked = torch.stack(logits, 1)  # (B, T, out_dims)
         out = CTMOutput(logits=stacked, certainty=certainty(stacked, self.config.out_groups_shape),
-                        sync_out=hidden)
+                        sync_out=hidden, state=LSTMState(hidden, cell))
         if trace:
             out.attention = torch.stack(attention, 1) if attention else None
             out.post_activations = torch.stack(states, 1)

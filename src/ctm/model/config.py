@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import math
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 
@@ -162,6 +163,7 @@ class CTMOutput:
     post_activations: torch.Tensor | None = None
     sync_out_trace: torch.Tensor | None = None
     sync_action_trace: torch.Tensor | None = None
+    state: Any = None  # the state after the last tick, to continue from (`model(x, state=)`)
 
     def most_certain_tick(self) -> torch.Tensor:
         """(B,) index of each sample's most certain tick."""

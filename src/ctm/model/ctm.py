@@ -38,6 +38,44 @@ def certainty(logits: torch.Tensor, groups_shape: tuple[int, ...]) -> torch.Tens
 
 
 @dataclass
+class CarriedState:
+    """What a CTM carries from one call to the next (`model(x, state=s)` -> `out.state`): its
+    thinking continues where it stopped, on the next input (an agent's next observation).
+    Unlike within one call, the synchronisation's beta is per sample, because samples reset at
+    different times."""
+
+    z: torch.Tensor  # (B, D) post-activations
+    history: torch.Tensor  # (D, M, B) pre-activation history
+    alpha_action: torch.Tensor  # (B, P_action)
+    beta_action: torch.Tensor  # (B, P_action)
+    alpha_out: torch.Tensor  # (B, P_out)
+    beta_out: torch.Tensor  # (B, P_out)
+
+    def where(self, mask: torch.Tensor, other: CarriedState) -> CarriedState:
+        """`other`'s state for the samples where `mask` (B,) is true, this one's elsewhere:
+        `state.where(done, model.initial_state(B))` restarts finished episodes."""
+        mask = mask.to(torch.bool)
+        rows = mask.unsqueeze(1)
+
+        def pick(mine: torch.Tensor, theirs: torch.Tensor, batch_dim: int) -> torch.Tensor:
+            shape = [1] * mine.dim()
+            shape[batch_dim] = -1
+            return torch.where(mask.view(shape), theirs, mine)
+
+        return CarriedState(
+            z=torch.where(rows, other.z, self.z), history=pick(self.history, other.history, 2),
+            alpha_action=pick(self.alpha_action, other.alpha_action, 0),
+            beta_action=pick(self.beta_action, other.beta_action, 0),
+            alpha_out=pick(self.alpha_out, other.alpha_out, 0),
+            beta_out=pick(self.beta_out, other.beta_out, 0))
+
+    def detach(self) -> CarriedState:
+        """The same state cut from the graph (truncated backpropagation through time)."""
+        return CarriedState(**{f.name: getattr(self, f.name).detach()
+                               for f in dataclasses.fields(self)})
+
+
+@dataclass
 class ThinkingState:
     """What the tick loop carries from one tick to the next."""
 
@@ -94,19 +132,20 @@ class CTM(nn.Module):
         self._cuda_graphs = False
         self.checkpoint_ticks = False  # recompute each tick in backward to save memory
 
-    def forward(self, x: torch.Tensor, ticks: int | None = None, trace: bool = False
-                ) -> CTMOutput:
+    def forward(self, x: torch.Tensor, ticks: int | None = None, trace: bool = False,
+                state: CarriedState | None = None) -> CTMOutput:
         """Think for `ticks` ticks (default `config.ticks`) about input x.
 
         With trace=True the output also holds per-tick attention, pre-/post-activations and both
-        synchronisations, kept on the model's device.
+        synchronisations, kept on the model's device. With `state` (from `initial_state` or an
+        earlier call's `out.state`) the thinking continues from it instead of the learned start.
         """
         n_ticks = self.config.ticks if ticks is None else int(ticks)
         if n_ticks < 1:
             raise ValueError(f"ticks must be >= 1, got {n_ticks}")
         if self._cuda_graphs and x.is_cuda:
             torch.compiler.cudagraph_mark_step_begin()  # each forward starts a new generation
-        state = self.begin(x)
+        state = self.begin(x, state)
         logits, traces = [], {k: [] for k in ("attn", "pre", "post", "s_out", "s_act")}
         for _ in range(n_ticks):
             state, y, extras = self.tick(state)
@@ -122,7 +161,7 @@ class CTM(nn.Module):
         stacked = torch.stack(logits, dim=1)  # (B, T, out_dims)
         out = CTMOutput(logits=stacked,
                         certainty=certainty(stacked, self.config.out_groups_shape),
-                        sync_out=s_out)
+                        sync_out=s_out, state=self._carried(state))
         if trace:
             if traces["attn"]:
                 out.attention = torch.stack(traces["attn"], 1)  # (B, T, heads, N)
@@ -133,21 +172,44 @@ class CTM(nn.Module):
                 out.sync_action_trace = torch.stack(traces["s_act"], 1)  # (B, T, P_action)
         return out
 
-    def begin(self, x: torch.Tensor) -> ThinkingState:
-        """Encode the input and set up the state before the first tick."""
+    def begin(self, x: torch.Tensor, carried: CarriedState | None = None) -> ThinkingState:
+        """Encode the input and set up the state before the first tick: the learned start, or
+        `carried` from an earlier call."""
         encoded = self.inputs.encode(x)
-        b = x.shape[0]
+        start = carried if carried is not None else self._start(x.shape[0], shared_beta=True)
+        if start.z.shape[0] != x.shape[0]:
+            raise ValueError(f"a carried state of {start.z.shape[0]} samples for an input of "
+                             f"{x.shape[0]}")
+        return ThinkingState(
+            z=start.z, history=start.history, alpha_action=start.alpha_action,
+            beta_action=start.beta_action, alpha_out=start.alpha_out, beta_out=start.beta_out,
+            encoded=encoded,
+            r_action=(self.sync_action.retention() if self.sync_action is not None
+                      else start.z.new_zeros(0)),
+            r_out=self.sync_out.retention(), nlm_weights=self.nlm.scaled_weights())
+
+    def initial_state(self, batch_size: int) -> CarriedState:
+        """The learned start state for `batch_size` samples, to pass as `state=`."""
+        return self._start(batch_size, shared_beta=False)
+
+    def _start(self, b: int, shared_beta: bool) -> CarriedState:
         z = self.start_post.expand(b, -1)  # (B, D)
         alpha_out, beta_out = self.sync_out.start(z)
         action = self.sync_action.size if self.sync_action is not None else 0
-        return ThinkingState(
-            z=z, history=self.start_history.unsqueeze(-1).expand(-1, -1, b),  # (D, M, B)
-            # zero state: the first update then gives exactly the first tick's (products, 1)
-            alpha_action=z.new_zeros(b, action), beta_action=z.new_zeros(action),
-            alpha_out=alpha_out, beta_out=beta_out, encoded=encoded,
-            r_action=(self.sync_action.retention() if self.sync_action is not None
-                      else z.new_zeros(0)),
-            r_out=self.sync_out.retention(), nlm_weights=self.nlm.scaled_weights())
+        # zero action state: the first update then gives exactly the first tick's (products, 1)
+        beta_action = z.new_zeros(action)
+        if not shared_beta:  # within one call every sample's beta is the same: keep one row
+            beta_out, beta_action = beta_out.expand(b, -1), beta_action.expand(b, -1)
+        return CarriedState(z=z, history=self.start_history.unsqueeze(-1).expand(-1, -1, b),
+                            alpha_action=z.new_zeros(b, action), beta_action=beta_action,
+                            alpha_out=alpha_out, beta_out=beta_out)
+
+    @staticmethod
+    def _carried(state: ThinkingState) -> CarriedState:
+        b = state.z.shape[0]
+        return CarriedState(z=state.z, history=state.history, alpha_action=state.alpha_action,
+                            beta_action=state.beta_action.expand(b, -1),
+                            alpha_out=state.alpha_out, beta_out=state.beta_out.expand(b, -1))
 
     def tick(self, state: ThinkingState
              ) -> tuple[ThinkingState, torch.Tensor, tuple[torch.Tensor, ...]]:
