@@ -83,3 +83,18 @@ def test_sort_6_learns_orderings_training_never_draws(tmp_path):
     assert metrics["sequence_accuracy"] >= 0.3, metrics
     assert metrics["position_accuracy"] >= 0.5, metrics
     assert metrics["wait_gap_correlation"] > 0.1, metrics
+
+
+@pytest.mark.slow
+def test_qa_answers_from_memory_on_held_out_digit_images(tmp_path):
+    """One or two digits, one operation, answered after the images are gone, on digit images
+    training never shows. The best answer that ignores the images (the commonest answer of
+    the held-out episodes: 0, since d - d = 0) is the bar to clear."""
+    run = RunConfig.create("qa", {"digits": 2, "operations": 1, "eval_size": 512}, {},
+                           {"steps": 800, "lr": 3e-3, "eval_every": 800,
+                            "checkpoint_every": 800, "log_every": 100, "seed": 0})
+    trainer = Trainer(run, tmp_path, progress=False)
+    metrics = trainer.fit()
+    answers = torch.cat([b.targets for b in trainer.task.eval_batches(256, 0)])
+    majority = answers.bincount().max().item() / len(answers)
+    assert metrics["answer_accuracy"] >= majority + 0.3, (metrics, majority)

@@ -46,6 +46,9 @@ class QAOptions:
     min_operations: int = 1
     ticks_per_observation: int = 2  # R: ticks each digit, index and operator is shown
     answer_ticks: int = 3  # ticks with no input at the end; the loss looks only at these
+    # training: the largest digits and operations counts drawn grow from the minimum to the
+    # maximum over this many steps (0: all counts from the start); evaluation covers them all
+    curriculum_steps: int = 0
     patch: int = 0  # digit patches of patch×patch pixels, one token each (0: half the side)
     dataset: str = "digits"  # digits (scikit-learn, bundled) | mnist (IDX files in --path)
     path: str = ""
@@ -58,6 +61,8 @@ class QAOptions:
         if not 1 <= self.min_operations <= self.operations:
             raise ValueError(f"need 1 <= min_operations <= operations, got min_operations "
                              f"{self.min_operations}, operations {self.operations}")
+        if self.curriculum_steps < 0:
+            raise ValueError(f"curriculum_steps must be >= 0, got {self.curriculum_steps}")
         for name in ("ticks_per_observation", "answer_ticks", "eval_size"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
@@ -240,9 +245,18 @@ class QATask(Task):
     def train_batch(self, step: int, batch_size: int, seed: int) -> QABatch:
         rng = random.Random(train_seed(seed, step))
         o = self.options
-        digits = rng.randint(o.min_digits, o.digits)
-        operations = rng.randint(o.min_operations, o.operations)
+        digits = rng.randint(o.min_digits, self.curriculum(step, o.min_digits, o.digits))
+        operations = rng.randint(o.min_operations,
+                                 self.curriculum(step, o.min_operations, o.operations))
         return self.episodes(self.splits()[0], batch_size, digits, operations, rng)
+
+    def curriculum(self, step: int, low: int, high: int) -> int:
+        """The largest count training draws at `step`: `low` at first, `high` once
+        `curriculum_steps` have passed, rising evenly in between."""
+        span = self.options.curriculum_steps
+        if not span or step >= span:
+            return high
+        return low + (high - low + 1) * step // span
 
     def pairs(self) -> list[tuple[int, int]]:
         o = self.options
