@@ -158,6 +158,14 @@ def _lstm_run(ws: Path) -> None:
                  "--out", str(ws / "lstm")]) == 0
 
 
+def _sort_run(ws: Path) -> None:
+    from ctm.cli import main
+
+    assert main(["train", "sort", "--length", "4", "--eval-size", "8", *TINY_MODEL,
+                 "--ticks", "5", "--steps", "1", "--batch-size", "4", "--no-progress",
+                 "--out", str(ws / "sort")]) == 0
+
+
 TRAIN = ("train", "parity", "--out", "{ws}/new", *TINY_RUN, "--steps", "1")
 CASES: list[Case] = [
     # --- the command line ----------------------------------------------------------------------
@@ -443,6 +451,14 @@ CASES: list[Case] = [
          "device must be cpu, cuda, cuda:N or mps"),
     Case("eval", "early exit on a baseline", ("eval", "{ws}/lstm", "--halt-at", "0.5"),
          "early exit needs a CTM, not a lstm model", _lstm_run),
+    Case("eval", "early exit on sorting, whose answer unfolds over ticks",
+         ("eval", "{ws}/sort", "--halt-at", "0.5"),
+         "the sort task's answer is not read at one tick", _sort_run),
+    Case("eval", "temperature scaling on sorting",
+         ("eval", "{ws}/sort", "--temperature-scaling"),
+         "--temperature-scaling needs one class per answer", _sort_run),
+    Case("viz", "a tick sweep on sorting", ("viz", "{ws}/sort", "--ticks", "2,4"),
+         "the sort task's ticks are its answer's own", _sort_run),
     Case("eval", "a run with no model or checkpoint yet", ("eval", "{ws}/run"),
          "has no trained model or intact checkpoint yet", _no_checkpoints),
     # --- data on disk --------------------------------------------------------------------------

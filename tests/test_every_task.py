@@ -120,3 +120,23 @@ def test_unknown_input_mode_names_the_choices():
 def test_direct_input_needs_its_size():
     with pytest.raises(ValueError, match="input_size >= 1"):
         CTMConfig(input_mode="direct", backbone="none")
+
+
+VIZ = {"parity": "sequence_0_thinking.png", "maze": "maze_0_thinking.gif",
+       "images": "image_0_thinking.gif", "sort": "wait_against_gap.png",
+       "qa": "episode_0.png"}
+
+
+@pytest.mark.parametrize("task", sorted(TASKS))
+def test_ctm_viz_draws_each_tasks_pictures(tmp_path, capsys, task):
+    assert set(VIZ) == set(TASKS)
+    Trainer(tiny_run(task, "ctm"), tmp_path / "run", progress=False).fit()
+    assert cli(["viz", str(tmp_path / "run"), "--count", "1", "--threads", "2",
+                "--out", str(tmp_path / "viz")]) == 0
+    drawn = {p.name for p in (tmp_path / "viz").iterdir()}
+    assert VIZ[task] in drawn, drawn
+    # a reliability diagram wherever an answer is one class; a tick sweep where ticks are a
+    # budget (not sorting's emissions, not Q&A's schedule)
+    assert ("reliability.png" in drawn) == (task != "sort"), drawn
+    assert ("ticks_sweep.png" in drawn) == (task not in ("sort", "qa")), drawn
+    assert (tmp_path / "viz" / VIZ[task]).stat().st_size > 1000

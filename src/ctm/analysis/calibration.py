@@ -75,12 +75,11 @@ def scaled_ece(logits: torch.Tensor, targets: torch.Tensor, temperature: float =
     return expected_calibration_error(*confidence_and_correct(logits, targets, temperature))
 
 
-def temperature_comparison(model: torch.nn.Module, batches, device="cpu"  # noqa: ANN001
-                           ) -> dict[str, float]:
+def temperature_comparison(logits: torch.Tensor, targets: torch.Tensor) -> dict[str, float]:
     """Post-hoc temperature scaling, for comparison with the CTM's own calibration: with no
-    separate validation split, fit the temperature on every other held-out prediction and
-    measure ECE on the rest, before and after."""
-    logits, targets = logits_at_certain_tick(model, batches, device)
+    separate validation split, fit the temperature on every other held-out prediction (logits
+    (N, C) at the most-certain tick, targets (N,)) and measure ECE on the rest, before and
+    after."""
     temperature = fit_temperature(logits[0::2], targets[0::2])
     return {"temperature": temperature,
             "ece_before_scaling": scaled_ece(logits[1::2], targets[1::2]),

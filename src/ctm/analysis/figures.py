@@ -30,7 +30,8 @@ def save_figure(figure, path: str | Path) -> Path:  # noqa: ANN001
     """Lay out, write (making folders) and close a matplotlib figure."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    figure.tight_layout()
+    if figure.get_layout_engine() is None:  # a figure with its own layout keeps it
+        figure.tight_layout()
     figure.savefig(path)
     pyplot().close(figure)
     return path

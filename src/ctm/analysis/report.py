@@ -2,7 +2,8 @@
 every tick, a reliability diagram, and the task's own pictures of it thinking.
 
 The task object is passed in (this module imports no task): anything with `evaluate`,
-`eval_batches`, `headline_metrics`, `name` and `visualise` will do.
+`eval_batches`, `headline_metrics`, `adaptive_ticks`, `calibration_logits`, `name` and
+`visualise` will do.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from typing import Any
 import torch
 
 from ..files import write_json
-from .calibration import confidence_and_correct, logits_at_certain_tick, reliability_diagram
+from .calibration import confidence_and_correct, reliability_diagram
 from .figures import line_plot
 from .ticks import sweep_ticks
 
@@ -32,14 +33,17 @@ def visualise(task: Any, model: torch.nn.Module, out_dir: Path, ticks: list[int]
         return task.eval_batches(batch_size, seed)
 
     trained_ticks = model.config.ticks
-    sweep = sweep_ticks(lambda m, b: task.evaluate(m, b, device), model, batches, ticks)
     names = task.headline_metrics
-    write_json(out_dir / "ticks_sweep.json",
-               {str(k): {m: v[m] for m in names} for k, v in sweep.items()})
-    written = [out_dir / "ticks_sweep.json", line_plot(
-        ticks, {m: [sweep[k][m] for k in ticks] for m in names},
-        "ticks of thinking allowed", "held-out metric",
-        f"{task.name}: trained with {trained_ticks} ticks", out_dir / "ticks_sweep.png")]
+    written: list[Path] = []
+    sweep: dict[int, dict[str, Any]] = {}
+    if task.adaptive_ticks:  # else the task's ticks are its answer's own, not a budget
+        sweep = sweep_ticks(lambda m, b: task.evaluate(m, b, device), model, batches, ticks)
+        write_json(out_dir / "ticks_sweep.json",
+                   {str(k): {m: v[m] for m in names} for k, v in sweep.items()})
+        written += [out_dir / "ticks_sweep.json", line_plot(
+            ticks, {m: [sweep[k][m] for k in ticks] for m in names},
+            "ticks of thinking allowed", "held-out metric",
+            f"{task.name}: trained with {trained_ticks} ticks", out_dir / "ticks_sweep.png")]
     trained = sweep.get(trained_ticks) or task.evaluate(model, batches(), device)
     per_tick = {m: trained[f"{m}_per_tick"] for m in names if f"{m}_per_tick" in trained}
     if per_tick:
@@ -48,9 +52,10 @@ def visualise(task: Any, model: torch.nn.Module, out_dir: Path, ticks: list[int]
             "tick", "held-out metric at that tick",
             f"{task.name}: every tick of a {trained_ticks}-tick run",
             out_dir / "metrics_per_tick.png"))
-    logits, targets = logits_at_certain_tick(model, batches(), device)
-    written.append(reliability_diagram(*confidence_and_correct(logits, targets),
-                                       out_dir / "reliability.png",
-                                       f"{task.name}: at the most-certain tick"))
+    answers = task.calibration_logits(model, batches(), device)
+    if answers is not None:
+        written.append(reliability_diagram(*confidence_and_correct(*answers),
+                                           out_dir / "reliability.png",
+                                           f"{task.name}: at the most-certain tick"))
     written += task.visualise(model.cpu(), out_dir, count, seed)  # tasks draw from CPU tensors
     return sweep, written

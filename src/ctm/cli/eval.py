@@ -92,7 +92,11 @@ def main(argv: list[str]) -> int:
     if args.temperature_scaling:
         from ..analysis.calibration import temperature_comparison
 
-        metrics.update(temperature_comparison(model, batches(), device))
+        answers = task.calibration_logits(model, batches(), device)
+        if answers is None:
+            raise UserError(f"--temperature-scaling needs one class per answer; the {run.task} "
+                            f"task's answers are not")
+        metrics.update(temperature_comparison(*answers))
     if args.json:
         from ..files import json_line
 
@@ -115,6 +119,9 @@ def _halting(args: argparse.Namespace, task, model, batches, device) -> int:  # 
 
     if not isinstance(model, CTM):
         raise UserError(f"early exit needs a CTM, not a {model.config.architecture} model")
+    if not task.adaptive_ticks:
+        raise UserError(f"early exit reads the answer at the tick thinking stops; the "
+                        f"{task.name} task's answer is not read at one tick")
     thresholds = [args.halt_at] if args.halt_at is not None else list(args.halt_sweep)
     if not thresholds or any(not 0.0 <= t <= 1.0 for t in thresholds):
         raise UserError(f"certainty thresholds must be in [0, 1], got {thresholds}")

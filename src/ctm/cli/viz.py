@@ -55,12 +55,16 @@ def main(argv: list[str]) -> int:
     task = build_task(run)
     source = resolve(args.path)
     out_dir = args.out or (Path(f"viz-{source.name}") if is_bundled(source) else source / "viz")
+    if args.ticks is not None and not task.adaptive_ticks:
+        raise UserError(f"--ticks sweeps a thinking budget; the {task.name} task's ticks are its "
+                        f"answer's own (change its task options instead)")
     ticks = list(args.ticks or default_tick_budgets(model.config.ticks))
-    print(f"evaluating at {', '.join(map(str, ticks))} ticks ...", file=sys.stderr)
+    if task.adaptive_ticks:
+        print(f"evaluating at {', '.join(map(str, ticks))} ticks ...", file=sys.stderr)
     sweep, written = visualise(task, model, out_dir, ticks, args.count,
                                run.train.eval_batch_size, run.train.seed, device)
-    for k in ticks:
-        print(f"{k:>4} ticks: " + ", ".join(f"{m} {100 * sweep[k][m]:.2f}%"
+    for k, metrics in sweep.items():
+        print(f"{k:>4} ticks: " + ", ".join(f"{m} {100 * metrics[m]:.2f}%"
                                             for m in task.headline_metrics))
     for path in written:
         print(f"wrote {path}")

@@ -59,6 +59,10 @@ class Task(ABC):
     description: ClassVar[str]
     Options: ClassVar[type]  # a dataclass of the task's own settings
     headline_metrics: ClassVar[tuple[str, ...]]  # scalar metrics worth plotting against ticks
+    # the answer is read at one tick chosen by certainty, so the budget of ticks can be swept
+    # and thinking can stop early; False where the answer unfolds over ticks (sorting) or the
+    # ticks follow an input schedule (Q&A)
+    adaptive_ticks: ClassVar[bool] = True
 
     def __init__(self, options: Any) -> None:
         self.options = options
@@ -116,6 +120,17 @@ class Task(ABC):
         for batch in batches:
             meter.update(self.forward(model, batch.to(device)), batch)
         return meter.result()
+
+    @torch.no_grad()
+    def calibration_logits(self, model: torch.nn.Module, batches: Iterator[Batch],
+                           device: torch.device | str
+                           ) -> tuple[torch.Tensor, torch.Tensor] | None:
+        """The logits (N, C) the task's answers are read from, at each sample's most-certain
+        tick, and their targets (N,), for reliability diagrams and temperature scaling; None
+        where answers are not single classes."""
+        from ..analysis.calibration import logits_at_certain_tick
+
+        return logits_at_certain_tick(model, batches, device)
 
     def final_evaluation(self, model: torch.nn.Module, batch_size: int, seed: int,
                          device: torch.device | str) -> dict[str, Any]:

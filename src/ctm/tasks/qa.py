@@ -174,6 +174,21 @@ class QATask(Task):
     description = "Q&A memory: see digits one by one, then answer a question about them"
     Options = QAOptions
     headline_metrics = ("answer_accuracy",)
+    adaptive_ticks = False  # the ticks follow the episode's schedule
+
+    @torch.no_grad()
+    def calibration_logits(self, model: torch.nn.Module, batches: Iterator[Batch],
+                           device: torch.device | str
+                           ) -> tuple[torch.Tensor, torch.Tensor]:
+        """The answer's logits at the most certain answer tick."""
+        chosen, targets = [], []
+        a = self.options.answer_ticks
+        for batch in batches:
+            out = self.forward(model, batch.to(device))
+            logits, certainty = out.logits[:, -a:].cpu(), out.certainty[:, -a:].cpu()
+            chosen.append(logits[torch.arange(len(logits)), certainty.argmax(1)])
+            targets.append(batch.targets.cpu())
+        return torch.cat(chosen), torch.cat(targets)
 
     def __init__(self, options: QAOptions) -> None:
         super().__init__(options)

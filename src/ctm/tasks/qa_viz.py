@@ -21,8 +21,8 @@ def episode_figure(batch: QABatch, k: int, layout: TokenLayout, ticks_per_observ
     plt = pyplot()
     total = len(certainty)
     shown = batch.inputs.shape[1]
-    figure = plt.figure(figsize=(max(6.0, 0.55 * total), 3.6), dpi=110)
-    grid = figure.add_gridspec(2, total, height_ratios=(1, 1.6), hspace=0.5, wspace=0.08)
+    figure = plt.figure(figsize=(max(6.0, 0.55 * total), 3.6), dpi=110, layout="constrained")
+    grid = figure.add_gridspec(2, total, height_ratios=(1, 1.6))
     digits = batch.digits
     for t in range(total):
         axis = figure.add_subplot(grid[0, t])
@@ -36,9 +36,11 @@ def episode_figure(batch: QABatch, k: int, layout: TokenLayout, ticks_per_observ
             tokens = batch.inputs[k, t].numpy()  # (N, C)
             image = _image(tokens, layout)
             axis.imshow(image, cmap="gray", vmin=0, vmax=1, interpolation="nearest")
-            if attention is not None:
-                axis.imshow(_upsample(attention[t], layout), cmap="magma", alpha=0.45,
-                            vmin=0, interpolation="nearest")
+            if attention is not None:  # attended patches tinted red, in proportion
+                tint = np.zeros((*image.shape, 4))
+                tint[..., 0] = 1.0
+                tint[..., 3] = 0.6 * _upsample(attention[t], layout)
+                axis.imshow(tint, interpolation="nearest")
         else:
             j = step - digits
             value = int(batch.question[k, j])
@@ -51,8 +53,10 @@ def episode_figure(batch: QABatch, k: int, layout: TokenLayout, ticks_per_observ
     curve.axvspan(shown + 0.5, total + 0.5, color="C3", alpha=0.1, label="answer ticks")
     curve.set(xlim=(0.5, total + 0.5), ylim=(-0.02, 1.02), xlabel="tick", ylabel="certainty")
     labels = batch.labels[k].tolist()
-    curve.set_title(f"digits {labels}, answer {int(batch.targets[k])}, "
-                    f"predicted {predictions[-1]} at the last tick", fontsize=8)
+    answer = shown + int(np.argmax(certainty[shown:]))
+    curve.axvline(answer + 1, color="C3", linestyle=":")
+    curve.set_title(f"digits {labels}, answer {int(batch.targets[k])}; at the most certain "
+                    f"answer tick ({answer + 1}) it answers {predictions[answer]}", fontsize=8)
     curve.legend(fontsize=7, loc="upper left")
     curve.grid(alpha=0.3)
     return save_figure(figure, path)

@@ -145,6 +145,11 @@ class SortTask(Task):
     description = "sort N real numbers: emit their ascending order over the ticks (CTC)"
     Options = SortOptions
     headline_metrics = ("sequence_accuracy", "position_accuracy")
+    adaptive_ticks = False  # the answer is emitted over the ticks, not read at one of them
+
+    def calibration_logits(self, model: torch.nn.Module, batches: Iterator[Batch],
+                           device: torch.device | str) -> None:
+        return None  # CTC emissions are not one class per sample
 
     def model_defaults(self) -> CTMConfig:
         n = self.options.length
