@@ -25,9 +25,11 @@ TINY = {
     "sort": ({"length": 5, "eval_size": 16}, {"ticks": 6}),
     "qa": ({"digits": 2, "operations": 2, "ticks_per_observation": 1, "answer_ticks": 1,
             "eval_size": 8}, {"ticks": 7}),
+    "rl": ({"rollout_steps": 16, "chunk": 8, "epochs": 1, "minibatches": 2,
+            "eval_episodes": 3}, {"ticks": 2}),
 }
 HEADLINE = {"parity": "sequence_accuracy", "maze": "solve_rate", "images": "accuracy",
-            "sort": "sequence_accuracy", "qa": "answer_accuracy"}
+            "sort": "sequence_accuracy", "qa": "answer_accuracy", "rl": "mean_return"}
 
 
 def test_every_task_has_a_tiny_setting():
@@ -54,7 +56,7 @@ def test_train_evaluate_save_reload(tmp_path, task, architecture):
         run = tiny_run(task, architecture)
     except ValueError as error:
         # a task may refuse an architecture that cannot do it, by name
-        assert task in ("sort", "qa") and architecture == "feedforward", error
+        assert task in ("sort", "qa", "rl") and architecture == "feedforward", error
         assert "feedforward" in str(error)
         return
     trainer = Trainer(run, tmp_path / "run", progress=False)
@@ -76,7 +78,10 @@ def test_ctm_eval_json_reports_the_headline(tmp_path, capsys, task):
     capsys.readouterr()
     assert cli(["eval", str(tmp_path / "run"), "--json", "--quick", "--threads", "2"]) == 0
     metrics = json.loads(capsys.readouterr().out)
-    assert 0.0 <= metrics[HEADLINE[task]] <= 1.0
+    if task == "rl":  # a return: CartPole pays 1 per step survived
+        assert metrics["mean_return"] >= 8 and metrics["episodes"] == 3
+    else:
+        assert 0.0 <= metrics[HEADLINE[task]] <= 1.0
 
 
 def test_registries_are_what_validation_and_help_read(capsys):
@@ -124,7 +129,7 @@ def test_direct_input_needs_its_size():
 
 VIZ = {"parity": "sequence_0_thinking.png", "maze": "maze_0_thinking.gif",
        "images": "image_0_thinking.gif", "sort": "wait_against_gap.png",
-       "qa": "episode_0.png"}
+       "qa": "episode_0.png", "rl": "episode_0.gif"}
 
 
 @pytest.mark.parametrize("task", sorted(TASKS))
@@ -137,6 +142,6 @@ def test_ctm_viz_draws_each_tasks_pictures(tmp_path, capsys, task):
     assert VIZ[task] in drawn, drawn
     # a reliability diagram wherever an answer is one class; a tick sweep where ticks are a
     # budget (not sorting's emissions, not Q&A's schedule)
-    assert ("reliability.png" in drawn) == (task != "sort"), drawn
-    assert ("ticks_sweep.png" in drawn) == (task not in ("sort", "qa")), drawn
+    assert ("reliability.png" in drawn) == (task not in ("sort", "rl")), drawn
+    assert ("ticks_sweep.png" in drawn) == (task not in ("sort", "qa", "rl")), drawn
     assert (tmp_path / "viz" / VIZ[task]).stat().st_size > 1000

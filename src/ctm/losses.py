@@ -6,7 +6,7 @@ classification), C classes per group.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import torch
 import torch.nn.functional as F
@@ -17,7 +17,8 @@ class TickLoss:
     loss: torch.Tensor  # scalar to minimise
     per_tick: torch.Tensor | None  # (B, T) per-sample loss at every tick (None: over all ticks)
     lowest_loss_tick: torch.Tensor | None  # (B,) t1 = argmin_t L_t
-    most_certain_tick: torch.Tensor  # (B,) t2 = argmax_t c_t
+    most_certain_tick: torch.Tensor | None  # (B,) t2 = argmax_t c_t
+    extras: dict[str, float] = field(default_factory=dict)  # more numbers worth logging
 
 
 def grouped_logits(logits: torch.Tensor, groups_shape: tuple[int, ...]) -> torch.Tensor:

@@ -37,6 +37,14 @@ class LSTMState:
     def detach(self) -> LSTMState:
         return LSTMState(self.hidden.detach(), self.cell.detach())
 
+    def select(self, index: torch.Tensor) -> LSTMState:
+        return LSTMState(self.hidden[index], self.cell[index])
+
+    @staticmethod
+    def cat(states: list[LSTMState]) -> LSTMState:
+        return LSTMState(torch.cat([s.hidden for s in states]),
+                         torch.cat([s.cell for s in states]))
+
 
 @ARCHITECTURES.register("lstm", summary="baseline: an LSTM cell stepped once per tick, reading "
                                         "the input the same way")
@@ -53,6 +61,7 @@ class LSTMBaseline(nn.Module):
         self.start_hidden = nn.Parameter(torch.zeros(d))
         self.start_cell = nn.Parameter(torch.zeros(d))
         self.output = nn.Linear(d, config.out_dims)
+        self.value = nn.Linear(d, 1) if config.value_head else None
 
     def initial_state(self, batch_size: int) -> LSTMState:
         return LSTMState(self.start_hidden.expand(batch_size, -1),
@@ -79,6 +88,8 @@ class LSTMBaseline(nn.Module):
         stacked = torch.stack(logits, 1)  # (B, T, out_dims)
         out = CTMOutput(logits=stacked, certainty=certainty(stacked, self.config.out_groups_shape),
                         sync_out=hidden, state=LSTMState(hidden, cell))
+        if self.value is not None:
+            out.value = self.value(hidden).squeeze(-1)  # (B,)
         if trace:
             out.attention = torch.stack(attention, 1) if attention else None
             out.post_activations = torch.stack(states, 1)
@@ -95,6 +106,9 @@ class FeedForwardBaseline(nn.Module):
 
     def __init__(self, config: CTMConfig) -> None:
         super().__init__()
+        if config.value_head:
+            raise ValueError("the feedforward baseline has no value head (actor-critic RL): "
+                             "use --architecture lstm for a baseline")
         self.config = config
         self.backbone = build_backbone(config)
         self.positional = build_positional_embedding(config)

@@ -51,6 +51,7 @@ class CTMConfig:
     architecture: str = "ctm"  # registered in ARCHITECTURES: "ctm", or a baseline
     input_mode: str = "attention"  # registered in INPUT_MODES: how input reaches the neurons
     input_size: int = 0  # input_mode "direct": features per example after the backbone
+    value_head: bool = False  # also read a scalar value from the last tick (actor-critic RL)
 
     def __post_init__(self) -> None:
         self.out_shape = tuple(int(v) for v in self.out_shape)
@@ -164,6 +165,7 @@ class CTMOutput:
     sync_out_trace: torch.Tensor | None = None
     sync_action_trace: torch.Tensor | None = None
     state: Any = None  # the state after the last tick, to continue from (`model(x, state=)`)
+    value: torch.Tensor | None = None  # (B,) with `value_head`: read after the last tick
 
     def most_certain_tick(self) -> torch.Tensor:
         """(B,) index of each sample's most certain tick."""

@@ -74,6 +74,22 @@ class CarriedState:
         return CarriedState(**{f.name: getattr(self, f.name).detach()
                                for f in dataclasses.fields(self)})
 
+    def select(self, index: torch.Tensor) -> CarriedState:
+        """The state of the samples at `index` (B')."""
+        return CarriedState(z=self.z[index], history=self.history[:, :, index],
+                            alpha_action=self.alpha_action[index],
+                            beta_action=self.beta_action[index],
+                            alpha_out=self.alpha_out[index], beta_out=self.beta_out[index])
+
+    @staticmethod
+    def cat(states: list[CarriedState]) -> CarriedState:
+        """The states of several batches as one, in order."""
+        return CarriedState(
+            z=torch.cat([s.z for s in states]),
+            history=torch.cat([s.history for s in states], dim=2),
+            **{name: torch.cat([getattr(s, name) for s in states])
+               for name in ("alpha_action", "beta_action", "alpha_out", "beta_out")})
+
 
 @dataclass
 class ThinkingState:
@@ -125,6 +141,7 @@ class CTM(nn.Module):
         self.synapse = build_synapse(config, self.inputs.out_features + d)
         self.nlm = NeuronLevelModels(config)
         self.output = nn.Linear(self.sync_out.size, config.out_dims)
+        self.value = nn.Linear(self.sync_out.size, 1) if config.value_head else None
         self.start_post = nn.Parameter(torch.empty(d).uniform_(-(1 / d) ** 0.5, (1 / d) ** 0.5))
         bound = (1 / (d + m)) ** 0.5
         self.start_history = nn.Parameter(torch.empty(d, m).uniform_(-bound, bound))
@@ -162,6 +179,9 @@ class CTM(nn.Module):
         out = CTMOutput(logits=stacked,
                         certainty=certainty(stacked, self.config.out_groups_shape),
                         sync_out=s_out, state=self._carried(state))
+        if self.value is not None:
+            with torch.autocast(s_out.device.type, enabled=False):
+                out.value = self.value(s_out.float()).squeeze(-1)  # (B,)
         if trace:
             if traces["attn"]:
                 out.attention = torch.stack(traces["attn"], 1)  # (B, T, heads, N)

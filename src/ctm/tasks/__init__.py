@@ -7,10 +7,11 @@ from .images import ImagesTask
 from .maze import MazeTask
 from .parity import ParityTask
 from .qa import QATask
+from .rl import RLTask
 from .sort import SortTask
 
 TASKS: dict[str, type[Task]] = {task.name: task for task in (ParityTask, MazeTask, ImagesTask,
-                                                             SortTask, QATask)}
+                                                             SortTask, QATask, RLTask)}
 
 
 def get_task(name: str) -> type[Task]:

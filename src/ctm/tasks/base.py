@@ -63,6 +63,9 @@ class Task(ABC):
     # and thinking can stop early; False where the answer unfolds over ticks (sorting) or the
     # ticks follow an input schedule (Q&A)
     adaptive_ticks: ClassVar[bool] = True
+    # batches are made by the model itself (reinforcement learning's rollouts): the trainer
+    # asks `step_batches` for each step's batches instead of `train_batch`
+    needs_model_for_batches: ClassVar[bool] = False
 
     def __init__(self, options: Any) -> None:
         self.options = options
@@ -95,6 +98,12 @@ class Task(ABC):
     def train_batch(self, step: int, batch_size: int, seed: int) -> Batch:
         """The batch for one training step: a pure function of (step, seed), so a resumed run
         sees exactly the data an uninterrupted one would."""
+
+    def step_batches(self, model: torch.nn.Module, step: int, batch_size: int, seed: int,
+                     device: torch.device | str) -> Iterator[Batch]:
+        """The batches of one training step, one optimiser update each: for most tasks the one
+        `train_batch`; a task that needs the model to make them (a rollout) overrides this."""
+        yield self.train_batch(step, batch_size, seed)
 
     @abstractmethod
     def eval_batches(self, batch_size: int, seed: int) -> Iterator[Batch]:

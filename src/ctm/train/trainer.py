@@ -82,6 +82,9 @@ class Trainer:
         if (cfg.compile or cfg.checkpoint_ticks) and not isinstance(self.model, CTM):
             raise ValueError("--compile and --checkpoint-ticks apply to the CTM's ticks, "
                              "not to baselines")
+        if cfg.data_workers and self.task.needs_model_for_batches:
+            raise ValueError(f"the {run.task} task makes its batches with the model being "
+                             f"trained: --data-workers must be 0")
         if cfg.compile:
             self.model.compile_ticks(mode=cfg.compile_mode)
         if cfg.checkpoint_ticks:
@@ -145,15 +148,33 @@ class Trainer:
     # --- the loop ----------------------------------------------------------------------------
 
     def train_step(self) -> dict[str, float]:
+        """One step of the schedule: one optimiser update for most tasks, several where the
+        task makes a step's batches itself (a PPO update's minibatches)."""
         cfg = self.run.train
         lr = lr_at(self.step, cfg.lr, cfg.warmup_steps, cfg.steps)
         for group in self.optimizer.param_groups:
             group["lr"] = lr
         self.model.train()
         if self._prefetcher is not None:
-            batch = self._prefetcher.get(self.step)
+            batches = iter([self._prefetcher.get(self.step)])
         else:
-            batch = self.task.train_batch(self.step, cfg.batch_size, cfg.seed)
+            batches = self.task.step_batches(self.model, self.step, cfg.batch_size, cfg.seed,
+                                             self.device)
+        rows = [self._update(batch) for batch in batches]
+        self.step += 1
+        row = {key: sum(r[key] for r in rows) / len(rows) for key in rows[0]
+               if key != "skipped" and all(key in r for r in rows)}
+        row["lr"] = lr
+        if any("skipped" in r for r in rows):
+            row["skipped"] = sum(r.get("skipped", 0) for r in rows)
+        if len(rows) > 1:
+            row["updates"] = len(rows)
+        return row
+
+    def _update(self, batch: Any) -> dict[str, float]:
+        """Forward, loss, backward and (if all is finite) one optimiser step on `batch`."""
+        cfg = self.run.train
+        stats = getattr(batch, "stats", {})
         batch = batch.to(self.device)
         with precision_context(cfg.precision, self.device):
             output = self.task.forward(self.model, batch)
@@ -163,8 +184,9 @@ class Trainer:
         clip = cfg.grad_clip if cfg.grad_clip > 0 else float("inf")
         grad_norm = torch.nn.utils.clip_grad_norm_(self.model.parameters(), clip).item()
         loss = result.loss.item()
-        row = {"loss": loss, "lr": lr, "grad_norm": grad_norm,
-               "certain_tick": result.most_certain_tick.float().mean().item() + 1}
+        row = {"loss": loss, "grad_norm": grad_norm, **result.extras, **stats}
+        if result.most_certain_tick is not None:
+            row["certain_tick"] = result.most_certain_tick.float().mean().item() + 1
         if not (math.isfinite(loss) and math.isfinite(grad_norm)):
             self._nonfinite(loss, grad_norm)
             row["skipped"] = 1
@@ -173,7 +195,6 @@ class Trainer:
             self.optimizer.step()
             if isinstance(self.model, CTM):
                 self.model.clamp_decays_()
-        self.step += 1
         return row
 
     def _nonfinite(self, loss: float, grad_norm: float) -> None:

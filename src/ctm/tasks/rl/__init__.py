@@ -1,0 +1,257 @@
+"""Reinforcement learning: a CTM actor-critic trained with PPO, its thinking carried from one
+environment step to the next (a few ticks per step) and restarted when an episode ends.
+
+One training step is one PPO update: a rollout of `batch_size` environments for
+`rollout_steps` steps, then `epochs` passes over it in `minibatches` minibatches, each one
+optimiser update. Evaluation plays `eval_episodes` episodes whose seeds training never uses,
+acting on the most likely action, and reports their mean return.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from ...losses import TickLoss
+from ...model import CTMConfig, CTMOutput
+from ..base import Batch, Task, eval_seed, train_seed
+from ..held_out import reserved_bytes
+from .envs import ENV_IDS, EnvSpec, env_spec
+from .ppo import Chunks, collect, ppo_loss, replay
+
+EVAL_STREAM = 49_979_687
+SEED_SPACE = 2**31
+
+
+@dataclass
+class RLOptions:
+    env: str = "CartPole-v1"  # CartPole-v1, Acrobot-v1, or a MiniGrid world (see --help)
+    mask_velocity: bool = True  # classic control: zero the velocities, so memory is needed
+    rollout_steps: int = 512  # steps per environment per update (episodes start afresh)
+    chunk: int = 32  # steps of backpropagation through time; divides rollout_steps
+    epochs: int = 4  # passes over each rollout
+    minibatches: int = 4  # optimiser updates per pass
+    gamma: float = 0.99
+    gae_lambda: float = 0.95
+    clip: float = 0.2  # PPO's ratio clip
+    value_weight: float = 0.5
+    entropy_weight: float = 0.01
+    eval_episodes: int = 100
+
+    def __post_init__(self) -> None:
+        if self.env not in ENV_IDS:
+            raise ValueError(f"env must be one of {', '.join(ENV_IDS)}, got {self.env!r}")
+        for name in ("rollout_steps", "chunk", "epochs", "minibatches", "eval_episodes"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+        if self.rollout_steps % self.chunk:
+            raise ValueError(f"chunk ({self.chunk}) must divide rollout_steps "
+                             f"({self.rollout_steps})")
+        for name in ("gamma", "gae_lambda"):
+            if not 0.0 <= getattr(self, name) <= 1.0:
+                raise ValueError(f"{name} must be in [0, 1], got {getattr(self, name)}")
+        if not 0.0 < self.clip < 1.0:
+            raise ValueError(f"clip must be in (0, 1), got {self.clip}")
+
+
+def _usable(seed: int, held_out: bool) -> bool:
+    return reserved_bytes(seed.to_bytes(4, "little")) == held_out
+
+
+def episode_seeds(rng: random.Random, held_out: bool) -> Iterator[int]:
+    """Environment seeds on one side of the held-out partition, for ever."""
+    while True:
+        seed = rng.randrange(SEED_SPACE)
+        if _usable(seed, held_out):
+            yield seed
+
+
+class RLTask(Task):
+    name = "rl"
+    description = "reinforcement learning with PPO: masked CartPole / Acrobot, MiniGrid worlds"
+    Options = RLOptions
+    headline_metrics = ("mean_return",)
+    adaptive_ticks = False  # ticks are per environment step; the episode is the answer
+    needs_model_for_batches = True
+
+    def __init__(self, options: RLOptions) -> None:
+        super().__init__(options)
+        self._spec: EnvSpec | None = None
+
+    @property
+    def spec(self) -> EnvSpec:
+        if self._spec is None:
+            self._spec = env_spec(self.options.env, self.options.mask_velocity)
+        return self._spec
+
+    def model_defaults(self) -> CTMConfig:
+        spec = self.spec
+        return CTMConfig(d_model=128, d_input=64, heads=4, ticks=2, memory_length=5,
+                         synapse_depth=1, deep_nlm=True, nlm_hidden=4, pairing="random-pairing",
+                         n_sync_out=64, n_sync_action=8, n_self=0, out_dims=spec.actions,
+                         out_shape=(-1,), backbone="none", input_mode="direct",
+                         input_size=spec.observation_size, value_head=True)
+
+    def model_requirements(self) -> dict[str, Any]:
+        spec = self.spec
+        return {"out_dims": spec.actions, "out_shape": (-1,), "backbone": "none",
+                "input_mode": "direct", "input_size": spec.observation_size,
+                "value_head": True}
+
+    def train_defaults(self) -> dict[str, Any]:
+        # batch_size is the number of environments; one step is one PPO update
+        return {"steps": 200, "batch_size": 8, "lr": 5e-4, "warmup_steps": 0,
+                "grad_clip": 0.5, "eval_every": 25, "checkpoint_every": 10,
+                "eval_batch_size": 50, "log_every": 1}
+
+    def check_model(self, config: CTMConfig) -> None:
+        if config.architecture == "feedforward":
+            raise ValueError("rl carries the agent's state between steps; the feedforward "
+                             "baseline has none: use --architecture lstm for a baseline")
+
+    # --- data: rollouts ------------------------------------------------------------------------
+
+    def train_batch(self, step: int, batch_size: int, seed: int) -> Batch:
+        raise TypeError("rl's batches are rollouts of the model: use step_batches")
+
+    def step_batches(self, model: torch.nn.Module, step: int, batch_size: int, seed: int,
+                     device: torch.device | str) -> Iterator[Chunks]:
+        """One update's minibatches: a rollout with the current weights, then `epochs` passes
+        in `minibatches` shuffled minibatches of chunks; the model changes between them."""
+        o = self.options
+        base = train_seed(seed, step)
+        seeds = [episode_seeds(random.Random(f"{base}/{i}"), held_out=False)
+                 for i in range(batch_size)]
+        generator = torch.Generator().manual_seed(base)
+        was_training = model.training
+        model.eval()
+        chunks = collect(model, self.spec, batch_size, o.rollout_steps, o.chunk, seeds,
+                         generator, o.gamma, o.gae_lambda, device)
+        model.train(was_training)
+        count = len(chunks.targets)
+        if count < o.minibatches:
+            raise ValueError(f"{count} chunks cannot make {o.minibatches} minibatches: more "
+                             f"environments (--batch-size) or fewer --minibatches")
+        for _ in range(o.epochs):
+            order = torch.randperm(count, generator=generator)
+            for part in order.chunk(o.minibatches):
+                yield chunks.select(part)
+
+    def eval_batches(self, batch_size: int, seed: int) -> Iterator[Batch]:
+        rng = random.Random(eval_seed(seed, EVAL_STREAM))
+        seeds = episode_seeds(rng, held_out=True)
+        remaining = self.options.eval_episodes
+        while remaining > 0:
+            count = min(batch_size, remaining)
+            remaining -= count
+            picked = torch.tensor([next(seeds) for _ in range(count)])
+            yield Batch(picked, torch.zeros(count))
+
+    # --- model and loss ------------------------------------------------------------------------
+
+    def forward(self, model: torch.nn.Module, batch: Batch) -> CTMOutput:
+        assert isinstance(batch, Chunks)
+        logits, values, certainty = replay(model, batch)
+        return CTMOutput(logits=logits, certainty=certainty, sync_out=values, value=values)
+
+    def loss(self, output: CTMOutput, batch: Batch, config: CTMConfig) -> TickLoss:
+        assert isinstance(batch, Chunks)
+        o = self.options
+        loss, stats = ppo_loss(output.logits, output.value, batch, o.clip, o.value_weight,
+                               o.entropy_weight)
+        return TickLoss(loss=loss, per_tick=None, lowest_loss_tick=None,
+                        most_certain_tick=None, extras=stats)
+
+    def meter(self, config: CTMConfig) -> Any:
+        raise TypeError("rl evaluates by playing episodes (evaluate), not by a meter")
+
+    @torch.no_grad()
+    def evaluate(self, model: torch.nn.Module, batches: Iterator[Batch],
+                 device: torch.device | str) -> dict[str, Any]:
+        """Mean return (and length, success for MiniGrid, certainty) over held-out episodes,
+        acting on the most likely action of each step's last tick."""
+        returns, lengths, certainty = [], [], []
+        for batch in batches:
+            episodes = play(model, self.spec, [int(s) for s in batch.inputs], device)
+            returns += [e.total for e in episodes]
+            lengths += [len(e.rewards) for e in episodes]
+            certainty += [float(np.mean(e.certainty)) for e in episodes]
+        result = {"mean_return": float(np.mean(returns)), "return_std": float(np.std(returns)),
+                  "mean_length": float(np.mean(lengths)),
+                  "mean_certainty": float(np.mean(certainty)), "episodes": len(returns)}
+        if self.spec.success is not None:
+            result["success_rate"] = float(np.mean([self.spec.success(r) for r in returns]))
+        return result
+
+    def calibration_logits(self, model: torch.nn.Module, batches: Iterator[Batch],
+                           device: torch.device | str) -> None:
+        return None  # actions have no right answer to be calibrated against
+
+    def visualise(self, model: torch.nn.Module, out_dir: Path, count: int, seed: int
+                  ) -> list[Path]:
+        from .viz import rollout_gif
+
+        seeds = next(iter(self.eval_batches(count, seed))).inputs.tolist()
+        return [rollout_gif(model, self.spec, int(s), out_dir / f"episode_{k}.gif")
+                for k, s in enumerate(seeds)]
+
+    def summary(self, metrics: dict[str, Any]) -> str:
+        o = self.options
+        masked = " (velocities masked)" if o.mask_velocity and o.env in ("CartPole-v1",
+                                                                         "Acrobot-v1") else ""
+        line = (f"{o.env}{masked}: mean return {metrics['mean_return']:.1f} "
+                f"(± {metrics['return_std']:.1f}) over {metrics['episodes']} held-out episodes, "
+                f"mean length {metrics['mean_length']:.1f}, mean certainty "
+                f"{metrics['mean_certainty']:.2f}")
+        if "success_rate" in metrics:
+            line += f", solved {100 * metrics['success_rate']:.1f}%"
+        return line
+
+
+@dataclass
+class Episode:
+    rewards: list[float]
+    certainty: list[float]
+    actions: list[int]
+
+    @property
+    def total(self) -> float:
+        return float(sum(self.rewards))
+
+
+@torch.no_grad()
+def play(model: torch.nn.Module, spec: EnvSpec, seeds: list[int], device: torch.device | str,
+         render: bool = False) -> list[Episode]:
+    """One episode per seed, side by side, acting greedily; finished ones wait for the rest."""
+    model.eval()
+    envs = [spec.make() for _ in seeds]
+    try:
+        obs = np.stack([spec.encode(env.reset(seed=s)[0]) for env, s in zip(envs, seeds,
+                                                                              strict=True)])
+        state = model.initial_state(len(seeds))
+        episodes = [Episode([], [], []) for _ in seeds]
+        live = [True] * len(seeds)
+        while any(live):
+            out = model(torch.from_numpy(obs).to(device), state=state)
+            actions = out.logits[:, -1].argmax(-1).cpu()
+            sure = out.certainty[:, -1].cpu()
+            for i, env in enumerate(envs):
+                if not live[i]:
+                    continue
+                o, reward, terminated, truncated, _ = env.step(int(actions[i]))
+                episodes[i].rewards.append(float(reward))
+                episodes[i].certainty.append(float(sure[i]))
+                episodes[i].actions.append(int(actions[i]))
+                obs[i] = spec.encode(o)
+                live[i] = not (terminated or truncated)
+            state = out.state
+    finally:
+        for env in envs:
+            env.close()
+    return episodes

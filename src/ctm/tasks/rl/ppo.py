@@ -1,0 +1,182 @@
+"""Proximal policy optimisation with a recurrent actor-critic: rollouts that carry the model's
+thinking from one environment step to the next, advantages, and the clipped loss.
+
+A rollout starts every environment on a fresh episode (seeded from the run's seed and the
+training step), so it is a pure function of (weights, seed, step): a resumed run collects
+exactly what an uninterrupted one would. The rollout is cut into chunks of `chunk` steps; each
+chunk keeps the carried state it started from, and training re-runs the chunk from there
+(truncated backpropagation through time, as sb3-contrib's RecurrentPPO does).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from ..base import Batch
+from .envs import EnvSpec
+
+
+@dataclass
+class Chunks(Batch):
+    """Rollout chunks: inputs (C, L, F) observations, targets (C, L) actions."""
+
+    old_logprob: torch.Tensor  # (C, L)
+    advantages: torch.Tensor  # (C, L)
+    returns: torch.Tensor  # (C, L)
+    resets: torch.Tensor  # (C, L) bool: the episode ended just before this step
+    starts: Any  # carried state at each chunk's first step, C rows
+    stats: dict[str, float] = field(default_factory=dict)
+
+    def to(self, device: torch.device | str) -> Chunks:
+        return Chunks(self.inputs.to(device), self.targets.to(device),
+                      self.old_logprob.to(device), self.advantages.to(device),
+                      self.returns.to(device), self.resets.to(device),
+                      _state_to(self.starts, device), self.stats)
+
+    def select(self, index: torch.Tensor) -> Chunks:
+        return Chunks(self.inputs[index], self.targets[index], self.old_logprob[index],
+                      self.advantages[index], self.returns[index], self.resets[index],
+                      self.starts.select(index), self.stats)
+
+
+def _state_to(state: Any, device: torch.device | str) -> Any:
+    import dataclasses
+
+    return type(state)(**{f.name: getattr(state, f.name).to(device)
+                          for f in dataclasses.fields(state)})
+
+
+def gae(rewards: torch.Tensor, values: torch.Tensor, dones: torch.Tensor,
+        last_value: torch.Tensor, gamma: float, lam: float
+        ) -> tuple[torch.Tensor, torch.Tensor]:
+    """Generalised advantage estimation over a rollout of T steps and E environments.
+
+    rewards, values, dones (T, E): dones[t] means the episode ended with step t, so step t + 1
+    belongs to a new one and its value is not bootstrapped. last_value (E,) is the value after
+    the last step. Returns (advantages, returns), each (T, E)."""
+    t_steps = rewards.shape[0]
+    advantages = torch.zeros_like(rewards)
+    running = torch.zeros_like(last_value)
+    for t in reversed(range(t_steps)):
+        following = last_value if t == t_steps - 1 else values[t + 1]
+        alive = 1.0 - dones[t].float()
+        delta = rewards[t] + gamma * following * alive - values[t]
+        running = delta + gamma * lam * alive * running
+        advantages[t] = running
+    return advantages, advantages + values
+
+
+@torch.no_grad()
+def collect(model: torch.nn.Module, spec: EnvSpec, envs: int, steps: int, chunk: int,
+            episode_seeds: list[Iterator[int]], generator: torch.Generator,
+            gamma: float, lam: float, device: torch.device | str) -> Chunks:
+    """Run `envs` environments for `steps` steps with the model's sampled actions (its last
+    tick's output), carrying its state across steps and restarting it when an episode ends.
+    `episode_seeds[i]` seeds environment i's episodes in turn."""
+    made = [spec.make() for _ in range(envs)]
+    try:
+        next_seed = [iter(seeds) for seeds in episode_seeds]
+        obs = np.stack([spec.encode(env.reset(seed=next(next_seed[i]))[0])
+                        for i, env in enumerate(made)])
+        initial = model.initial_state(envs)
+        state = initial
+        shape = (steps, envs)
+        observations = torch.zeros(*shape, spec.observation_size)
+        actions = torch.zeros(shape, dtype=torch.long)
+        logprobs, values, rewards = torch.zeros(shape), torch.zeros(shape), torch.zeros(shape)
+        dones = torch.zeros(shape, dtype=torch.bool)
+        resets = torch.zeros(shape, dtype=torch.bool)
+        starts = []
+        running = np.zeros(envs)
+        finished: list[float] = []
+        for t in range(steps):
+            if t % chunk == 0:
+                starts.append(state)
+            x = torch.from_numpy(obs)
+            observations[t] = x
+            out = model(x.to(device), state=state)
+            logits = out.logits[:, -1].float().cpu()
+            probs = torch.softmax(logits, -1)
+            action = torch.multinomial(probs, 1, generator=generator).squeeze(1)
+            actions[t] = action
+            logprobs[t] = torch.log_softmax(logits, -1).gather(1, action[:, None]).squeeze(1)
+            values[t] = out.value.float().cpu()
+            for i, env in enumerate(made):
+                o, reward, terminated, truncated, _ = env.step(int(action[i]))
+                running[i] += reward
+                rewards[t, i] = float(reward)
+                if terminated or truncated:
+                    dones[t, i] = True
+                    finished.append(float(running[i]))
+                    running[i] = 0.0
+                    o, _ = env.reset(seed=next(next_seed[i]))
+                obs[i] = spec.encode(o)
+            if t + 1 < steps:
+                resets[t + 1] = dones[t]
+            state = out.state.where(dones[t].to(device), initial)
+        last_value = model(torch.from_numpy(obs).to(device), state=state).value.float().cpu()
+    finally:
+        for env in made:
+            env.close()
+    advantages, returns = gae(rewards, values, dones, last_value, gamma, lam)
+
+    def chunked(x: torch.Tensor) -> torch.Tensor:  # (T, E, ...) -> (T/L · E, L, ...) in (c, e)
+        t, e = x.shape[:2]
+        return x.reshape(t // chunk, chunk, e, *x.shape[2:]).transpose(1, 2).reshape(
+            t // chunk * e, chunk, *x.shape[2:])
+
+    stats = {"episodes": float(len(finished)),
+             "episode_return": float(np.mean(finished)) if finished else float("nan"),
+             "env_steps": float(steps * envs)}
+    if spec.success is not None and finished:
+        stats["success_rate"] = float(np.mean([spec.success(r) for r in finished]))
+    return Chunks(chunked(observations), chunked(actions), chunked(logprobs),
+                  chunked(advantages), chunked(returns), chunked(resets),
+                  type(initial).cat(starts), stats)
+
+
+def replay(model: torch.nn.Module, chunks: Chunks) -> tuple[torch.Tensor, torch.Tensor, Any]:
+    """Run the model over the chunks again from their stored start states, restarting where an
+    episode ended: (logits (C, L, A) of each step's last tick, values (C, L), certainty
+    (C, L))."""
+    c, length = chunks.targets.shape
+    initial = model.initial_state(c)
+    state = chunks.starts
+    logits, values, certainty = [], [], []
+    for t in range(length):
+        if t:
+            state = state.where(chunks.resets[:, t], initial)
+        out = model(chunks.inputs[:, t], state=state)
+        logits.append(out.logits[:, -1])
+        values.append(out.value)
+        certainty.append(out.certainty[:, -1])
+        state = out.state
+    return torch.stack(logits, 1), torch.stack(values, 1), torch.stack(certainty, 1)
+
+
+def ppo_loss(logits: torch.Tensor, values: torch.Tensor, chunks: Chunks, clip: float,
+             value_weight: float, entropy_weight: float
+             ) -> tuple[torch.Tensor, dict[str, float]]:
+    """The clipped surrogate objective, a squared-error value loss and an entropy bonus, with
+    advantages normalised over the minibatch; and statistics worth logging."""
+    log_probs = F.log_softmax(logits.float(), -1)  # (C, L, A)
+    new = log_probs.gather(-1, chunks.targets.unsqueeze(-1)).squeeze(-1)
+    ratio = torch.exp(new - chunks.old_logprob)
+    adv = chunks.advantages
+    adv = (adv - adv.mean()) / (adv.std() + 1e-8)
+    policy = torch.max(-adv * ratio, -adv * ratio.clamp(1 - clip, 1 + clip)).mean()
+    value = 0.5 * ((values.float() - chunks.returns) ** 2).mean()
+    entropy = -(log_probs.exp() * log_probs).sum(-1).mean()
+    loss = policy + value_weight * value - entropy_weight * entropy
+    with torch.no_grad():
+        approx_kl = ((ratio - 1) - (new - chunks.old_logprob)).mean()
+        clipped = ((ratio - 1).abs() > clip).float().mean()
+    return loss, {"policy_loss": policy.item(), "value_loss": value.item(),
+                  "entropy": entropy.item(), "approx_kl": approx_kl.item(),
+                  "clip_fraction": clipped.item()}

@@ -1,0 +1,145 @@
+"""Reinforcement learning: observations, advantages, the PPO loss, rollouts whose replay gives
+back their own log-probabilities, held-out episode seeds, and resume bit for bit."""
+
+import math
+import random
+
+import numpy as np
+import pytest
+import torch
+
+from ctm.model import build_model
+from ctm.run.config import RunConfig, build_task
+from ctm.tasks.rl import RLOptions, RLTask, _usable, episode_seeds
+from ctm.tasks.rl.envs import env_spec
+from ctm.tasks.rl.ppo import Chunks, gae, ppo_loss, replay
+from ctm.train import Trainer
+
+SMALL = {"d_model": 32, "d_input": 16, "heads": 2, "memory_length": 3, "nlm_hidden": 4,
+         "n_sync_out": 8, "n_sync_action": 8, "n_self": 0, "ticks": 2}
+TINY = {"rollout_steps": 16, "chunk": 8, "epochs": 2, "minibatches": 2, "eval_episodes": 4}
+
+
+def test_velocities_are_masked():
+    spec = env_spec("CartPole-v1")
+    assert spec.encode(np.array([1.0, 2.0, 3.0, 4.0])).tolist() == [1.0, 0.0, 3.0, 0.0]
+    acrobot = env_spec("Acrobot-v1")
+    assert acrobot.encode(np.arange(1.0, 7.0)).tolist() == [1, 2, 3, 4, 0, 0]
+    assert env_spec("CartPole-v1", mask_velocity=False).encode(
+        np.array([1.0, 2.0, 3.0, 4.0])).tolist() == [1, 2, 3, 4]
+
+
+def test_minigrid_view_is_one_hot():
+    spec = env_spec("MiniGrid-DoorKey-5x5-v0")
+    env = spec.make()
+    obs, _ = env.reset(seed=0)
+    x = spec.encode(obs)
+    env.close()
+    assert x.shape == (spec.observation_size,) == (7 * 7 * 20 + 4,)
+    cells = x[:-4].reshape(49, 20)
+    assert (cells[:, :11].sum(1) == 1).all() and (cells[:, 11:17].sum(1) == 1).all()
+    assert (cells[:, 17:].sum(1) == 1).all() and x[-4:].sum() == 1
+    assert spec.actions == 7 and spec.success(0.5) and not spec.success(0.0)
+
+
+def test_gae_against_a_hand_computation():
+    rewards = torch.tensor([[1.0], [1.0], [1.0]])
+    values = torch.tensor([[0.5], [0.5], [0.5]])
+    dones = torch.tensor([[False], [True], [False]])  # the episode ends with step 2
+    advantages, returns = gae(rewards, values, dones, torch.tensor([2.0]), gamma=0.9, lam=0.8)
+    # step 3: 1 + 0.9·2 − 0.5 = 2.3; step 2 ends its episode: 1 − 0.5 = 0.5;
+    # step 1: (1 + 0.9·0.5 − 0.5) + 0.9·0.8·0.5 = 1.31
+    torch.testing.assert_close(advantages.flatten(), torch.tensor([1.31, 0.5, 2.3]))
+    torch.testing.assert_close(returns.flatten(), torch.tensor([1.81, 1.0, 2.8]))
+
+
+def chunks_for(old: torch.Tensor, advantages: torch.Tensor, actions: torch.Tensor) -> Chunks:
+    c, length = actions.shape
+    return Chunks(torch.zeros(c, length, 1), actions, old, advantages, torch.zeros(c, length),
+                  torch.zeros(c, length, dtype=torch.bool), None)
+
+
+def test_ppo_loss_clips_the_ratio():
+    logits = torch.log(torch.tensor([[[0.9, 0.1], [0.5, 0.5]]]))  # (C=1, L=2, A=2)
+    actions = torch.tensor([[0, 1]])
+    # old probabilities 0.5 and 0.5: ratios 1.8 and 1.0
+    old = torch.log(torch.tensor([[0.5, 0.5]]))
+    advantages = torch.tensor([[1.0, -1.0]])  # normalised: (1/√2, −1/√2)·... → ±0.7071
+    loss, stats = ppo_loss(logits, torch.zeros(1, 2), chunks_for(old, advantages, actions),
+                           clip=0.2, value_weight=0.0, entropy_weight=0.0)
+    a = 1 / math.sqrt(2)
+    # sample 1: min(1.8·a, 1.2·a) = 1.2·a; sample 2: min(−1·a, −1·a) = −a; policy = −mean
+    assert stats["policy_loss"] == pytest.approx(-(1.2 * a - a) / 2, rel=1e-5)
+    assert stats["clip_fraction"] == 0.5
+    assert loss.item() == pytest.approx(stats["policy_loss"], rel=1e-6)
+
+
+def test_episode_seeds_keep_to_their_side():
+    train = episode_seeds(random.Random(0), held_out=False)
+    held = episode_seeds(random.Random(0), held_out=True)
+    a, b = [next(train) for _ in range(200)], [next(held) for _ in range(50)]
+    assert all(_usable(s, False) for s in a) and all(_usable(s, True) for s in b)
+    assert not set(a) & set(b)
+
+
+def tiny_run(steps: int, architecture: str = "ctm") -> RunConfig:
+    return RunConfig.create("rl", TINY, {**SMALL, "architecture": architecture},
+                            {"steps": steps, "batch_size": 4, "eval_every": steps,
+                             "checkpoint_every": 2, "threads": 2})
+
+
+@pytest.mark.parametrize("architecture", ["ctm", "lstm"])
+def test_replaying_a_rollout_gives_back_its_log_probabilities(architecture):
+    """Before any update, the chunks re-run from their stored states (restarting where
+    episodes ended) reproduce the rollout's own log-probabilities and values."""
+    run = tiny_run(1, architecture)
+    task = build_task(run)
+    torch.manual_seed(0)
+    model = build_model(run.model)
+    chunks = next(task.step_batches(model, 0, 4, 0, "cpu"))
+    whole = task.step_batches(model, 0, 4, 0, "cpu")
+    assert isinstance(chunks, Chunks) and chunks.resets.any()  # episodes ended inside chunks
+    logits, values, _ = replay(model, chunks)
+    replayed = torch.log_softmax(logits, -1).gather(-1, chunks.targets[..., None])[..., 0]
+    torch.testing.assert_close(replayed, chunks.old_logprob, rtol=1e-5, atol=1e-5)
+    assert sum(len(b.targets) for b in whole) == 2 * (16 // 8) * 4  # epochs · chunks
+
+
+def test_resume_continues_bit_for_bit(tmp_path):
+    straight = Trainer(tiny_run(4), tmp_path / "a", progress=False)
+    straight.fit()
+    first = Trainer(tiny_run(4), tmp_path / "b", progress=False)
+    # stop after 2 steps as a signal would, with a checkpoint, then resume
+    first.train_step()
+    first.train_step()
+    first.save_checkpoint()
+    resumed = Trainer(tiny_run(4), tmp_path / "b", resume=True, progress=False)
+    assert resumed.step == 2
+    resumed.fit()
+    for (name, a), b in zip(straight.model.state_dict().items(),
+                            resumed.model.state_dict().values(), strict=True):
+        assert torch.equal(a, b), name
+
+
+def test_models_and_settings_that_cannot_work_are_refused():
+    with pytest.raises(ValueError, match="feedforward"):
+        RunConfig.create("rl", {}, {"architecture": "feedforward"})
+    with pytest.raises(ValueError, match="chunk \\(7\\) must divide rollout_steps"):
+        RLOptions(chunk=7)
+    with pytest.raises(ValueError, match="env must be one of"):
+        RLOptions(env="Pong-v5")
+    with pytest.raises(ValueError, match="--data-workers must be 0"):
+        Trainer(RunConfig.create("rl", TINY, SMALL, {"data_workers": 1}), "/nonexistent/x",
+                progress=False)
+
+
+def test_evaluation_plays_held_out_episodes():
+    run = tiny_run(1)
+    task = build_task(run)
+    assert isinstance(task, RLTask)
+    model = build_model(run.model)
+    seeds = [int(s) for b in task.eval_batches(3, 0) for s in b.inputs]
+    assert len(seeds) == 4 and all(_usable(s, True) for s in seeds)
+    metrics = task.evaluate(model, task.eval_batches(3, 0), "cpu")
+    assert metrics["episodes"] == 4 and metrics["mean_return"] >= 8  # CartPole lasts >= 8
+    assert metrics == task.evaluate(model, task.eval_batches(2, 0), "cpu")  # batching aside
