@@ -37,12 +37,16 @@ class RLOptions:
     chunk: int = 32  # steps of backpropagation through time; divides rollout_steps
     epochs: int = 4  # passes over each rollout
     minibatches: int = 4  # optimiser updates per pass
-    gamma: float = 0.99
-    gae_lambda: float = 0.95
+    gamma: float = 0.98
+    gae_lambda: float = 0.98
     clip: float = 0.2  # PPO's ratio clip
     value_weight: float = 0.5
-    entropy_weight: float = 0.01
+    entropy_weight: float = 0.0
     eval_episodes: int = 100
+
+    @classmethod
+    def field_choices(cls) -> dict[str, str]:
+        return {"env": ", ".join(ENV_IDS)}
 
     def __post_init__(self) -> None:
         if self.env not in ENV_IDS:
@@ -106,7 +110,10 @@ class RLTask(Task):
 
     def train_defaults(self) -> dict[str, Any]:
         # batch_size is the number of environments; one step is one PPO update
-        return {"steps": 200, "batch_size": 8, "lr": 5e-4, "warmup_steps": 0,
+        # measured on masked CartPole, 150 updates: lr 1e-3 with no entropy bonus and
+        # gamma = lambda = 0.98 reached a mean return of 287 and was still rising; lr 5e-4,
+        # entropy 0.01, gamma 0.99, lambda 0.95 peaked at 201 and fell back to 21
+        return {"steps": 400, "batch_size": 8, "lr": 1e-3, "warmup_steps": 0,
                 "grad_clip": 0.5, "eval_every": 25, "checkpoint_every": 10,
                 "eval_batch_size": 50, "log_every": 1}
 
