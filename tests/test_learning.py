@@ -91,7 +91,8 @@ def test_qa_answers_from_memory_on_held_out_digit_images(tmp_path):
     training never shows. The best answer that ignores the images (the commonest answer of
     the held-out episodes: 0, since d - d = 0; 43.8% of them) is the bar to clear. Measured:
     65.4% after 800 steps (seed 0, about a minute)."""
-    run = RunConfig.create("qa", {"digits": 2, "operations": 1, "eval_size": 512}, {},
+    run = RunConfig.create("qa", {"digits": 2, "operations": 1, "eval_size": 512,
+                                  "curriculum_steps": 0}, {},
                            {"steps": 800, "lr": 3e-3, "eval_every": 800,
                             "checkpoint_every": 800, "log_every": 100, "seed": 0})
     trainer = Trainer(run, tmp_path, progress=False)
@@ -105,7 +106,8 @@ def test_qa_answers_from_memory_on_held_out_digit_images(tmp_path):
 def test_rl_agent_balances_cartpole_far_longer_than_untrained(tmp_path):
     """PPO on CartPole with its velocities visible (the scaled-down setting: no memory
     needed), 40 updates of 8 environments × 256 steps; scored on 100 held-out episodes
-    against the same model before training."""
+    against the same model before training. Measured: 9.4 before, 287.2 after (seed 0,
+    about a minute)."""
     run = RunConfig.create("rl", {"mask_velocity": False, "rollout_steps": 256},
                            {}, {"steps": 40, "eval_every": 40, "checkpoint_every": 40,
                                 "seed": 0})

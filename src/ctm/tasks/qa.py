@@ -48,7 +48,7 @@ class QAOptions:
     answer_ticks: int = 3  # ticks with no input at the end; the loss looks only at these
     # training: the largest digits and operations counts drawn grow from the minimum to the
     # maximum over this many steps (0: all counts from the start); evaluation covers them all
-    curriculum_steps: int = 0
+    curriculum_steps: int = 3000
     patch: int = 0  # digit patches of patch×patch pixels, one token each (0: half the side)
     dataset: str = "digits"  # digits (scikit-learn, bundled) | mnist (IDX files in --path)
     path: str = ""
@@ -228,6 +228,12 @@ class QATask(Task):
                          pairing="random-pairing", n_sync_out=64, n_sync_action=64, n_self=0,
                          out_dims=10, out_shape=(-1,), backbone="none",
                          in_channels=self.layout.width, input_mode="schedule")
+
+    def train_defaults(self) -> dict[str, Any]:
+        # measured with 1-4 digits and 1-4 operations: 37.5% after 6,000 steps at lr 3e-3 with
+        # the counts growing over the first 3,000; 21.1% after 3,000 at 1e-3 without; at 1e-2
+        # and at 3e-3 without the curriculum, no better than always answering 0 (19.5%)
+        return {"lr": 3e-3, "steps": 6000, "eval_every": 1000}
 
     def model_requirements(self) -> dict[str, Any]:
         return {"out_dims": 10, "out_shape": (-1,), "backbone": "none",
