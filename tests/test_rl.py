@@ -119,6 +119,15 @@ def test_resume_continues_bit_for_bit(tmp_path):
     for (name, a), b in zip(straight.model.state_dict().items(),
                             resumed.model.state_dict().values(), strict=True):
         assert torch.equal(a, b), name
+    # one logged step is one PPO update: epochs x minibatches optimiser updates, with the
+    # rollout's statistics and PPO's own
+    import json
+
+    rows = [json.loads(line) for line in (tmp_path / "a" / "metrics.jsonl").open()]
+    train = [r for r in rows if r["split"] == "train"]
+    assert [r["step"] for r in train] == [1, 2, 3, 4]
+    assert all(r["updates"] == 4 and r["env_steps"] == 64 for r in train)
+    assert {"episode_return", "policy_loss", "value_loss", "approx_kl"} <= set(train[0])
 
 
 def test_models_and_settings_that_cannot_work_are_refused():
