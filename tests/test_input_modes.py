@@ -106,3 +106,21 @@ def test_a_reset_sample_starts_afresh_and_the_others_carry_on():
     assert not state.detach().z.requires_grad
     with pytest.raises(ValueError, match="carried state of 3 samples for an input of 2"):
         model(x[:2], state=first.state)
+
+
+def test_a_decay_bounds_the_running_sums_of_a_long_carried_episode():
+    """With r = exp(-p) < 1 the running normaliser beta tends to 1 / (1 - r); with p = 0 it
+    counts every tick, and synchronisation grows with the square root of the ticks."""
+    for decay, bounded in ((0.0, False), (0.5, True)):
+        config = dataclasses.replace(BASE, input_mode="direct", input_size=42,
+                                     decay_init=decay)
+        model = CTM(config).eval()
+        assert torch.equal(model.sync_out.decay, torch.full_like(model.sync_out.decay, decay))
+        state, x = model.initial_state(2), torch.randn(2, 7, 6)
+        with torch.no_grad():
+            for _ in range(40):
+                state = model(x, ticks=5, state=state).state
+        limit = 1 / (1 - torch.exp(torch.tensor(-decay))) if bounded else 201.0
+        torch.testing.assert_close(state.beta_out, torch.full_like(state.beta_out, limit))
+    with pytest.raises(ValueError, match="decay_init must be in"):
+        dataclasses.replace(BASE, decay_init=-1.0)

@@ -52,6 +52,9 @@ class CTMConfig:
     input_mode: str = "attention"  # registered in INPUT_MODES: how input reaches the neurons
     input_size: int = 0  # input_mode "direct": features per example after the backbone
     value_head: bool = False  # also read a scalar value from the last tick (actor-critic RL)
+    # every pair's decay p starts here (r = exp(-p)); 0 keeps all ticks, whose running sums then
+    # grow without bound over a long carried episode (RL starts higher)
+    decay_init: float = 0.0
 
     def __post_init__(self) -> None:
         self.out_shape = tuple(int(v) for v in self.out_shape)
@@ -82,6 +85,8 @@ class CTMConfig:
              f"positional_embedding {self.positional_embedding!r} needs a sequence backbone "
              f"(parity, none), not {self.backbone!r}")
         need(self.input_size >= 0, f"input_size must be >= 0, got {self.input_size}")
+        need(0.0 <= self.decay_init <= 15.0,
+             f"decay_init must be in [0, 15] (decays are clamped there), got {self.decay_init}")
         INPUT_MODES.get(self.input_mode).check(self, need)
         modes = getattr(ARCHITECTURES.get(self.architecture), "input_modes", None)
         need(modes is None or self.input_mode in modes,

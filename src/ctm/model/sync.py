@@ -69,7 +69,7 @@ class Synchronisation(nn.Module):
         _, _, pair_left, pair_right = draw_pairs(config, kind, generator)
         self.register_buffer("pair_left", pair_left)
         self.register_buffer("pair_right", pair_right)
-        self.decay = nn.Parameter(torch.zeros(len(pair_left)))
+        self.decay = nn.Parameter(torch.full((len(pair_left),), float(config.decay_init)))
 
     @property
     def size(self) -> int:
