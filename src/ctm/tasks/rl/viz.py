@@ -3,6 +3,7 @@ each step, as it plays one held-out episode."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import numpy as np
@@ -19,6 +20,9 @@ def rollout_gif(model: torch.nn.Module, spec: EnvSpec, seed: int, path: Path) ->
     """Play the episode seeded `seed` greedily and draw every step (or every k-th)."""
     plt = pyplot()
     model.eval()
+    # off-screen drawing: without these SDL looks for a display and complains on stderr
+    os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
+    os.environ.setdefault("SDL_AUDIODRIVER", "dummy")
     env = spec.make(render_mode="rgb_array")
     try:
         obs, _ = env.reset(seed=seed)
