@@ -52,8 +52,8 @@ class CTMConfig:
     input_mode: str = "attention"  # registered in INPUT_MODES: how input reaches the neurons
     input_size: int = 0  # input_mode "direct": features per example after the backbone
     value_head: bool = False  # also read a scalar value from the last tick (actor-critic RL)
-    # every pair's decay p starts here (r = exp(-p)); 0 keeps all ticks, whose running sums then
-    # grow without bound over a long carried episode (RL starts higher)
+    # every pair's decay p starts here (r = exp(-p)); with 0 every past tick counts alike, so
+    # over a long carried episode synchronisation grows as the square root of its length
     decay_init: float = 0.0
 
     def __post_init__(self) -> None:

@@ -100,11 +100,7 @@ class RLTask(Task):
                          synapse_depth=1, deep_nlm=True, nlm_hidden=4, pairing="random-pairing",
                          n_sync_out=64, n_sync_action=8, n_self=0, out_dims=spec.actions,
                          out_shape=(-1,), backbone="none", input_mode="direct",
-                         input_size=spec.observation_size, value_head=True,
-                         # thinking is carried over whole episodes (1,000 ticks in Acrobot):
-                         # with no decay the synchronisation grows as the square root of the
-                         # ticks so far, and the policy turns deterministic (measured)
-                         decay_init=0.1)
+                         input_size=spec.observation_size, value_head=True)
 
     def model_requirements(self) -> dict[str, Any]:
         spec = self.spec
