@@ -470,6 +470,8 @@ CASES: list[Case] = [
          "--temperature-scaling needs one class per answer", _sort_run),
     Case("viz", "a tick sweep on sorting", ("viz", "{ws}/sort", "--ticks", "2,4"),
          "the sort task's ticks are its answer's own", _sort_run),
+    Case("eval", "--best for a run that kept no best model",
+         ("eval", "bundled:maze15", "--best"), "has no best model yet"),
     Case("eval", "a run with no model or checkpoint yet", ("eval", "{ws}/run"),
          "has no trained model or intact checkpoint yet", _no_checkpoints),
     # --- data on disk --------------------------------------------------------------------------

@@ -247,3 +247,42 @@ def test_every_writer_reports_a_full_disk_as_a_write_error(tmp_path, monkeypatch
         write()
     assert target.read_bytes() == b"previous"
     assert [p.name for p in tmp_path.iterdir()] == ["file"]  # no temporary left behind
+
+
+def test_the_best_evaluated_model_is_kept_and_evaluated_with_best(tmp_path, capsys,
+                                                                 monkeypatch):
+    """RUN/best/ holds the weights of the evaluation whose headline metric was highest; a
+    later, worse evaluation leaves it alone, and `ctm eval RUN --best` scores those weights."""
+    from ctm.model import load_model
+
+    run = tiny_run(steps=6, eval_every=2)
+    trainer = Trainer(run, tmp_path / "run", progress=False)
+    scores = iter([0.5, 0.9, 0.2])  # the evaluations at steps 2, 4 and 6
+    real = trainer.evaluate
+
+    def scripted() -> dict:
+        metrics = real()
+        metrics["sequence_accuracy"] = next(scores, metrics["sequence_accuracy"])
+        return metrics
+
+    monkeypatch.setattr(trainer, "evaluate", scripted)
+    saved = {}
+    original_save = trainer.save_checkpoint
+
+    def remember() -> object:
+        saved[trainer.step] = {k: v.clone() for k, v in trainer.model.state_dict().items()}
+        return original_save()
+
+    monkeypatch.setattr(trainer, "save_checkpoint", remember)
+    trainer.fit()
+    record = json.loads((tmp_path / "run" / "best.json").read_text())
+    assert record == {"step": 4, "metric": "sequence_accuracy", "value": 0.9}
+    best = load_model(tmp_path / "run" / "best").state_dict()
+    assert all(torch.equal(best[k], v) for k, v in saved[4].items())
+    assert not all(torch.equal(best[k], v) for k, v in saved[6].items())
+    capsys.readouterr()
+    assert main(["eval", str(tmp_path / "run"), "--best", "--json", "--threads", "2"]) == 0
+    assert "sequence_accuracy" in json.loads(capsys.readouterr().out)
+    shutil.rmtree(tmp_path / "run" / "best")
+    assert main(["eval", str(tmp_path / "run"), "--best"]) == 2
+    assert "has no best model yet" in capsys.readouterr().err

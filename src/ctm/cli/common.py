@@ -42,6 +42,9 @@ def add_model_source(parser: argparse.ArgumentParser) -> None:
                         help="a run directory, a saved model directory (with --task), or a "
                              "model shipped with ctm: bundled:maze15")
     parser.add_argument("--task", help="the task a bare saved model was trained on")
+    parser.add_argument("--best", action="store_true",
+                        help="a run's model at its best evaluation (RUN/best/) instead of "
+                             "its final one")
 
 
 def peek_task(parser: Parser, argv: list[str]) -> str | None:

@@ -67,7 +67,7 @@ def main(argv: list[str]) -> int:
     device = check_device(args.device)
     if args.batch_size < 0 or args.repeats < 1:
         raise UserError("--batch-size must be >= 1 and --repeats >= 1")
-    run, model = load_run(args.path, args.task)
+    run, model = load_run(args.path, args.task, best=args.best)
     model.to(device)
     data = {}
     if args.data is not None:

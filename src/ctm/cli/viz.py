@@ -49,7 +49,7 @@ def main(argv: list[str]) -> int:
         raise UserError(f"--count must be >= 1, got {args.count}")
     if args.ticks is not None and (not args.ticks or min(args.ticks) < 1):
         raise UserError(f"--ticks must be positive, got {list(args.ticks)}")
-    run, model = load_run(args.path, args.task)
+    run, model = load_run(args.path, args.task, best=args.best)
     model.to(device)
     run = apply_task_options(run, args)
     task = build_task(run)

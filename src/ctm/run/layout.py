@@ -7,6 +7,9 @@
                                      checksums.json (SHA-256 of the other three, written last)
     RUN/checkpoints/latest.json      {"step": 250, "directory": "step-000250"}
     RUN/model/                       the final model, once training finishes
+    RUN/best/                        the model at the evaluation with the best headline metric
+                                     so far (`ctm eval RUN --best`)
+    RUN/best.json                    {"step", "metric", "value"} of that evaluation
 
 A saved model directory (`CTM.save`) holds only model.safetensors and config.json; its
 config.json is a model config, which has no "task" key.
@@ -22,6 +25,8 @@ METRICS = "metrics.jsonl"
 TENSORBOARD = "tensorboard"
 CHECKPOINTS = "checkpoints"
 FINAL_MODEL = "model"
+BEST_MODEL = "best"
+BEST_RECORD = "best.json"
 STATE_FILE = "trainer_state.pt"
 CHECKSUMS = "checksums.json"
 LATEST = "latest.json"

@@ -20,7 +20,7 @@ from ..model.build import WEIGHTS_FILE, load_config, load_weights
 from ..tasks import get_task
 from .checkpoint import find_checkpoint
 from .config import RunConfig
-from .layout import FINAL_MODEL, RUN_CONFIG, is_run_dir
+from .layout import BEST_MODEL, FINAL_MODEL, RUN_CONFIG, is_run_dir
 
 
 def resolve(source: str | Path) -> Path:
@@ -70,15 +70,24 @@ def source_model_config(source: str | Path) -> CTMConfig:
     return load_config(source_model_dir(source, quiet=True))
 
 
-def load_run(source: str | Path, task: str | None = None) -> tuple[RunConfig, nn.Module]:
+def load_run(source: str | Path, task: str | None = None, best: bool = False
+             ) -> tuple[RunConfig, nn.Module]:
     """(RunConfig, model in eval mode) of a run directory, a saved model (with `task`, which
-    the model's output sizes complete into task options) or `bundled:NAME`."""
+    the model's output sizes complete into task options) or `bundled:NAME`. `best` takes a
+    run's best evaluated model (RUN/best/) instead of its final one."""
     path = resolve(source)
     if is_run_dir(path):
         run = RunConfig.read(path / RUN_CONFIG)
         if task is not None and task != run.task:
             raise ValueError(f"{source} is a {run.task} run, not {task}: drop --task")
+        if best:
+            if not (path / BEST_MODEL / WEIGHTS_FILE).is_file():
+                raise FileNotFoundError(f"{source} has no best model yet (it is written at "
+                                        f"the first evaluation)")
+            return run, load_model(path / BEST_MODEL).eval()
         return run, load_model(source_model_dir(path)).eval()
+    if best:
+        raise ValueError(f"--best picks a run's best evaluated model; {source} is not a run")
     model = load_model(source_model_dir(path))
     if task is None:
         raise ValueError(f"{source} is a saved model, not a run: say which task it solves "

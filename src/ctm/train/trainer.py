@@ -25,13 +25,13 @@ import torch
 from tqdm import tqdm
 
 from ..device import check_device
-from ..files import WriteError, json_line, write_json
+from ..files import WriteError, json_line, read_json, write_json
 from ..model import CTM, build_model, save_model
 from ..model.build import WEIGHTS_FILE, load_weights
 from ..precision import apply_precision, precision_context
 from ..run.checkpoint import TrainerState, find_checkpoint, load_trainer_state, save_checkpoint
 from ..run.config import RunConfig, build_task
-from ..run.layout import FINAL_MODEL, METRICS, RUN_CONFIG, TENSORBOARD
+from ..run.layout import BEST_MODEL, BEST_RECORD, FINAL_MODEL, METRICS, RUN_CONFIG, TENSORBOARD
 from ..run.lookup import load_initial_weights
 from .prefetch import BatchPrefetcher
 
@@ -250,6 +250,7 @@ class Trainer:
                     metrics = self.evaluate()
                     self._log(log, {"step": self.step, "split": "eval", **metrics})
                     bar.write(f"step {self.step}: " + _headline(metrics))
+                    self._keep_if_best(metrics)
                 if self.step % cfg.checkpoint_every == 0 or self.step == cfg.steps:
                     self.save_checkpoint()
         save_model(self.model, self.run_dir / FINAL_MODEL)
@@ -284,6 +285,24 @@ class Trainer:
                 yield
             finally:
                 self._prefetcher = None
+
+    def _keep_if_best(self, metrics: dict[str, Any]) -> None:
+        """Save the model into RUN/best/ when its headline metric beats every earlier
+        evaluation's (higher is better for every task's): a run that learns and then
+        degrades, as reinforcement learning can, keeps its best weights."""
+        name = self.task.headline_metrics[0]
+        value = metrics.get(name)
+        if not isinstance(value, int | float) or not math.isfinite(value):
+            return
+        record = self.run_dir / BEST_RECORD
+        if record.is_file():
+            try:
+                if read_json(record, "best record")["value"] >= value:
+                    return
+            except (ValueError, KeyError, TypeError):
+                pass  # a damaged record: this evaluation replaces it
+        save_model(self.model, self.run_dir / BEST_MODEL)
+        write_json(record, {"step": self.step, "metric": name, "value": value})
 
     def save_checkpoint(self) -> Path:
         if not all(torch.isfinite(p).all() for p in self.model.parameters()):
