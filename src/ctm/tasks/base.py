@@ -36,6 +36,12 @@ def eval_seed(seed: int, stream: int) -> int:
     return seed * SEED_STRIDE - stream
 
 
+def batch_counts(total: int, batch_size: int) -> Iterator[int]:
+    """The sizes of the batches that split `total` examples: full ones, then the rest."""
+    for first in range(0, total, batch_size):
+        yield min(batch_size, total - first)
+
+
 class Meter(Protocol):
     """Accumulates a task's metrics over evaluation batches."""
 

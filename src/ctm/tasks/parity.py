@@ -13,7 +13,7 @@ import torch
 from ..losses import TickLoss, grouped_logits, per_tick_cross_entropy, two_tick_loss
 from ..metrics import GroupMeter, per_tick_table
 from ..model import CTMConfig, CTMOutput
-from .base import Batch, Task, eval_seed, train_seed
+from .base import Batch, Task, batch_counts, eval_seed, train_seed
 from .held_out import MIN_RESERVED, SHARE, reserved_bits, reserved_sequence_count
 
 EVAL_STREAM = 7_919  # offsets the evaluation seed away from training steps' seeds
@@ -94,10 +94,7 @@ class ParityTask(Task):
     def eval_batches(self, batch_size: int, seed: int) -> Iterator[Batch]:
         generator = torch.Generator().manual_seed(eval_seed(seed, EVAL_STREAM))
         held_out = True if self._split() else None
-        remaining = self.options.eval_size
-        while remaining > 0:
-            count = min(batch_size, remaining)
-            remaining -= count
+        for count in batch_counts(self.options.eval_size, batch_size):
             yield parity_batch(draw_bits(count, self.options.length, generator, held_out))
 
     def loss(self, output: CTMOutput, batch: Batch, config: CTMConfig) -> TickLoss:

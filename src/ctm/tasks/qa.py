@@ -28,7 +28,7 @@ import torch
 from ..losses import TickLoss, grouped_logits, per_tick_cross_entropy, two_tick_loss
 from ..metrics import GroupedAccuracy
 from ..model import CTMConfig, CTMOutput
-from .base import Batch, Task, eval_seed, train_seed
+from .base import Batch, Task, batch_counts, eval_seed, train_seed
 from .image_data import ArraySource, load_digits_split, load_mnist_split
 
 EVAL_STREAM = 32_452_843
@@ -290,8 +290,8 @@ class QATask(Task):
         each = max(1, self.options.eval_size // len(pairs))
         test = self.splits()[1]
         for k, m in pairs:
-            for first in range(0, each, batch_size):
-                yield self.episodes(test, min(batch_size, each - first), k, m, rng)
+            for count in batch_counts(each, batch_size):
+                yield self.episodes(test, count, k, m, rng)
 
     # --- model, loss, metrics --------------------------------------------------------------------
 

@@ -25,7 +25,7 @@ import torch
 from ..losses import TickLoss, ctc_over_ticks
 from ..metrics import ctc_greedy_decode
 from ..model import CTMConfig, CTMOutput
-from .base import Batch, Task, eval_seed, train_seed
+from .base import Batch, Task, batch_counts, eval_seed, train_seed
 from .held_out import MIN_RESERVED, reserved_bytes
 
 EVAL_STREAM = 15_485_863
@@ -192,10 +192,7 @@ class SortTask(Task):
     def eval_batches(self, batch_size: int, seed: int) -> Iterator[Batch]:
         generator = torch.Generator().manual_seed(eval_seed(seed, EVAL_STREAM))
         held_out = True if self._split() else None
-        remaining = self.options.eval_size
-        while remaining > 0:
-            count = min(batch_size, remaining)
-            remaining -= count
+        for count in batch_counts(self.options.eval_size, batch_size):
             yield draw_sequences(count, self.options.length, generator, held_out)
 
     def loss(self, output: CTMOutput, batch: Batch, config: CTMConfig) -> TickLoss:

@@ -20,7 +20,7 @@ import torch
 
 from ...losses import TickLoss
 from ...model import CTMConfig, CTMOutput
-from ..base import Batch, Task, eval_seed, train_seed
+from ..base import Batch, Task, batch_counts, eval_seed, train_seed
 from ..held_out import reserved_bytes
 from .envs import ENV_IDS, EnvSpec, env_spec
 from .ppo import Chunks, collect, ppo_loss, replay
@@ -154,10 +154,7 @@ class RLTask(Task):
     def eval_batches(self, batch_size: int, seed: int) -> Iterator[Batch]:
         rng = random.Random(eval_seed(seed, EVAL_STREAM))
         seeds = episode_seeds(rng, held_out=True)
-        remaining = self.options.eval_episodes
-        while remaining > 0:
-            count = min(batch_size, remaining)
-            remaining -= count
+        for count in batch_counts(self.options.eval_episodes, batch_size):
             picked = torch.tensor([next(seeds) for _ in range(count)])
             yield Batch(picked, torch.zeros(count))
 
