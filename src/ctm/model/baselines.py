@@ -20,30 +20,15 @@ from .config import CTMConfig, CTMOutput
 from .ctm import certainty
 from .inputs import build_input
 from .registry import ARCHITECTURES
+from .state import CarriedBatch
 
 
 @dataclass
-class LSTMState:
+class LSTMState(CarriedBatch):
     """What the LSTM baseline carries from one call to the next (as `CarriedState` for a CTM)."""
 
     hidden: torch.Tensor  # (B, d_model)
     cell: torch.Tensor  # (B, d_model)
-
-    def where(self, mask: torch.Tensor, other: LSTMState) -> LSTMState:
-        rows = mask.to(torch.bool).unsqueeze(1)
-        return LSTMState(torch.where(rows, other.hidden, self.hidden),
-                         torch.where(rows, other.cell, self.cell))
-
-    def detach(self) -> LSTMState:
-        return LSTMState(self.hidden.detach(), self.cell.detach())
-
-    def select(self, index: torch.Tensor) -> LSTMState:
-        return LSTMState(self.hidden[index], self.cell[index])
-
-    @staticmethod
-    def cat(states: list[LSTMState]) -> LSTMState:
-        return LSTMState(torch.cat([s.hidden for s in states]),
-                         torch.cat([s.cell for s in states]))
 
 
 @ARCHITECTURES.register("lstm", summary="baseline: an LSTM cell stepped once per tick, reading "

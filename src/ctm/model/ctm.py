@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 import os
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 import torch
 import torch.nn.functional as F
@@ -17,6 +17,7 @@ from .config import CTMConfig, CTMOutput
 from .inputs import build_input
 from .neurons import NeuronLevelModels
 from .registry import ARCHITECTURES
+from .state import CarriedBatch
 from .synapse import build_synapse
 from .sync import DECAY_MAX, Synchronisation
 
@@ -38,11 +39,13 @@ def certainty(logits: torch.Tensor, groups_shape: tuple[int, ...]) -> torch.Tens
 
 
 @dataclass
-class CarriedState:
+class CarriedState(CarriedBatch):
     """What a CTM carries from one call to the next (`model(x, state=s)` -> `out.state`): its
     thinking continues where it stopped, on the next input (an agent's next observation).
     Unlike within one call, the synchronisation's beta is per sample, because samples reset at
     different times."""
+
+    batch_dims: ClassVar[dict[str, int]] = {"history": 2}
 
     z: torch.Tensor  # (B, D) post-activations
     history: torch.Tensor  # (D, M, B) pre-activation history
@@ -50,45 +53,6 @@ class CarriedState:
     beta_action: torch.Tensor  # (B, P_action)
     alpha_out: torch.Tensor  # (B, P_out)
     beta_out: torch.Tensor  # (B, P_out)
-
-    def where(self, mask: torch.Tensor, other: CarriedState) -> CarriedState:
-        """`other`'s state for the samples where `mask` (B,) is true, this one's elsewhere:
-        `state.where(done, model.initial_state(B))` restarts finished episodes."""
-        mask = mask.to(torch.bool)
-        rows = mask.unsqueeze(1)
-
-        def pick(mine: torch.Tensor, theirs: torch.Tensor, batch_dim: int) -> torch.Tensor:
-            shape = [1] * mine.dim()
-            shape[batch_dim] = -1
-            return torch.where(mask.view(shape), theirs, mine)
-
-        return CarriedState(
-            z=torch.where(rows, other.z, self.z), history=pick(self.history, other.history, 2),
-            alpha_action=pick(self.alpha_action, other.alpha_action, 0),
-            beta_action=pick(self.beta_action, other.beta_action, 0),
-            alpha_out=pick(self.alpha_out, other.alpha_out, 0),
-            beta_out=pick(self.beta_out, other.beta_out, 0))
-
-    def detach(self) -> CarriedState:
-        """The same state cut from the graph (truncated backpropagation through time)."""
-        return CarriedState(**{f.name: getattr(self, f.name).detach()
-                               for f in dataclasses.fields(self)})
-
-    def select(self, index: torch.Tensor) -> CarriedState:
-        """The state of the samples at `index` (B')."""
-        return CarriedState(z=self.z[index], history=self.history[:, :, index],
-                            alpha_action=self.alpha_action[index],
-                            beta_action=self.beta_action[index],
-                            alpha_out=self.alpha_out[index], beta_out=self.beta_out[index])
-
-    @staticmethod
-    def cat(states: list[CarriedState]) -> CarriedState:
-        """The states of several batches as one, in order."""
-        return CarriedState(
-            z=torch.cat([s.z for s in states]),
-            history=torch.cat([s.history for s in states], dim=2),
-            **{name: torch.cat([getattr(s, name) for s in states])
-               for name in ("alpha_action", "beta_action", "alpha_out", "beta_out")})
 
 
 @dataclass

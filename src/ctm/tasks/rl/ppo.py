@@ -37,19 +37,12 @@ class Chunks(Batch):
         return Chunks(self.inputs.to(device), self.targets.to(device),
                       self.old_logprob.to(device), self.advantages.to(device),
                       self.returns.to(device), self.resets.to(device),
-                      _state_to(self.starts, device), self.stats)
+                      self.starts.to(device), self.stats)
 
     def select(self, index: torch.Tensor) -> Chunks:
         return Chunks(self.inputs[index], self.targets[index], self.old_logprob[index],
                       self.advantages[index], self.returns[index], self.resets[index],
                       self.starts.select(index), self.stats)
-
-
-def _state_to(state: Any, device: torch.device | str) -> Any:
-    import dataclasses
-
-    return type(state)(**{f.name: getattr(state, f.name).to(device)
-                          for f in dataclasses.fields(state)})
 
 
 def gae(rewards: torch.Tensor, values: torch.Tensor, dones: torch.Tensor,
