@@ -23,6 +23,7 @@ from ...model import CTMConfig, CTMOutput
 from ..base import Batch, Task, batch_counts, eval_seed, train_seed
 from ..held_out import reserved_bytes
 from .envs import ENV_IDS, EnvSpec, env_spec
+from .play import play
 from .ppo import Chunks, collect, ppo_loss, replay
 
 EVAL_STREAM = 49_979_687
@@ -217,46 +218,3 @@ class RLTask(Task):
         if "success_rate" in metrics:
             line += f", solved {100 * metrics['success_rate']:.1f}%"
         return line
-
-
-@dataclass
-class Episode:
-    rewards: list[float]
-    certainty: list[float]
-    actions: list[int]
-
-    @property
-    def total(self) -> float:
-        return float(sum(self.rewards))
-
-
-@torch.no_grad()
-def play(model: torch.nn.Module, spec: EnvSpec, seeds: list[int], device: torch.device | str,
-         render: bool = False) -> list[Episode]:
-    """One episode per seed, side by side, acting greedily; finished ones wait for the rest."""
-    model.eval()
-    envs = [spec.make() for _ in seeds]
-    try:
-        obs = np.stack([spec.encode(env.reset(seed=s)[0]) for env, s in zip(envs, seeds,
-                                                                              strict=True)])
-        state = model.initial_state(len(seeds))
-        episodes = [Episode([], [], []) for _ in seeds]
-        live = [True] * len(seeds)
-        while any(live):
-            out = model(torch.from_numpy(obs).to(device), state=state)
-            actions = out.logits[:, -1].argmax(-1).cpu()
-            sure = out.certainty[:, -1].cpu()
-            for i, env in enumerate(envs):
-                if not live[i]:
-                    continue
-                o, reward, terminated, truncated, _ = env.step(int(actions[i]))
-                episodes[i].rewards.append(float(reward))
-                episodes[i].certainty.append(float(sure[i]))
-                episodes[i].actions.append(int(actions[i]))
-                obs[i] = spec.encode(o)
-                live[i] = not (terminated or truncated)
-            state = out.state
-    finally:
-        for env in envs:
-            env.close()
-    return episodes

@@ -3,7 +3,6 @@ each step, as it plays one held-out episode."""
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import numpy as np
@@ -11,36 +10,17 @@ import torch
 
 from ...analysis.figures import figure_to_array, pyplot, save_gif
 from .envs import EnvSpec
+from .play import play
 
 MAX_FRAMES = 150  # longer episodes are drawn every k-th step
 
 
-@torch.no_grad()
 def rollout_gif(model: torch.nn.Module, spec: EnvSpec, seed: int, path: Path) -> Path:
     """Play the episode seeded `seed` greedily and draw every step (or every k-th)."""
     plt = pyplot()
-    model.eval()
-    # off-screen drawing: without these SDL looks for a display and complains on stderr
-    os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
-    os.environ.setdefault("SDL_AUDIODRIVER", "dummy")
-    env = spec.make(render_mode="rgb_array")
-    try:
-        obs, _ = env.reset(seed=seed)
-        state = model.initial_state(1)
-        frames, certainty, probabilities, returns = [], [], [], []
-        done = False
-        while not done:
-            out = model(torch.from_numpy(spec.encode(obs))[None], state=state)
-            state = out.state
-            probs = torch.softmax(out.logits[0, -1].float(), -1).numpy()
-            certainty.append(float(out.certainty[0, -1]))
-            probabilities.append(probs)
-            frames.append(env.render())
-            obs, reward, terminated, truncated, _ = env.step(int(probs.argmax()))
-            returns.append((returns[-1] if returns else 0.0) + float(reward))
-            done = terminated or truncated
-    finally:
-        env.close()
+    episode = play(model, spec, [seed], "cpu", render=True)[0]
+    frames, certainty, probabilities = episode.frames, episode.certainty, episode.probabilities
+    returns = np.cumsum(episode.rewards).tolist()
     every = max(1, -(-len(frames) // MAX_FRAMES))
     drawn = []
     for t in range(0, len(frames), every):
