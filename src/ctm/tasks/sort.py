@@ -112,14 +112,22 @@ class SortMeter:
         }
 
 
+def gap_bins(gaps: np.ndarray, waits: np.ndarray, bins: int
+             ) -> list[tuple[float, float, float, float]]:
+    """(lowest gap, highest gap, mean gap, mean wait) of each non-empty quantile bin of the
+    gap, in order."""
+    edges = np.quantile(gaps, np.linspace(0, 1, bins + 1))
+    index = np.clip(np.searchsorted(edges, gaps, side="right") - 1, 0, bins - 1)
+    return [(float(edges[k]), float(edges[k + 1]), float(gaps[index == k].mean()),
+             float(waits[index == k].mean())) for k in range(bins) if (index == k).any()]
+
+
 def wait_against_gap(gaps: np.ndarray, waits: np.ndarray) -> dict[str, Any]:
     """Mean ticks waited per quantile bin of the gap, and the rank correlation of the two."""
     if len(gaps) < 2 * GAP_BINS:
         return {"wait_gap_correlation": None, "wait_by_gap": {}}
-    edges = np.quantile(gaps, np.linspace(0, 1, GAP_BINS + 1))
-    index = np.clip(np.searchsorted(edges, gaps, side="right") - 1, 0, GAP_BINS - 1)
-    table = {f"{edges[k]:.3f}-{edges[k + 1]:.3f}": float(waits[index == k].mean())
-             for k in range(GAP_BINS) if (index == k).any()}
+    table = {f"{low:.3f}-{high:.3f}": wait
+             for low, high, _, wait in gap_bins(gaps, waits, GAP_BINS)}
     return {"wait_gap_correlation": spearman(gaps, waits), "wait_by_gap": table}
 
 

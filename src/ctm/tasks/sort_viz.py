@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from ..analysis.figures import pyplot, save_figure
+from .sort import gap_bins
 
 
 def emission_plot(values: np.ndarray, order: np.ndarray, probabilities: np.ndarray,
@@ -39,11 +40,9 @@ def wait_gap_plot(gaps: np.ndarray, waits: np.ndarray, path: Path) -> Path:
     if len(gaps):
         jitter = np.random.default_rng(0).uniform(-0.15, 0.15, len(waits))
         axis.scatter(gaps, waits + jitter, s=3, alpha=0.15, color="C0", label="emissions")
-        edges = np.quantile(gaps, np.linspace(0, 1, 11))
-        index = np.clip(np.searchsorted(edges, gaps, side="right") - 1, 0, 9)
-        centres = [gaps[index == k].mean() for k in range(10) if (index == k).any()]
-        means = [waits[index == k].mean() for k in range(10) if (index == k).any()]
-        axis.plot(centres, means, "o-", color="C3", label="mean per gap decile")
+        deciles = gap_bins(gaps, waits, 10)
+        axis.plot([centre for _, _, centre, _ in deciles], [wait for *_, wait in deciles], "o-",
+                  color="C3", label="mean per gap decile")
         axis.legend(fontsize=7)
     axis.set(xlabel="gap to the previous value in sorted order",
              ylabel="ticks waited before emitting", title="sorting: wait against gap")
