@@ -178,3 +178,32 @@ def test_the_curriculum_grows_the_counts_training_draws():
     assert {k for k, _ in late} == {1, 2, 3, 4} and {m for _, m in late} == {1, 2, 3, 4}
     # evaluation ignores it
     assert len({(b.digits, b.operations) for b in task.eval_batches(64, 0)}) == 16
+
+
+def test_final_evaluation_scores_the_model_at_other_paces():
+    task = QATask(QAOptions(digits=2, operations=1, ticks_per_observation=2, answer_ticks=1,
+                            eval_size=12))
+    config = RunConfig.create("qa", {"digits": 2, "operations": 1, "ticks_per_observation": 2,
+                                    "answer_ticks": 1, "eval_size": 12},
+                             model={"d_model": 16, "d_input": 8, "n_sync_out": 8,
+                                    "n_sync_action": 8}).model
+    from ctm.model import build_model
+
+    model = build_model(config).eval()
+    paces = task.final_evaluation(model, 4, seed=0, device="cpu")[
+        "answer_accuracy_by_ticks_per_observation"]
+    assert list(paces) == ["1", "2", "4"]
+    # the trained pace is scored on the same episodes as evaluate's
+    same = task.evaluate(model, task.eval_batches(4, 0), "cpu")["answer_accuracy"]
+    assert paces["2"] == same
+    # other paces really show each observation for other numbers of ticks: a recording model
+    # sees schedules of (k + 1 + 2m) * pace ticks plus the answer tick
+    seen = []
+    original = model.forward
+    model.forward = lambda x, ticks=None, **kw: seen.append(ticks) or original(x, ticks, **kw)
+    task.final_evaluation(model, 4, seed=0, device="cpu")
+    assert sorted(set(seen)) == sorted({(k + 1 + 2) * pace + 1 for k in (1, 2)
+                                        for pace in (1, 2, 4)})
+    assert "ticks per observation: 1:" in task.summary(
+        {**task.evaluate(model, task.eval_batches(4, 0), "cpu"),
+         "answer_accuracy_by_ticks_per_observation": paces})

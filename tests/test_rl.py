@@ -152,3 +152,15 @@ def test_evaluation_plays_held_out_episodes():
     metrics = task.evaluate(model, task.eval_batches(3, 0), "cpu")
     assert metrics["episodes"] == 4 and metrics["mean_return"] >= 8  # CartPole lasts >= 8
     assert metrics == task.evaluate(model, task.eval_batches(2, 0), "cpu")  # batching aside
+
+
+def test_summary_keeps_minigrid_returns_apart():
+    # MiniGrid's returns are below 1: 0.958 must not print as 1.0
+    task = RLTask(RLOptions(env="MiniGrid-DoorKey-5x5-v0"))
+    line = task.summary({"mean_return": 0.9582, "return_std": 0.0069, "episodes": 100,
+                         "mean_length": 11.6, "mean_certainty": 0.9, "success_rate": 1.0})
+    assert "mean return 0.958 (± 0.007)" in line and "solved 100.0%" in line
+    cartpole = RLTask(RLOptions()).summary({"mean_return": 487.25, "return_std": 3.0,
+                                           "episodes": 100, "mean_length": 487.25,
+                                           "mean_certainty": 0.9})
+    assert "mean return 487.2 (± 3.0)" in cartpole

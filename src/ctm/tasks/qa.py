@@ -16,6 +16,7 @@ folder (`--dataset mnist --path DIR`); held-out episodes use only the held-out i
 
 from __future__ import annotations
 
+import dataclasses
 import random
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -308,6 +309,19 @@ class QATask(Task):
     def meter(self, config: CTMConfig) -> QAMeter:
         return QAMeter(self.options.answer_ticks)
 
+    def final_evaluation(self, model: torch.nn.Module, batch_size: int, seed: int,
+                         device: torch.device | str) -> dict[str, Any]:
+        """Answer accuracy when every observation is shown for other numbers of ticks than in
+        training (1, R and 2R): does the model depend on the schedule's pace?"""
+        r = self.options.ticks_per_observation
+        by_pace = {}
+        for pace in sorted({1, r, 2 * r}):
+            task = QATask(dataclasses.replace(self.options, ticks_per_observation=pace))
+            task._splits = self._splits
+            metrics = task.evaluate(model, task.eval_batches(batch_size, seed), device)
+            by_pace[str(pace)] = metrics["answer_accuracy"]
+        return {"answer_accuracy_by_ticks_per_observation": by_pace}
+
     @torch.no_grad()
     def visualise(self, model: torch.nn.Module, out_dir: Path, count: int, seed: int
                   ) -> list[Path]:
@@ -342,4 +356,8 @@ class QATask(Task):
             cells = [f"{100 * table[f'{k},{m}']:>6.1f}%" if f"{k},{m}" in table else "      -"
                      for m in ops]
             lines.append(f"{k:>20} " + " ".join(cells))
+        if "answer_accuracy_by_ticks_per_observation" in metrics:
+            paces = metrics["answer_accuracy_by_ticks_per_observation"]
+            lines.append("ticks per observation: " + ", ".join(
+                f"{pace}: {100 * accuracy:.1f}%" for pace, accuracy in paces.items()))
         return "\n".join(lines)

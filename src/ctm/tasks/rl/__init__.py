@@ -211,8 +211,11 @@ class RLTask(Task):
         o = self.options
         masked = " (velocities masked)" if o.mask_velocity and o.env in ("CartPole-v1",
                                                                          "Acrobot-v1") else ""
-        line = (f"{o.env}{masked}: mean return {metrics['mean_return']:.1f} "
-                f"(± {metrics['return_std']:.1f}) over {metrics['episodes']} held-out episodes, "
+        # MiniGrid's returns lie in [0, 1]: one decimal would round them all to 1.0
+        places = 3 if self.spec.success is not None else 1
+        line = (f"{o.env}{masked}: mean return {metrics['mean_return']:.{places}f} "
+                f"(± {metrics['return_std']:.{places}f}) over {metrics['episodes']} held-out "
+                f"episodes, "
                 f"mean length {metrics['mean_length']:.1f}, mean certainty "
                 f"{metrics['mean_certainty']:.2f}")
         if "success_rate" in metrics:
