@@ -164,3 +164,22 @@ def test_summary_keeps_minigrid_returns_apart():
                                            "episodes": 100, "mean_length": 487.25,
                                            "mean_certainty": 0.9})
     assert "mean return 487.2 (± 3.0)" in cartpole
+
+
+def test_each_environment_brings_its_recipe_and_flags_override_it():
+    acrobot = RunConfig.create("rl", {"env": "Acrobot-v1"})
+    assert (acrobot.options.entropy_weight, acrobot.options.value_weight,
+            acrobot.options.gamma, acrobot.options.gae_lambda) == (0.1, 0.25, 0.99, 0.95)
+    assert (acrobot.train.steps, acrobot.train.lr) == (300, 5e-4)
+    doorkey = RunConfig.create("rl", {"env": "MiniGrid-DoorKey-5x5-v0"})
+    assert (doorkey.options.entropy_weight, doorkey.train.steps) == (0.01, 150)
+    cartpole = RunConfig.create("rl")
+    assert (cartpole.options.entropy_weight, cartpole.options.gamma) == (0.0, 0.98)
+    assert (cartpole.train.steps, cartpole.train.lr) == (600, 1e-3)
+    mine = RunConfig.create("rl", {"env": "Acrobot-v1", "entropy_weight": 0.02},
+                            train={"lr": 1e-4})
+    assert (mine.options.entropy_weight, mine.options.value_weight, mine.train.lr) == (
+        0.02, 0.25, 1e-4)
+    # a saved run's options are all given: reading it back applies no recipe on top
+    again = RunConfig.from_dict(mine.to_dict())
+    assert again.options == mine.options and again.train == mine.train

@@ -43,11 +43,11 @@ def _parser_for(annotation: Any) -> tuple[Any, str]:
 
 def add_dataclass_flags(parser: argparse.ArgumentParser, cls: type, section: str,
                         title: str, defaults: Any | None = None,
-                        skip: tuple[str, ...] = ()) -> None:
+                        skip: tuple[str, ...] = (), description: str | None = None) -> None:
     """Add `--name` for every field of `cls` but those in `skip`; parsed values land in
     `dest=section.name` and stay None unless given. `defaults` (an instance) fills the help
-    text."""
-    group = parser.add_argument_group(title)
+    text; `description` is a line under the group's title."""
+    group = parser.add_argument_group(title, description)
     hints = typing.get_type_hints(cls)
     # fields with a fixed set of values (registries) list them: `--backbone` names every one
     choices = cls.field_choices() if hasattr(cls, "field_choices") else {}

@@ -38,9 +38,11 @@ def build_parser(task_name: str | None) -> Parser:
     else:
         task = get_task(task_name)
         instance = task(task.Options())
+        note = task.defaults_note or None
         add_dataclass_flags(parser, TrainConfig, "train", f"training (defaults for {task_name})",
-                            TrainConfig(**instance.train_defaults()))
-        add_dataclass_flags(parser, task.Options, "options", f"{task_name} task options")
+                            TrainConfig(**instance.train_defaults()), description=note)
+        add_dataclass_flags(parser, task.Options, "options", f"{task_name} task options",
+                            description=note)
         add_dataclass_flags(parser, CTMConfig, "model", f"model (defaults for {task_name})",
                             instance.model_defaults())
     return parser

@@ -91,7 +91,9 @@ class RunConfig:
         """Task defaults, overridden by the given fields; fields the task's data fixes
         (output sizes) are filled in, and contradicting them is an error."""
         task_cls = get_task(task)
-        opts = build_checked(task_cls.Options, options or {}, "task option")
+        given = options or {}
+        opts = build_checked(task_cls.Options, {**task_cls.option_defaults(given), **given},
+                             "task option")
         instance = task_cls(opts)
         model_fields = dataclasses.asdict(instance.model_defaults())
         model_fields.update(model or {})

@@ -72,6 +72,8 @@ class Task(ABC):
     # batches are made by the model itself (reinforcement learning's rollouts): the trainer
     # asks `step_batches` for each step's batches instead of `train_batch`
     needs_model_for_batches: ClassVar[bool] = False
+    # a line for `ctm train TASK --help` where defaults depend on the options given
+    defaults_note: ClassVar[str] = ""
 
     def __init__(self, options: Any) -> None:
         self.options = options
@@ -87,6 +89,12 @@ class Task(ABC):
     def train_defaults(self) -> dict[str, Any]:
         """Training settings this task needs other than TrainConfig's defaults (a learning
         rate); flags and config files override them."""
+        return {}
+
+    @classmethod
+    def option_defaults(cls, given: dict[str, Any]) -> dict[str, Any]:
+        """Defaults for options that depend on other options the user gave (an environment's
+        own recipe); given options override them. None by default."""
         return {}
 
     def check_model(self, config: CTMConfig) -> None:
