@@ -1,6 +1,7 @@
 """Reinforcement learning: observations, advantages, the PPO loss, rollouts whose replay gives
 back their own log-probabilities, held-out episode seeds, and resume bit for bit."""
 
+import dataclasses
 import math
 import random
 
@@ -12,6 +13,7 @@ from ctm.model import build_model
 from ctm.run.config import RunConfig, build_task
 from ctm.tasks.rl import RLOptions, RLTask, _usable, episode_seeds
 from ctm.tasks.rl.envs import env_spec
+from ctm.tasks.rl.play import play
 from ctm.tasks.rl.ppo import Chunks, gae, ppo_loss, replay
 from ctm.train import Trainer
 
@@ -172,7 +174,8 @@ def test_each_environment_brings_its_recipe_and_flags_override_it():
             acrobot.options.gamma, acrobot.options.gae_lambda) == (0.1, 0.25, 0.99, 0.95)
     assert (acrobot.train.steps, acrobot.train.lr) == (300, 5e-4)
     doorkey = RunConfig.create("rl", {"env": "MiniGrid-DoorKey-5x5-v0"})
-    assert (doorkey.options.entropy_weight, doorkey.train.steps) == (0.01, 150)
+    assert (doorkey.options.entropy_weight, doorkey.options.sample_actions,
+            doorkey.train.steps) == (0.01, True, 300)
     cartpole = RunConfig.create("rl")
     assert (cartpole.options.entropy_weight, cartpole.options.gamma) == (0.0, 0.98)
     assert (cartpole.train.steps, cartpole.train.lr) == (600, 1e-3)
@@ -183,3 +186,26 @@ def test_each_environment_brings_its_recipe_and_flags_override_it():
     # a saved run's options are all given: reading it back applies no recipe on top
     again = RunConfig.from_dict(mine.to_dict())
     assert again.options == mine.options and again.train == mine.train
+
+
+def test_sampled_evaluation_is_seeded_per_episode():
+    run = tiny_run(1)
+    task = build_task(run)
+    model = build_model(run.model)
+    seeds = [11, 12, 13]
+    greedy = play(model, task.spec, seeds, "cpu")
+    drawn = play(model, task.spec, seeds, "cpu", sample=True)
+    # an untrained policy is unsure, so drawn actions depart from the most likely ones
+    def most_likely(e):  # noqa: ANN001, ANN202
+        return [a == int(p.argmax()) for a, p in zip(e.actions, e.probabilities, strict=True)]
+
+    assert not all(x for e in drawn for x in most_likely(e))
+    assert all(x for e in greedy for x in most_likely(e))
+    # an episode's draws depend on its own seed, not on the episodes beside it
+    alone = play(model, task.spec, [12], "cpu", sample=True)[0]
+    assert alone.actions == drawn[1].actions and alone.rewards == drawn[1].rewards
+    sampled = RLTask(dataclasses.replace(task.options, sample_actions=True))
+    assert sampled.evaluate(model, sampled.eval_batches(3, 0), "cpu") == sampled.evaluate(
+        model, sampled.eval_batches(2, 0), "cpu")
+    assert "actions drawn from the policy" in sampled.summary(
+        sampled.evaluate(model, sampled.eval_batches(3, 0), "cpu"))

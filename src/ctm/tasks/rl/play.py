@@ -1,5 +1,5 @@
-"""Playing held-out episodes with a trained agent: greedy actions, its thinking carried from
-step to step, and what it was sure of along the way."""
+"""Playing held-out episodes with a trained agent: the most likely action or one drawn from the
+policy, its thinking carried from step to step, and what it was sure of along the way."""
 
 from __future__ import annotations
 
@@ -27,9 +27,11 @@ class Episode:
 
 @torch.no_grad()
 def play(model: torch.nn.Module, spec: EnvSpec, seeds: list[int], device: torch.device | str,
-         render: bool = False) -> list[Episode]:
-    """One episode per seed, side by side, acting greedily; finished ones wait for the rest.
-    `render` keeps each step's picture of the environment."""
+         render: bool = False, sample: bool = False) -> list[Episode]:
+    """One episode per seed, side by side; finished ones wait for the rest. Each step takes the
+    most likely action, or with `sample` draws one from the policy, seeded by the episode's
+    seed (so an episode does not depend on which others share its batch). `render` keeps each
+    step's picture of the environment."""
     model.eval()
     if render:  # off-screen drawing: without these SDL looks for a display, and says so
         os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
@@ -41,10 +43,14 @@ def play(model: torch.nn.Module, spec: EnvSpec, seeds: list[int], device: torch.
         state = model.initial_state(len(seeds))
         episodes = [Episode() for _ in seeds]
         live = [True] * len(seeds)
+        draws = [torch.Generator().manual_seed(s) for s in seeds] if sample else []
         while any(live):
             out = model(torch.from_numpy(obs).to(device), state=state)
             probabilities = torch.softmax(out.logits[:, -1].float(), -1).cpu()
             actions = probabilities.argmax(-1)
+            if sample:
+                actions = torch.stack([torch.multinomial(p, 1, generator=g)[0]
+                                       for p, g in zip(probabilities, draws, strict=True)])
             sure = out.certainty[:, -1].cpu()
             for i, env in enumerate(envs):
                 if not live[i]:
