@@ -319,7 +319,7 @@ class QATask(Task):
         by_pace = {}
         for pace in sorted({1, r, 2 * r}):
             task = QATask(dataclasses.replace(self.options, ticks_per_observation=pace))
-            task._splits = self._splits
+            task._splits = self.splits()  # the images are read once, not once per pace
             metrics = task.evaluate(model, task.eval_batches(batch_size, seed), device)
             by_pace[str(pace)] = metrics["answer_accuracy"]
         return {"answer_accuracy_by_ticks_per_observation": by_pace}

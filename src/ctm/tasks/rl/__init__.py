@@ -23,7 +23,7 @@ from ...losses import TickLoss
 from ...model import CTMConfig, CTMOutput
 from ..base import Batch, Task, batch_counts, eval_seed, train_seed
 from ..held_out import reserved_bytes
-from .envs import ENV_IDS, MINIGRID, EnvSpec, env_spec
+from .envs import ENV_IDS, MINIGRID, VELOCITIES, EnvSpec, env_spec
 from .play import play
 from .ppo import Chunks, collect, ppo_loss, replay
 
@@ -236,8 +236,7 @@ class RLTask(Task):
 
     def summary(self, metrics: dict[str, Any]) -> str:
         o = self.options
-        masked = " (velocities masked)" if o.mask_velocity and o.env in ("CartPole-v1",
-                                                                         "Acrobot-v1") else ""
+        masked = " (velocities masked)" if o.mask_velocity and o.env in VELOCITIES else ""
         # MiniGrid's returns lie in [0, 1]: one decimal would round them all to 1.0
         places = 3 if self.spec.success is not None else 1
         line = (f"{o.env}{masked}: mean return {metrics['mean_return']:.{places}f} "
