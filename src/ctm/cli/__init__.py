@@ -14,6 +14,7 @@ from .common import UserError
 COMMANDS = {"tasks": tasks, "train": train, "eval": eval_, "viz": viz,
             "convert-original": convert, "bench": bench}
 DIVERGED = 3  # exit status of a training run stopped by a non-finite loss
+PEER_LOST = 4  # a process of a distributed run stopped because another one failed
 
 
 def usage() -> str:
@@ -24,7 +25,7 @@ def usage() -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    from ..train import TrainingDiverged
+    from ..train import PeerLost, TrainingDiverged
 
     argv = list(sys.argv[1:] if argv is None else argv)
     try:
@@ -42,6 +43,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except TrainingDiverged as error:
         print(f"ctm: error: {error}", file=sys.stderr)
         return DIVERGED
+    except PeerLost as error:
+        print(f"ctm: error: {error}", file=sys.stderr)
+        return PEER_LOST
     except BrokenPipeError:
         # the reader went away (`ctm eval --json | head -c 20`): stop quietly, and keep Python
         # from complaining again when it flushes stdout at exit

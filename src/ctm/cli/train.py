@@ -89,11 +89,14 @@ def main(argv: list[str]) -> int:
         run_dir = args.out
     trainer = Trainer(run, run_dir, resume=args.resume is not None,
                       progress=not args.no_progress)
-    for note in trainer.notes:
+    main_process = trainer.processes.main  # on several processes, rank 0 alone speaks
+    for note in trainer.notes if main_process else []:
         print(f"ctm: {note}", file=sys.stderr)
     metrics = trainer.fit()
     if trainer.stopped_by is not None:
         return 128 + int(getattr(signal, trainer.stopped_by))
+    if not main_process:
+        return 0
     print(trainer.task.summary(metrics))
     print(f"run directory: {run_dir}  (evaluate again with `ctm eval {run_dir}`)")
     return 0

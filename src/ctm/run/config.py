@@ -21,13 +21,14 @@ from ..tasks import Task, get_task
 
 COMPILE_MODES = ("default", "reduce-overhead", "max-autotune", "max-autotune-no-cudagraphs")
 NONFINITE_POLICIES = ("stop", "skip")
+STRATEGIES = ("ddp", "fsdp")  # how several processes share a model: ctm.train.distributed
 
 # Fields `ctm train --resume RUN --FIELD V` may change. `steps` is not among them: the cosine
 # schedule is a function of it, so a longer resumed run would jump back up from a decayed
 # learning rate and no config could replay it. Training on is a new run: `--init-from RUN`.
 RESUMABLE = ("threads", "eval_every", "checkpoint_every", "keep_checkpoints", "log_every",
              "device", "compile", "compile_mode", "checkpoint_ticks", "precision",
-             "data_workers", "eval_batch_size")
+             "data_workers", "eval_batch_size", "strategy")
 
 
 @dataclass
@@ -55,12 +56,17 @@ class TrainConfig:
     # a non-finite loss or gradient: "stop" the run (exit status 3, the last finite checkpoint
     # kept) or "skip" the step without updating; 100 skips in a row stop the run all the same
     on_nonfinite: str = "stop"
+    # on several processes (torchrun): ddp keeps a whole model per process; fsdp shards it
+    strategy: str = "ddp"
 
     def __post_init__(self) -> None:
         check_precision(self.precision)
         if self.compile_mode not in COMPILE_MODES:
             raise ValueError(f"compile_mode must be one of {', '.join(COMPILE_MODES)}, "
                              f"got {self.compile_mode!r}")
+        if self.strategy not in STRATEGIES:
+            raise ValueError(f"strategy must be one of {', '.join(STRATEGIES)}, "
+                             f"got {self.strategy!r}")
         if self.on_nonfinite not in NONFINITE_POLICIES:
             raise ValueError(f"on_nonfinite must be one of {', '.join(NONFINITE_POLICIES)}, "
                              f"got {self.on_nonfinite!r}")

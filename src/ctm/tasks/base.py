@@ -59,6 +59,21 @@ class Batch:
         return dataclasses.replace(self, inputs=self.inputs.to(device),
                                    targets=self.targets.to(device))
 
+    def shard(self, rank: int, world: int) -> Batch:
+        """Part `rank` of `world` equal parts: every field that holds one entry per example
+        (a tensor or list as long as the batch) is cut; the rest (counts the whole batch
+        shares) is kept."""
+        if world == 1:
+            return self
+        size = len(self.inputs)
+        if size % world:
+            raise ValueError(f"a batch of {size} does not split into {world} equal parts")
+        part = slice(rank * size // world, (rank + 1) * size // world)
+        cut = {f.name: getattr(self, f.name)[part] for f in dataclasses.fields(self)
+               if isinstance(getattr(self, f.name), torch.Tensor | list)
+               and len(getattr(self, f.name)) == size}
+        return dataclasses.replace(self, **cut)
+
 
 class Task(ABC):
     name: ClassVar[str]
@@ -114,10 +129,13 @@ class Task(ABC):
         sees exactly the data an uninterrupted one would."""
 
     def step_batches(self, model: torch.nn.Module, step: int, batch_size: int, seed: int,
-                     device: torch.device | str) -> Iterator[Batch]:
+                     device: torch.device | str, rank: int = 0, world: int = 1
+                     ) -> Iterator[Batch]:
         """The batches of one training step, one optimiser update each: for most tasks the one
-        `train_batch`; a task that needs the model to make them (a rollout) overrides this."""
-        yield self.train_batch(step, batch_size, seed)
+        `train_batch`; a task that needs the model to make them (a rollout) overrides this.
+        In a run of `world` processes, process `rank` gets its part of each (`batch_size` is
+        the whole step's), so all of them together see what one process would."""
+        yield self.train_batch(step, batch_size, seed).shard(rank, world)
 
     @abstractmethod
     def eval_batches(self, batch_size: int, seed: int) -> Iterator[Batch]:

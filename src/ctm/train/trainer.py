@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import json
 import math
+import os
 import signal
 import sys
 import threading
@@ -22,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
+import torch.distributed as dist
 from tqdm import tqdm
 
 from ..device import check_device
@@ -31,8 +33,24 @@ from ..model.build import WEIGHTS_FILE, load_weights
 from ..precision import apply_precision, precision_context
 from ..run.checkpoint import TrainerState, find_checkpoint, load_trainer_state, save_checkpoint
 from ..run.config import RunConfig, build_task
-from ..run.layout import BEST_MODEL, BEST_RECORD, FINAL_MODEL, METRICS, RUN_CONFIG, TENSORBOARD
+from ..run.layout import (
+    BEST_MODEL,
+    BEST_RECORD,
+    CHECKPOINTS,
+    FINAL_MODEL,
+    METRICS,
+    RUN_CONFIG,
+    TENSORBOARD,
+)
 from ..run.lookup import load_initial_weights
+from .distributed import (
+    PeerLost,
+    Processes,
+    full_optimizer_state,
+    full_state_dict,
+    load_optimizer_state,
+    share,
+)
 from .prefetch import BatchPrefetcher
 
 MAX_SKIPPED = 100  # on_nonfinite="skip": this many skipped steps in a row stop the run
@@ -59,10 +77,13 @@ class Trainer:
 
     def __init__(self, run: RunConfig, run_dir: str | Path, *, resume: bool = False,
                  progress: bool = True) -> None:
-        self.run, self.run_dir, self.progress = run, Path(run_dir), progress
+        self.run, self.run_dir = run, Path(run_dir)
         self.notes: list[str] = []
         cfg = run.train
-        self.device = check_device(cfg.device)
+        self.processes = Processes.from_environment()  # torchrun's ranks, or one process
+        self.progress = progress and self.processes.main
+        self.processes.split(cfg.batch_size)  # refuses a batch that does not split
+        self.device = self.processes.start(check_device(cfg.device))
         if cfg.threads:
             torch.set_num_threads(cfg.threads)
         apply_precision(cfg.precision)
@@ -74,11 +95,16 @@ class Trainer:
         checkpoint = self._checkpoint_to_resume() if resume else None
         if not resume:
             self._refuse_existing_run()
-        torch.manual_seed(cfg.seed)
-        self.model = build_model(run.model)
-        if cfg.init_from and checkpoint is None:  # a checkpoint already holds its weights
-            load_initial_weights(self.model, cfg.init_from)
-        self.model = self.model.to(self.device)
+        self.processes.barrier()  # every process has looked before rank 0 writes anything
+        torch.manual_seed(cfg.seed)  # the same on every process: the same starting weights
+        model = build_model(run.model)
+        saved: TrainerState | None = None
+        if checkpoint is not None:
+            saved = load_trainer_state(checkpoint)
+            load_weights(model, checkpoint / WEIGHTS_FILE)
+        elif cfg.init_from:
+            load_initial_weights(model, cfg.init_from)
+        self.model = model.to(self.device)
         if (cfg.compile or cfg.checkpoint_ticks) and not isinstance(self.model, CTM):
             raise ValueError("--compile and --checkpoint-ticks apply to the CTM's ticks, "
                              "not to baselines")
@@ -89,16 +115,25 @@ class Trainer:
             self.model.compile_ticks(mode=cfg.compile_mode)
         if cfg.checkpoint_ticks:
             self.model.checkpoint_ticks = True
+        # `core` is the model itself, for rollouts, evaluation and saving; `model` is what
+        # training steps call: the same module on one process, the shared one on several
+        self.core = self.model
+        self.model = share(self.model, cfg.strategy, self.processes, self.device)
+        if cfg.strategy == "fsdp":
+            self.core = self.model  # sharded in place: every call must go through it
         self.optimizer = torch.optim.AdamW(self.model.parameters(), lr=cfg.lr,
                                            weight_decay=cfg.weight_decay)
         self.step = 0
-        if checkpoint is not None:
-            self._load_checkpoint(checkpoint)
-        else:
+        if saved is not None:
+            self._load_checkpoint(saved)
+        elif self.processes.main:
             self._start()
-        from torch.utils.tensorboard import SummaryWriter  # imported late: it is slow to load
+        self.processes.barrier()
+        self.writer = None
+        if self.processes.main:
+            from torch.utils.tensorboard import SummaryWriter  # imported late: slow to load
 
-        self.writer = SummaryWriter(str(self.run_dir / TENSORBOARD), purge_step=self.step)
+            self.writer = SummaryWriter(str(self.run_dir / TENSORBOARD), purge_step=self.step)
 
     # --- set-up ------------------------------------------------------------------------------
 
@@ -122,14 +157,14 @@ class Trainer:
         write_json(self.run_dir / RUN_CONFIG, self.run.to_dict())
         (self.run_dir / METRICS).write_text("")
 
-    def _load_checkpoint(self, checkpoint: Path) -> None:
-        state = load_trainer_state(checkpoint)
-        load_weights(self.model, checkpoint / WEIGHTS_FILE, map_location=str(self.device))
-        self.optimizer.load_state_dict(state.optimizer)
+    def _load_checkpoint(self, state: TrainerState) -> None:
+        load_optimizer_state(self.model, self.optimizer, state.optimizer,
+                             self.run.train.strategy, self.processes)
         torch.set_rng_state(state.rng)
         self.step = state.step
-        self._truncate_metrics(after=state.step)
-        write_json(self.run_dir / RUN_CONFIG, self.run.to_dict())  # the settings in force now
+        if self.processes.main:
+            self._truncate_metrics(after=state.step)
+            write_json(self.run_dir / RUN_CONFIG, self.run.to_dict())  # the settings now
 
     def _truncate_metrics(self, after: int) -> None:
         """Drop rows a crashed run logged after its last checkpoint (they will be redone), and
@@ -155,11 +190,12 @@ class Trainer:
         for group in self.optimizer.param_groups:
             group["lr"] = lr
         self.model.train()
+        rank, world = self.processes.rank, self.processes.world
         if self._prefetcher is not None:
-            batches = iter([self._prefetcher.get(self.step)])
+            batches = iter([self._prefetcher.get(self.step).shard(rank, world)])
         else:
-            batches = self.task.step_batches(self.model, self.step, cfg.batch_size, cfg.seed,
-                                             self.device)
+            batches = self.task.step_batches(self.core, self.step, cfg.batch_size, cfg.seed,
+                                             self.device, rank, world)
         rows = [self._update(batch) for batch in batches]
         self.step += 1
         row = {key: sum(r[key] for r in rows) / len(rows) for key in rows[0]
@@ -182,19 +218,25 @@ class Trainer:
         self.optimizer.zero_grad(set_to_none=True)
         result.loss.backward()
         clip = cfg.grad_clip if cfg.grad_clip > 0 else float("inf")
-        grad_norm = torch.nn.utils.clip_grad_norm_(self.model.parameters(), clip).item()
-        loss = result.loss.item()
-        row = {"loss": loss, "grad_norm": grad_norm, **result.extras, **stats}
+        norm = torch.nn.utils.clip_grad_norm_(self.model.parameters(), clip)
+        if hasattr(norm, "full_tensor"):  # fsdp: a distributed tensor
+            norm = norm.full_tensor()
+        row = {"loss": result.loss.item(), "grad_norm": norm.item(), **result.extras}
         if result.most_certain_tick is not None:
             row["certain_tick"] = result.most_certain_tick.float().mean().item() + 1
+        # averaged over the processes, so every one of them takes the same decision below
+        # (the batch's own statistics, which may differ in keys, stay this process's)
+        row = dict(zip(row, self.processes.mean(list(row.values()), self.device), strict=True))
+        loss, grad_norm = row["loss"], row["grad_norm"]
+        row.update(stats)
         if not (math.isfinite(loss) and math.isfinite(grad_norm)):
             self._nonfinite(loss, grad_norm)
             row["skipped"] = 1
         else:
             self._skipped_in_a_row = 0
             self.optimizer.step()
-            if isinstance(self.model, CTM):
-                self.model.clamp_decays_()
+            if isinstance(self.core, CTM):
+                self.core.clamp_decays_()
         return row
 
     def _nonfinite(self, loss: float, grad_norm: float) -> None:
@@ -207,36 +249,63 @@ class Trainer:
         if self.run.train.on_nonfinite == "skip" and self._skipped_in_a_row < MAX_SKIPPED:
             self.skipped_steps += 1
             return
-        checkpoint, _ = find_checkpoint(self.run_dir)
-        kept = (f"the last checkpoint, {checkpoint}, holds finite weights from before"
-                if checkpoint is not None else "no checkpoint was written yet")
+        kept = self._kept("holding finite weights from before, is ")
         reason = (f"{MAX_SKIPPED} non-finite steps in a row" if self._skipped_in_a_row > 1
                   else f"the {what} is {value}")
         raise TrainingDiverged(f"training diverged at step {step}: {reason}; stopped before "
                                f"the update, {kept}; try a smaller --lr (now "
                                f"{self.run.train.lr:g}) or --grad-clip")
 
+    def _say(self, bar: tqdm, line: str) -> None:
+        if self.processes.main:
+            bar.write(line)
+
+    def _kept(self, what: str = "") -> str:
+        checkpoint, _ = find_checkpoint(self.run_dir)
+        return (f"the last checkpoint, {checkpoint}, {what}kept" if checkpoint is not None
+                else "no checkpoint was written yet")
+
     def evaluate(self) -> dict[str, Any]:
+        """Held-out metrics (on several processes every one evaluates the whole held-out set
+        in step, as a sharded model must)."""
         self.model.eval()
         cfg = self.run.train
         with precision_context(cfg.precision, self.device):
-            return self.task.evaluate(self.model, self.task.eval_batches(cfg.eval_batch_size,
-                                                                         cfg.seed), self.device)
+            return self.task.evaluate(self.core, self.task.eval_batches(cfg.eval_batch_size,
+                                                                        cfg.seed), self.device)
 
     def fit(self) -> dict[str, Any]:
-        """Train to `steps`, evaluating and checkpointing on the way; returns final metrics."""
+        """Train to `steps`, evaluating and checkpointing on the way; returns final metrics.
+        On several processes, a process that fails stops the others (PeerLost), which keep
+        the checkpoints written so far."""
+        try:
+            return self._fit()
+        except (dist.DistError, RuntimeError) as error:
+            if not self.processes.distributed or isinstance(error, TrainingDiverged):
+                raise
+            raise PeerLost(f"process {self.processes.rank} of {self.processes.world} lost "
+                           f"its peers ({' '.join(str(error).split())[:160]}); "
+                           f"{self._kept('is ')}: continue with `torchrun ... -m ctm train "
+                           f"--resume {self.run_dir}`") from None
+        finally:
+            self.processes.stop()
+
+    def _fit(self) -> dict[str, Any]:
         cfg = self.run.train
         metrics: dict[str, Any] = {}
         # disable=None: tqdm draws only on a terminal, so logs of scripts stay readable
         bar = tqdm(total=cfg.steps, initial=self.step, disable=None if self.progress else True,
                    desc=f"{self.run.task}", unit="step", file=sys.stderr, dynamic_ncols=True)
         started = time.perf_counter()
-        with contextlib.closing(self.writer), bar, open(self.run_dir / METRICS, "a") as log, \
+        log_path = self.run_dir / METRICS if self.processes.main else Path(os.devnull)
+        with self._closing_writer(), bar, open(log_path, "a") as log, \
                 self._stop_on_signals(), self._prefetching():
             while self.step < cfg.steps:
-                if self.stopped_by is not None:
+                # a signal may reach the processes between different steps: they agree
+                if self.processes.any(self.stopped_by is not None, self.device):
+                    self.stopped_by = self.stopped_by or "SIGTERM"
                     path = self.save_checkpoint()
-                    bar.write(f"{self.stopped_by}: stopped at step {self.step}, checkpoint "
+                    self._say(bar, f"{self.stopped_by}: stopped at step {self.step}, checkpoint "
                               f"{path}; continue with `ctm train --resume {self.run_dir}`")
                     return metrics
                 row = self.train_step()
@@ -249,12 +318,34 @@ class Trainer:
                 if self.step % cfg.eval_every == 0 or self.step == cfg.steps:
                     metrics = self.evaluate()
                     self._log(log, {"step": self.step, "split": "eval", **metrics})
-                    bar.write(f"step {self.step}: " + _headline(metrics))
+                    self._say(bar, f"step {self.step}: " + _headline(metrics))
                     self._keep_if_best(metrics)
                 if self.step % cfg.checkpoint_every == 0 or self.step == cfg.steps:
                     self.save_checkpoint()
-        save_model(self.model, self.run_dir / FINAL_MODEL)
+        whole = self._whole_model()
+        if whole is not None:
+            save_model(whole, self.run_dir / FINAL_MODEL)
         return metrics or self.evaluate()
+
+    @contextlib.contextmanager
+    def _closing_writer(self) -> Iterator[None]:
+        try:
+            yield
+        finally:
+            if self.writer is not None:
+                self.writer.close()
+
+    def _whole_model(self) -> torch.nn.Module | None:
+        """The model with all its weights, on rank 0, for saving (None on the other ranks).
+        Every process must call this: a sharded model is gathered."""
+        if self.run.train.strategy != "fsdp" or not self.processes.distributed:
+            return self.core if self.processes.main else None
+        weights = full_state_dict(self.model, "fsdp", self.processes)
+        if not self.processes.main:
+            return None
+        whole = build_model(self.run.model)
+        whole.load_state_dict(weights)
+        return whole
 
     @contextlib.contextmanager
     def _stop_on_signals(self) -> Iterator[None]:
@@ -295,24 +386,37 @@ class Trainer:
         if not isinstance(value, int | float) or not math.isfinite(value):
             return
         record = self.run_dir / BEST_RECORD
-        if record.is_file():
-            try:
-                if read_json(record, "best record")["value"] >= value:
-                    return
-            except (ValueError, KeyError, TypeError):
-                pass  # a damaged record: this evaluation replaces it
-        save_model(self.model, self.run_dir / BEST_MODEL)
-        write_json(record, {"step": self.step, "metric": name, "value": value})
+        better = self.processes.main
+        if better and record.is_file():
+            # a damaged record: this evaluation replaces it
+            with contextlib.suppress(ValueError, KeyError, TypeError):
+                better = read_json(record, "best record")["value"] < value
+        if not self.processes.any(better, self.device):  # rank 0 decides for all
+            return
+        whole = self._whole_model()
+        if whole is not None:
+            save_model(whole, self.run_dir / BEST_MODEL)
+            write_json(record, {"step": self.step, "metric": name, "value": value})
 
     def save_checkpoint(self) -> Path:
-        if not all(torch.isfinite(p).all() for p in self.model.parameters()):
+        """Write a checkpoint (rank 0 writes; every process must call this). Returns its
+        directory."""
+        finite = all(bool(torch.isfinite(_local(p)).all()) for p in self.model.parameters())
+        if self.processes.any(not finite, self.device):
             raise TrainingDiverged(f"the weights at step {self.step} are not finite; no "
                                    f"checkpoint written, the earlier ones are kept")
-        state = TrainerState(step=self.step, optimizer=self.optimizer.state_dict(),
-                             rng=torch.get_rng_state())
-        return save_checkpoint(self.run_dir, self.model, state, self.run.train.keep_checkpoints)
+        strategy = self.run.train.strategy
+        optimizer = full_optimizer_state(self.model, self.optimizer, strategy, self.processes)
+        whole = self._whole_model()
+        target = self.run_dir / CHECKPOINTS / f"step-{self.step:06d}"
+        if whole is not None:
+            state = TrainerState(step=self.step, optimizer=optimizer, rng=torch.get_rng_state())
+            target = save_checkpoint(self.run_dir, whole, state, self.run.train.keep_checkpoints)
+        return target
 
     def _log(self, log: Any, row: dict[str, Any]) -> None:
+        if self.writer is None:  # not rank 0
+            return
         try:
             log.write(json_line(row) + "\n")
             log.flush()  # a crash loses no logged row
@@ -322,6 +426,11 @@ class Trainer:
         for key, value in row.items():
             if isinstance(value, int | float) and key != "step" and math.isfinite(value):
                 self.writer.add_scalar(f"{row['split']}/{key}", value, self.step)
+
+
+def _local(tensor: torch.Tensor) -> torch.Tensor:
+    """This process's part of a (possibly sharded) tensor."""
+    return tensor.to_local() if hasattr(tensor, "to_local") else tensor
 
 
 def _headline(metrics: dict[str, Any]) -> str:

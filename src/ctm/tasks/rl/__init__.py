@@ -156,17 +156,22 @@ class RLTask(Task):
         raise TypeError("rl's batches are rollouts of the model: use step_batches")
 
     def step_batches(self, model: torch.nn.Module, step: int, batch_size: int, seed: int,
-                     device: torch.device | str) -> Iterator[Chunks]:
+                     device: torch.device | str, rank: int = 0, world: int = 1
+                     ) -> Iterator[Chunks]:
         """One update's minibatches: a rollout with the current weights, then `epochs` passes
-        in `minibatches` shuffled minibatches of chunks; the model changes between them."""
+        in `minibatches` shuffled minibatches of chunks; the model changes between them. On
+        `world` processes each runs its share of the `batch_size` environments (the same
+        environments one process would run) and draws its own actions and minibatches, so
+        the run is like one process's, not equal to it."""
         o = self.options
         base = train_seed(seed, step)
+        share = batch_size // world
         seeds = [episode_seeds(random.Random(f"{base}/{i}"), held_out=False)
-                 for i in range(batch_size)]
-        generator = torch.Generator().manual_seed(base)
+                 for i in range(rank * share, (rank + 1) * share)]
+        generator = torch.Generator().manual_seed(base * world + rank)
         was_training = model.training
         model.eval()
-        chunks = collect(model, self.spec, batch_size, o.rollout_steps, o.chunk, seeds,
+        chunks = collect(model, self.spec, share, o.rollout_steps, o.chunk, seeds,
                          generator, o.gamma, o.gae_lambda, device)
         model.train(was_training)
         count = len(chunks.targets)

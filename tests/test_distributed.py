@@ -1,0 +1,211 @@
+"""Training on several processes: torchrun with the gloo backend, on the CPU.
+
+The equivalence tests run the same small Q&A run on one process with batch B and on two with
+B/2 each, and compare every logged loss and every weight. The failure test kills one rank in
+the middle of a run and resumes it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+from safetensors.torch import load_file
+
+from ctm.run.layout import CHECKPOINTS, STATE_FILE
+from ctm.tasks.base import Batch
+from ctm.tasks.maze import MazeBatch
+from ctm.train import Processes
+
+TINY_QA = ["qa", "--threads", "1", "--no-progress", "--log-every", "1", "--batch-size", "16",
+           "--digits", "2", "--operations", "2", "--d-model", "32", "--d-input", "16",
+           "--n-sync-out", "16", "--n-sync-action", "16", "--eval-size", "64",
+           "--warmup-steps", "0"]
+
+
+def environment() -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("WORLD_SIZE", "RANK", "LOCAL_RANK", "MASTER_ADDR", "MASTER_PORT")}
+    env["OMP_NUM_THREADS"] = "1"  # two processes on two cores: one thread each
+    return env
+
+
+def ctm(args: list[str], processes: int = 1, logs: Path | None = None,
+        wait: bool = True) -> subprocess.CompletedProcess[str] | subprocess.Popen[str]:
+    """`ctm train ...` on one process, or under torchrun on `processes`; with `logs`, each
+    rank's output goes to its own files there."""
+    if processes == 1:
+        command = [sys.executable, "-m", "ctm", "train", *args]
+    else:
+        command = [sys.executable, "-m", "torch.distributed.run", "--standalone",
+                   "--nproc-per-node", str(processes)]
+        if logs is not None:
+            command += ["--log-dir", str(logs), "--redirects", "3", "--tee", "0"]
+        command += ["-m", "ctm", "train", *args]
+    if not wait:
+        return subprocess.Popen(command, env=environment(), stdout=subprocess.PIPE,
+                                stderr=subprocess.STDOUT, text=True)
+    return subprocess.run(command, env=environment(), capture_output=True, text=True,
+                          timeout=300)
+
+
+def weights(run: Path) -> dict[str, torch.Tensor]:
+    return load_file(run / "model" / "model.safetensors")
+
+
+def train_losses(run: Path) -> dict[int, float]:
+    rows = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+    return {r["step"]: r["loss"] for r in rows if r["split"] == "train"}
+
+
+def largest_difference(a: dict[str, torch.Tensor], b: dict[str, torch.Tensor]) -> float:
+    assert a.keys() == b.keys()
+    return max((a[k].double() - b[k].double()).abs().max().item() for k in a)
+
+
+# --- sharding batches (fast) ---------------------------------------------------------------------
+
+
+def test_shards_of_a_batch_put_back_together_are_the_batch() -> None:
+    batch = MazeBatch(torch.arange(24.0).view(6, 4), torch.arange(6), mazes=list("abcdef"),
+                      route_lengths=[1, 2, 3, 4, 5, 6])
+    parts = [batch.shard(r, 3) for r in range(3)]
+    assert [p.mazes for p in parts] == [["a", "b"], ["c", "d"], ["e", "f"]]
+    assert torch.equal(torch.cat([p.inputs for p in parts]), batch.inputs)
+    assert torch.equal(torch.cat([p.targets for p in parts]), batch.targets)
+    assert sum((p.route_lengths for p in parts), []) == batch.route_lengths
+    assert batch.shard(0, 1) is batch
+
+
+def test_a_batch_that_does_not_split_is_refused() -> None:
+    with pytest.raises(ValueError, match="does not split"):
+        Batch(torch.zeros(5, 2), torch.zeros(5)).shard(0, 2)
+    with pytest.raises(ValueError, match="multiple of 3"):
+        Processes(0, 3).split(64)
+    assert Processes(1, 4).split(64) == 16
+
+
+def test_ranks_come_from_torchruns_variables(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("WORLD_SIZE", "RANK", "LOCAL_RANK"):
+        monkeypatch.delenv(name, raising=False)
+    assert Processes.from_environment() == Processes(0, 1, 0)
+    monkeypatch.setenv("WORLD_SIZE", "4")
+    monkeypatch.setenv("RANK", "3")
+    monkeypatch.setenv("LOCAL_RANK", "1")
+    assert Processes.from_environment() == Processes(3, 4, 1)
+    monkeypatch.setenv("RANK", "4")
+    with pytest.raises(ValueError, match="rank 4 of world size 4"):
+        Processes.from_environment()
+    monkeypatch.setenv("RANK", "x")
+    with pytest.raises(ValueError, match="whole numbers"):
+        Processes.from_environment()
+
+
+def test_a_global_batch_that_does_not_split_is_one_line(tmp_path: Path) -> None:
+    env = {**environment(), "WORLD_SIZE": "2", "RANK": "0", "LOCAL_RANK": "0"}
+    done = subprocess.run([sys.executable, "-m", "ctm", "train", *TINY_QA, "--batch-size", "15",
+                           "--out", str(tmp_path / "run")], env=env, capture_output=True,
+                          text=True, timeout=120)
+    assert done.returncode == 2
+    assert done.stderr.strip().splitlines() == [
+        "ctm: error: --batch-size 15 does not split evenly over 2 processes: use a multiple "
+        "of 2"]
+    assert not (tmp_path / "run").exists()
+
+
+def test_an_unknown_strategy_is_one_line(tmp_path: Path) -> None:
+    done = ctm([*TINY_QA, "--strategy", "zero", "--out", str(tmp_path / "run")])
+    assert done.returncode == 2
+    assert "strategy must be one of ddp, fsdp, got 'zero'" in done.stderr
+
+
+# --- several processes (slow: each run starts two python processes) -----------------------------
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("strategy", ["ddp", "fsdp"])
+def test_two_processes_train_as_one_does(tmp_path: Path, strategy: str) -> None:
+    steps = ["--steps", "8", "--eval-every", "8", "--checkpoint-every", "4"]
+    one = ctm([*TINY_QA, *steps, "--out", str(tmp_path / "one")])
+    assert one.returncode == 0, one.stderr
+    two = ctm([*TINY_QA, *steps, "--strategy", strategy, "--out", str(tmp_path / "two")],
+              processes=2)
+    assert two.returncode == 0, two.stdout + two.stderr
+    # rank 0 alone speaks: one summary, one run directory line
+    assert two.stdout.count("run directory:") == 1
+    losses_one, losses_two = train_losses(tmp_path / "one"), train_losses(tmp_path / "two")
+    assert list(losses_one) == list(range(1, 9)) == list(losses_two)
+    for step in losses_one:
+        assert losses_two[step] == pytest.approx(losses_one[step], rel=1e-5), step
+    # the checkpoint holds whole weights and optimiser state, whatever the strategy
+    difference = largest_difference(weights(tmp_path / "one"), weights(tmp_path / "two"))
+    assert difference < 1e-5
+    print(f"{strategy}: largest weight difference after 8 steps: {difference:.2e}")
+    state_one, state_two = (torch.load(tmp_path / name / CHECKPOINTS / "step-000008" /
+                                       STATE_FILE, weights_only=True) for name in ("one", "two"))
+    assert state_one["optimizer"]["state"].keys() == state_two["optimizer"]["state"].keys()
+    for index, moments in state_one["optimizer"]["state"].items():
+        assert torch.allclose(moments["exp_avg"], state_two["optimizer"]["state"][index]
+                              ["exp_avg"], atol=1e-6)
+
+
+def worker_pid(launcher: int, rank: int) -> int | None:
+    """The pid of torchrun's worker of `rank` (a child of `launcher`), if it has started."""
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            parent = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            variables = (entry / "environ").read_bytes().split(b"\0")
+        except (OSError, IndexError, ValueError):
+            continue
+        if parent == launcher and f"RANK={rank}".encode() in variables:
+            return int(entry.name)
+    return None
+
+
+@pytest.mark.slow
+def test_a_killed_rank_stops_the_run_which_resumes_from_its_checkpoint(tmp_path: Path) -> None:
+    run, whole = tmp_path / "run", tmp_path / "whole"
+    steps = ["--steps", "200", "--eval-every", "1000", "--checkpoint-every", "10"]
+    launcher = ctm([*TINY_QA, *steps, "--out", str(run)], processes=2, logs=tmp_path / "logs",
+                   wait=False)
+    assert isinstance(launcher, subprocess.Popen)
+    latest = run / "checkpoints" / "latest.json"
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        if latest.is_file() and json.loads(latest.read_text())["step"] >= 20:
+            break
+        time.sleep(0.05)
+    victim = worker_pid(launcher.pid, 1)
+    assert victim is not None and launcher.poll() is None, "the run ended before the kill"
+    os.kill(victim, signal.SIGKILL)
+    launcher.communicate(timeout=120)
+    assert launcher.returncode != 0
+    killed_at = json.loads(latest.read_text())["step"]
+    assert 20 <= killed_at < 200
+    # rank 0 says what happened in one line, and no traceback of ours
+    rank0 = "".join(p.read_text() for p in (tmp_path / "logs").rglob("0/stderr.log"))
+    assert "Traceback" not in rank0
+    if "ctm: error:" in rank0:  # torchrun may kill it before it can say so
+        assert "lost its peers" in rank0 and f"--resume {run}" in rank0
+
+    print("rank 0 said:", rank0.strip().splitlines()[-1:] if rank0.strip() else "nothing")
+
+    # resumed: the run an unbroken one makes
+    resumed = ctm(["--resume", str(run), "--no-progress"], processes=2)
+    assert resumed.returncode == 0, resumed.stdout + resumed.stderr
+    unbroken = ctm([*TINY_QA, *steps, "--out", str(whole)], processes=2)
+    assert unbroken.returncode == 0, unbroken.stdout + unbroken.stderr
+    assert list(train_losses(run)) == list(range(1, 201))
+    difference = largest_difference(weights(run), weights(whole))
+    print(f"killed after step {killed_at}, resumed: largest weight difference from the "
+          f"unbroken run: {difference:.2e}")
+    assert difference < 1e-6
