@@ -209,3 +209,25 @@ def test_a_killed_rank_stops_the_run_which_resumes_from_its_checkpoint(tmp_path:
     print(f"killed after step {killed_at}, resumed: largest weight difference from the "
           f"unbroken run: {difference:.2e}")
     assert difference < 1e-6
+
+
+def test_the_scaling_bench_refuses_more_processes_than_cores() -> None:
+    done = subprocess.run([sys.executable, "-m", "ctm", "bench", "--distributed", "--threads",
+                           "2", "--processes", "1,3"], env=environment(), capture_output=True,
+                          text=True, timeout=120)
+    assert done.returncode == 2
+    assert done.stderr.strip().splitlines() == [
+        "ctm: error: --processes must be between 1 and --threads (2): each process gets at "
+        "least one core"]
+
+
+@pytest.mark.slow
+def test_the_scaling_bench_times_one_and_two_processes() -> None:
+    done = subprocess.run([sys.executable, "-m", "ctm", "bench", "--distributed", "--task", "qa",
+                           "--steps", "4", "--warmup", "1", "--batch-size", "16", "--json"],
+                          env=environment(), capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    rows = [json.loads(line) for line in done.stdout.splitlines()]
+    assert [(r["processes"], r["threads_each"]) for r in rows] == [(1, 2), (2, 1)]
+    assert all(r["steps_per_s"] > 0 and r["timed_steps"] == 4 for r in rows)
+    assert rows[0]["speedup"] == 1.0

@@ -6,7 +6,7 @@ import json
 
 from .common import Parser, UserError
 
-HELP = "time training steps against the reference"
+HELP = "time training steps against the reference, or on 1 and 2 processes (--distributed)"
 
 
 def build_parser() -> Parser:
@@ -28,7 +28,54 @@ def build_parser() -> Parser:
                         "max-autotune-no-cudagraphs")
     p.add_argument("--precision", choices=("float32", "bf16"), default="float32",
                    help="bf16: autocast on CUDA, both implementations (default float32)")
+    d = p.add_argument_group("--distributed: training steps/s on 1, 2, ... processes "
+                             "(torchrun), the same global batch, the --threads shared out")
+    d.add_argument("--distributed", action="store_true",
+                   help="time `ctm train TASK` on each --processes count")
+    d.add_argument("--processes", default="1,2", metavar="N,N",
+                   help="process counts (default 1,2)")
+    d.add_argument("--task", default="parity", help="task to train (default parity)")
+    d.add_argument("--batch-size", type=int, default=64, help="global batch (default 64)")
+    d.add_argument("--strategy", choices=("ddp", "fsdp"), default="ddp",
+                   help="how processes share the model (default ddp)")
     return p
+
+
+def distributed(args: object) -> int:
+    from ..tasks import TASKS
+    from ..train.scaling import time_training
+
+    try:
+        counts = [int(c) for c in args.processes.split(",")]
+    except ValueError:
+        raise UserError(f"--processes takes counts like 1,2, got {args.processes!r}") from None
+    if not counts or min(counts) < 1 or max(counts) > args.threads:
+        raise UserError(f"--processes must be between 1 and --threads ({args.threads}): each "
+                        f"process gets at least one core")
+    if args.task not in TASKS:
+        raise UserError(f"unknown task {args.task!r}; available: {', '.join(sorted(TASKS))}")
+    skip = args.warmup
+    if args.steps < 1 or skip < 1:
+        raise UserError("--steps and --warmup must be >= 1")
+    if args.device != "cpu":
+        raise UserError("--distributed times CPU processes here; on GPUs run torchrun yourself")
+    rows = []
+    for count in counts:
+        rows.append(time_training(args.task, count, args.threads, args.steps + skip,
+                                  args.batch_size, skip, args.strategy))
+        if args.json:
+            print(json.dumps({**rows[-1], "speedup": rows[-1]["steps_per_s"]
+                              / rows[0]["steps_per_s"]}), flush=True)
+    if not args.json:
+        print(f"{'processes':>9} {'threads each':>12} {'steps/s':>8} {'samples/s':>9} "
+              f"{'speed-up':>8}")
+        for row in rows:
+            print(f"{row['processes']:>9} {row['threads_each']:>12} {row['steps_per_s']:>8.2f} "
+                  f"{row['samples_per_s']:>9.1f} "
+                  f"{row['steps_per_s'] / rows[0]['steps_per_s']:>7.2f}x")
+        print(f"{args.task}, global batch {args.batch_size}, {args.steps} timed steps after "
+              f"{skip}; speed-up against {counts[0]} process(es)")
+    return 0
 
 
 def main(argv: list[str]) -> int:
@@ -38,6 +85,8 @@ def main(argv: list[str]) -> int:
 
     args = build_parser().parse_args(argv)
     check_device(args.device)
+    if args.distributed:
+        return distributed(args)
 
     names = args.names or list(DEFAULT)
     unknown = [n for n in names if n not in SPECS]
