@@ -7,12 +7,12 @@ import os
 import sys
 from collections.abc import Sequence
 
-from . import bench, convert, tasks, train, viz
+from . import bench, convert, export, tasks, train, viz
 from . import eval as eval_
 from .common import UserError
 
 COMMANDS = {"tasks": tasks, "train": train, "eval": eval_, "viz": viz,
-            "convert-original": convert, "bench": bench}
+            "export": export, "convert-original": convert, "bench": bench}
 DIVERGED = 3  # exit status of a training run stopped by a non-finite loss
 PEER_LOST = 4  # a process of a distributed run stopped because another one failed
 

@@ -19,6 +19,7 @@ from .backbones import build_backbone, build_positional_embedding
 from .config import CTMConfig, CTMOutput
 from .ctm import certainty
 from .inputs import build_input
+from .pretrained import Pretrained
 from .registry import ARCHITECTURES
 from .state import CarriedBatch
 
@@ -33,7 +34,7 @@ class LSTMState(CarriedBatch):
 
 @ARCHITECTURES.register("lstm", summary="baseline: an LSTM cell stepped once per tick, reading "
                                         "the input the same way")
-class LSTMBaseline(nn.Module):
+class LSTMBaseline(Pretrained, nn.Module):
     """An LSTM of `d_model` units over `ticks` ticks, reading the input through the config's
     input mode (attention with a query from its hidden state, or direct)."""
 
@@ -83,7 +84,7 @@ class LSTMBaseline(nn.Module):
 
 @ARCHITECTURES.register("feedforward", summary="baseline: thinks once; backbone tokens, "
                                                "pooled, through an MLP")
-class FeedForwardBaseline(nn.Module):
+class FeedForwardBaseline(Pretrained, nn.Module):
     """Backbone tokens -> LayerNorm(Linear) -> mean over tokens -> MLP of width d_model. With
     input_mode "direct" the flattened input is projected instead of pooled tokens."""
 

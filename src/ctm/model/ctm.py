@@ -16,6 +16,7 @@ from .build import load_model, save_model
 from .config import CTMConfig, CTMOutput
 from .inputs import build_input
 from .neurons import NeuronLevelModels
+from .pretrained import Pretrained
 from .registry import ARCHITECTURES
 from .state import CarriedBatch
 from .synapse import build_synapse
@@ -80,7 +81,7 @@ class ThinkingState:
 
 
 @ARCHITECTURES.register("ctm", summary="the Continuous Thought Machine")
-class CTM(nn.Module):
+class CTM(Pretrained, nn.Module):
     """A Continuous Thought Machine.
 
     >>> model = CTM(CTMConfig(d_model=64, ticks=10, out_dims=16 * 2, out_shape=(16, 2)))

@@ -149,6 +149,15 @@ class Task(ABC):
         """One forward pass of `model` on `batch`, in training and evaluation alike."""
         return model(batch.inputs)
 
+    def ticks_for(self, inputs: torch.Tensor, config: CTMConfig) -> int:
+        """How many ticks the model thinks about `inputs` in `forward` (for export)."""
+        return config.ticks
+
+    def example_inputs(self, count: int, seed: int) -> torch.Tensor:
+        """`count` held-out model inputs, to trace an exported model with and to check it
+        against."""
+        return next(iter(self.eval_batches(count, seed))).inputs[:count]
+
     @abstractmethod
     def meter(self, config: CTMConfig) -> Meter:
         """A fresh accumulator of this task's metrics for a model of `config`."""

@@ -300,7 +300,10 @@ class QATask(Task):
 
     def forward(self, model: torch.nn.Module, batch: Batch) -> CTMOutput:
         assert isinstance(batch, QABatch)
-        return model(batch.inputs, ticks=batch.inputs.shape[1] + self.options.answer_ticks)
+        return model(batch.inputs, ticks=self.ticks_for(batch.inputs, model.config))
+
+    def ticks_for(self, inputs: torch.Tensor, config: CTMConfig) -> int:
+        return inputs.shape[1] + self.options.answer_ticks
 
     def loss(self, output: CTMOutput, batch: Batch, config: CTMConfig) -> TickLoss:
         a = self.options.answer_ticks

@@ -183,6 +183,16 @@ class RLTask(Task):
             for part in order.chunk(o.minibatches):
                 yield chunks.select(part)
 
+    def example_inputs(self, count: int, seed: int) -> torch.Tensor:
+        """The first observations of `count` held-out episodes."""
+        seeds = episode_seeds(random.Random(eval_seed(seed, EVAL_STREAM)), held_out=True)
+        observations = []
+        for _ in range(count):
+            env = self.spec.make()
+            observations.append(self.spec.encode(env.reset(seed=next(seeds))[0]))
+            env.close()
+        return torch.from_numpy(np.stack(observations))
+
     def eval_batches(self, batch_size: int, seed: int) -> Iterator[Batch]:
         rng = random.Random(eval_seed(seed, EVAL_STREAM))
         seeds = episode_seeds(rng, held_out=True)
