@@ -231,3 +231,40 @@ def test_the_scaling_bench_times_one_and_two_processes() -> None:
     assert [(r["processes"], r["threads_each"]) for r in rows] == [(1, 2), (2, 1)]
     assert all(r["steps_per_s"] > 0 and r["timed_steps"] == 4 for r in rows)
     assert rows[0]["speedup"] == 1.0
+
+
+@pytest.mark.slow
+def test_sigterm_stops_every_rank_at_one_step_and_the_run_resumes_on_one_process(
+        tmp_path: Path) -> None:
+    """A scheduler's SIGTERM to torchrun: every rank stops after the same step, rank 0 writes
+    a checkpoint there, and the run continues on a different number of processes."""
+    run, alone = tmp_path / "run", tmp_path / "alone"
+    steps = ["--steps", "120", "--eval-every", "1000", "--checkpoint-every", "1000"]
+    launcher = ctm([*TINY_QA, *steps, "--out", str(run)], processes=2, logs=tmp_path / "logs",
+                   wait=False)
+    assert isinstance(launcher, subprocess.Popen)
+    deadline = time.monotonic() + 120
+    logged = run / "metrics.jsonl"
+    while time.monotonic() < deadline and (
+            not logged.is_file() or max(train_losses(run), default=0) < 10):
+        time.sleep(0.05)
+    assert launcher.poll() is None, "the run ended before the signal"
+    launcher.send_signal(signal.SIGTERM)
+    launcher.communicate(timeout=120)
+    latest = json.loads((run / "checkpoints" / "latest.json").read_text())["step"]
+    assert 10 <= latest < 120
+    assert max(train_losses(run)) == latest  # rank 0 logged up to where it stopped
+    rank0 = "".join(p.read_text() for p in (tmp_path / "logs").rglob("0/std*.log"))
+    assert f"SIGTERM: stopped at step {latest}" in rank0 and "Traceback" not in rank0
+
+    resumed = ctm(["--resume", str(run), "--no-progress"])
+    assert resumed.returncode == 0, resumed.stderr
+    unbroken = ctm([*TINY_QA, *steps, "--out", str(alone)])
+    assert unbroken.returncode == 0, unbroken.stderr
+    ours, theirs = train_losses(run), train_losses(alone)
+    assert list(ours) == list(theirs) == list(range(1, 121))
+    worst = max(abs(ours[s] - theirs[s]) / abs(theirs[s]) for s in ours)
+    difference = largest_difference(weights(run), weights(alone))
+    print(f"stopped at step {latest} on two processes, finished on one: largest relative loss "
+          f"difference {worst:.1e}, largest weight difference {difference:.1e}")
+    assert worst < 1e-4 and difference < 1e-4
