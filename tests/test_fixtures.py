@@ -101,3 +101,62 @@ def test_convert_original_rejects_mismatched_weights(fixtures_dir, tmp_path, cap
     assert main(["convert-original", str(wrong), str(config), str(tmp_path / "out")]) == 2
     err = capsys.readouterr().err
     assert err.startswith("ctm: error:") and len(err.strip().splitlines()) == 1
+
+
+def training_arguments(constructor: dict, legacy: bool) -> dict:
+    """The training arguments the original code saves in its checkpoints, for a model built
+    with `constructor` (what its train.py scripts pass)."""
+    args = {"iterations": constructor["iterations"], "d_model": constructor["d_model"],
+            "d_input": constructor["d_input"], "heads": constructor["heads"],
+            "n_synch_out": constructor["n_synch_out"],
+            "n_synch_action": constructor["n_synch_action"],
+            "synapse_depth": constructor["synapse_depth"],
+            "memory_length": constructor["memory_length"],
+            "deep_memory": constructor["deep_nlms"],
+            "memory_hidden_dims": constructor["memory_hidden_dims"],
+            "do_normalisation": constructor["do_layernorm_nlm"],
+            "positional_embedding_type": constructor["positional_embedding_type"],
+            "out_dims": constructor["out_dims"], "dropout": 0.1,
+            "neuron_select_type": constructor["neuron_select_type"],
+            "n_random_pairing_self": constructor.get("n_random_pairing_self", 0), "lr": 1e-4}
+    if legacy:  # checkpoints from before backbone_type named the ResNet and its scale
+        kind, scale = constructor["backbone_type"].split("-")
+        args.update(resnet_type=kind, resnet_feature_scales=[int(scale)])
+    else:
+        args["backbone_type"] = constructor["backbone_type"]
+    if constructor["prediction_reshaper"] != [-1]:
+        args.update(dataset="mazes-large", maze_route_length=constructor["out_dims"] // 5)
+    return args
+
+
+@pytest.mark.parametrize(("name", "weights_key", "legacy"), [
+    ("image_random_pairing", "model_state_dict", True),  # the ImageNet checkpoint's layout
+    ("maze_dense_shallow", "state_dict", False),  # the maze checkpoints' layout
+])
+def test_a_released_checkpoint_converts_from_its_own_training_arguments(
+        fixtures_dir, tmp_path, capsys, name, weights_key, legacy):
+    """The original's released .pt files hold {'args': Namespace, weights, optimiser, ...}:
+    one command converts them, and the model computes what the original does."""
+    import argparse
+
+    meta, weights, io = load(fixtures_dir, name)
+    checkpoint = tmp_path / "released.pt"
+    torch.save({"args": argparse.Namespace(**training_arguments(meta["constructor"], legacy)),
+                weights_key: weights, "optimizer_state_dict": {"state": {}, "param_groups": []},
+                "iteration": 1000, "train_losses": [2.3, 1.9]}, checkpoint)
+    assert main(["convert-original", str(checkpoint), str(tmp_path / "out")]) == 0
+    assert "CTM.from_pretrained" in capsys.readouterr().out
+    model = CTM.from_pretrained(tmp_path / "out")
+    check_against_fixture(model, meta, io)
+    card = (tmp_path / "out" / "README.md").read_text()
+    assert "released.pt" in card and "training arguments" in card
+
+
+def test_a_checkpoint_without_training_arguments_asks_for_the_constructors(fixtures_dir,
+                                                                          tmp_path, capsys):
+    _, weights, _ = load(fixtures_dir, "image_random_pairing")
+    bare = tmp_path / "bare.pt"
+    torch.save(weights, bare)
+    assert main(["convert-original", str(bare), str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "no training arguments" in err[0]

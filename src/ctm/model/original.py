@@ -197,23 +197,61 @@ def check_state_dict(expected: dict[str, torch.Tensor], given: dict[str, torch.T
                          + more)
 
 
-def read_original_checkpoint(weights: Path, config: Path) -> tuple[dict[str, torch.Tensor], dict]:
+def constructor_from_training_args(args: dict) -> dict:
+    """The constructor arguments the original code's analysis scripts build from the training
+    arguments saved in its checkpoints (`checkpoint["args"]`), legacy names included: mazes
+    reshape the output to (route length, 5) moves, everything else to one class vector."""
+
+    def need(name: str) -> object:
+        if name not in args:
+            raise ValueError(f"the checkpoint's training arguments lack {name!r}")
+        return args[name]
+
+    backbone = args.get("backbone_type")
+    if backbone is None and "resnet_type" in args:  # checkpoints from before backbone_type
+        backbone = f"{args['resnet_type']}-{list(args.get('resnet_feature_scales', [4]))[-1]}"
+    out_dims = int(need("out_dims"))
+    maze = "maze_route_length" in args or "maze" in str(args.get("dataset", ""))
+    return {
+        "iterations": need("iterations"), "d_model": need("d_model"),
+        "d_input": need("d_input"), "heads": need("heads"),
+        "n_synch_out": need("n_synch_out"), "n_synch_action": need("n_synch_action"),
+        "synapse_depth": need("synapse_depth"), "memory_length": need("memory_length"),
+        "deep_nlms": need("deep_memory"), "memory_hidden_dims": need("memory_hidden_dims"),
+        "do_layernorm_nlm": args.get("do_normalisation", False), "backbone_type": backbone,
+        "positional_embedding_type": args.get("positional_embedding_type", "none"),
+        "out_dims": out_dims, "prediction_reshaper": [out_dims // 5, 5] if maze else [-1],
+        "dropout": 0.0, "neuron_select_type": args.get("neuron_select_type", "first-last"),
+        "n_random_pairing_self": args.get("n_random_pairing_self", 0),
+    }
+
+
+def read_original_checkpoint(weights: Path, config: Path | None = None
+                             ) -> tuple[dict[str, torch.Tensor], dict]:
     """(state dict, constructor arguments) from files of the original code: a `.pt` checkpoint
-    (plain tensors only: loaded with `weights_only=True`, so no pickled code runs) or a
-    `.safetensors` file, and a JSON of the constructor's arguments. Every problem is one
-    ValueError or FileNotFoundError naming the file."""
+    (plain tensors, containers and the training arguments' argparse.Namespace only: loaded
+    with `weights_only=True`, so no pickled code runs) or a `.safetensors` file, and a JSON
+    of the constructor's arguments. Without `config`, the arguments come from the training
+    arguments saved in the `.pt` checkpoint, as the original's released checkpoints hold them.
+    Every problem is one ValueError or FileNotFoundError naming the file."""
+    import argparse
     import warnings
 
     from safetensors import SafetensorError
     from safetensors.torch import load_file
 
     for path in (weights, config):
-        if not path.is_file():
+        if path is not None and not path.is_file():
             raise FileNotFoundError(f"{path} not found")
-    kwargs = read_json(config, "constructor arguments")
-    if not isinstance(kwargs, dict):
-        raise ValueError(f"{config} must hold a JSON object of constructor arguments")
-    kwargs = kwargs.get("constructor", kwargs)  # our fixtures' layout too
+    kwargs: dict | None = None
+    if config is not None:
+        kwargs = read_json(config, "constructor arguments")
+        if not isinstance(kwargs, dict):
+            raise ValueError(f"{config} must hold a JSON object of constructor arguments")
+        kwargs = kwargs.get("constructor", kwargs)  # our fixtures' layout too
+    elif weights.suffix == ".safetensors":
+        raise ValueError(f"{weights} holds no training arguments: give the constructor's "
+                         f"arguments as a JSON file too")
     if weights.suffix == ".safetensors":
         try:
             state = load_file(weights)
@@ -222,7 +260,10 @@ def read_original_checkpoint(weights: Path, config: Path) -> tuple[dict[str, tor
                              ) from None
     else:
         try:
-            with warnings.catch_warnings():  # torch warns about pickle protocols, in paragraphs
+            # argparse.Namespace only stores attributes: safe to allow, and the released
+            # checkpoints keep their training arguments in one
+            with warnings.catch_warnings(), torch.serialization.safe_globals(
+                    [argparse.Namespace]):  # torch warns about pickle protocols, in paragraphs
                 warnings.simplefilter("ignore")
                 state = torch.load(weights, map_location="cpu", weights_only=True)
         except Exception as error:  # torch raises several kinds, each with pages of advice
@@ -231,7 +272,18 @@ def read_original_checkpoint(weights: Path, config: Path) -> tuple[dict[str, tor
             raise ValueError(f"refused to load {weights}: it is not a plain checkpoint of "
                              f"tensors that loads without running code ({detail[:80]}); "
                              f"nothing in it was executed") from None
-        state = state.get("model_state_dict", state) if isinstance(state, dict) else state
+        if isinstance(state, dict) and kwargs is None:
+            if not isinstance(state.get("args"), argparse.Namespace | dict):
+                raise ValueError(f"{weights} holds no training arguments ('args'): give the "
+                                 f"constructor's arguments as a JSON file too")
+            saved = state["args"]
+            kwargs = constructor_from_training_args(
+                vars(saved) if isinstance(saved, argparse.Namespace) else saved)
+        if isinstance(state, dict):
+            for key in ("model_state_dict", "state_dict"):  # ImageNet's, the mazes'
+                if isinstance(state.get(key), dict):
+                    state = state[key]
+                    break
     if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor)
                                               for v in state.values()):
         raise ValueError(f"{weights} does not hold a state dict of tensors")
