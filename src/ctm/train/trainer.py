@@ -280,8 +280,8 @@ class Trainer:
         the checkpoints written so far."""
         try:
             return self._fit()
-        except (dist.DistError, RuntimeError) as error:
-            if not self.processes.distributed or isinstance(error, TrainingDiverged):
+        except RuntimeError as error:
+            if not (self.processes.distributed and _from_a_lost_peer(error)):
                 raise
             raise PeerLost(f"process {self.processes.rank} of {self.processes.world} lost "
                            f"its peers ({' '.join(str(error).split())[:160]}); "
@@ -426,6 +426,15 @@ class Trainer:
         for key, value in row.items():
             if isinstance(value, int | float) and key != "step" and math.isfinite(value):
                 self.writer.add_scalar(f"{row['split']}/{key}", value, self.step)
+
+
+def _from_a_lost_peer(error: RuntimeError) -> bool:
+    """A collective failed because another process went away (not a fault of this one)."""
+    if isinstance(error, TrainingDiverged):
+        return False
+    text = str(error)
+    return isinstance(error, dist.DistError) or any(
+        mark in text for mark in ("gloo", "NCCL", "Connection reset", "Connection closed"))
 
 
 def _local(tensor: torch.Tensor) -> torch.Tensor:
