@@ -26,7 +26,16 @@ def build_parser(task_name: str | None) -> Parser:
     add_model_source(p)
     p.add_argument("--out", type=Path, help="output folder (default: RUN_OR_MODEL/viz; for a "
                    "bundled model ./viz-NAME)")
-    p.add_argument("--count", type=int, default=3, help="examples to draw (default 3)")
+    p.add_argument("--count", type=int, default=None,
+                   help="examples to draw (default 3; 8 in the thought viewer)")
+    p.add_argument("--html", type=Path, metavar="DIR",
+                   help="write the thought viewer into DIR instead: a page that runs the model "
+                        "tick by tick (open DIR/index.html, or serve DIR)")
+    p.add_argument("--static", action="store_true",
+                   help="with --html: precomputed outputs instead of the model (no editing)")
+    p.add_argument("--ort-dir", type=Path, metavar="DIR",
+                   help="with --html: onnxruntime-web unpacked here (default: fetched once "
+                        "with npm into ~/.cache/ctm)")
     p.add_argument("--ticks", type=parse_int_tuple, metavar="INTS",
                    help="tick budgets to evaluate, e.g. 5,10,20 (default: 10%%..150%% of the "
                         "trained budget)")
@@ -45,14 +54,18 @@ def main(argv: list[str]) -> int:
     args = build_parser(peek_task(build_parser(None), argv)).parse_args(argv)
     set_threads(args.threads)
     device = check_device(args.device)
-    if args.count < 1:
+    if args.count is not None and args.count < 1:
         raise UserError(f"--count must be >= 1, got {args.count}")
+    if (args.static or args.ort_dir) and args.html is None:
+        raise UserError("--static and --ort-dir shape the thought viewer: add --html DIR")
     if args.ticks is not None and (not args.ticks or min(args.ticks) < 1):
         raise UserError(f"--ticks must be positive, got {list(args.ticks)}")
     run, model = load_run(args.path, args.task, best=args.best)
     model.to(device)
     run = apply_task_options(run, args)
     task = build_task(run)
+    if args.html is not None:
+        return thought_viewer(run, model, task, args)
     source = resolve(args.path)
     out_dir = args.out or (Path(f"viz-{source.name}") if is_bundled(source) else source / "viz")
     if args.ticks is not None and not task.adaptive_ticks:
@@ -61,11 +74,25 @@ def main(argv: list[str]) -> int:
     ticks = list(args.ticks or default_tick_budgets(model.config.ticks))
     if task.adaptive_ticks:
         print(f"evaluating at {', '.join(map(str, ticks))} ticks ...", file=sys.stderr)
-    sweep, written = visualise(task, model, out_dir, ticks, args.count,
+    sweep, written = visualise(task, model, out_dir, ticks, args.count or 3,
                                run.train.eval_batch_size, run.train.seed, device)
     for k, metrics in sweep.items():
         print(f"{k:>4} ticks: " + ", ".join(f"{m} {100 * metrics[m]:.2f}%"
                                             for m in task.headline_metrics))
     for path in written:
         print(f"wrote {path}")
+    return 0
+
+
+def thought_viewer(run: object, model: object, task: object, args: object) -> int:
+    from ..run.viewer import write_thought_viewer
+
+    model.to("cpu")
+    viewer = write_thought_viewer(run, model, task, args.html, args.count or 8, args.static,
+                                  args.ort_dir)
+    print(f"wrote {viewer.page}  (open it in a browser, or `python -m http.server -d "
+          f"{args.html}`)")
+    if viewer.max_difference is not None:
+        print(f"the page's model against PyTorch (onnxruntime): largest difference "
+              f"{viewer.max_difference:.2e}")
     return 0

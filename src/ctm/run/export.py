@@ -40,19 +40,23 @@ FORMATS = ("onnx", "torch-export", "pretrained")
 
 
 class WholeThought(nn.Module):
-    """x -> (logits, certainty[, value][, attention]) over `ticks` ticks."""
+    """x -> (logits, certainty[, value][, attention][, post_activations, sync_out]) over
+    `ticks` ticks; `trace` adds the last two (what the thought viewer draws)."""
 
-    def __init__(self, model: nn.Module, ticks: int, attention: bool) -> None:
+    def __init__(self, model: nn.Module, ticks: int, attention: bool, trace: bool = False
+                 ) -> None:
         super().__init__()
-        self.model, self.ticks, self.attention = model, ticks, attention
+        self.model, self.ticks, self.attention, self.trace = model, ticks, attention, trace
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, ...]:
-        out = self.model(x, ticks=self.ticks, trace=self.attention)
+        out = self.model(x, ticks=self.ticks, trace=self.attention or self.trace)
         outputs = (out.logits, out.certainty)
         if out.value is not None:
             outputs += (out.value,)
         if self.attention:
             outputs += (out.attention,)
+        if self.trace:
+            outputs += (out.post_activations, out.sync_out_trace)
         return outputs
 
 
@@ -98,13 +102,19 @@ class Exported:
     ticks: int
 
 
-def output_names(model: nn.Module, attention: bool) -> list[str]:
+def output_names(model: nn.Module, attention: bool, trace: bool = False) -> list[str]:
     names = ["logits", "certainty"]
     if getattr(model, "value", None) is not None:
         names.append("value")
     if attention:
         names.append("attention")
+    if trace:
+        names += ["post_activations", "sync_out"]
     return names
+
+
+def attends(model: nn.Module) -> bool:
+    return bool(getattr(getattr(model, "inputs", None), "uses_query", False))
 
 
 def state_names(model: nn.Module) -> list[str]:
@@ -131,7 +141,8 @@ def export_run(source: str | Path, out_dir: str | os.PathLike, fmt: str = "onnx"
 
 def export_model(model: nn.Module, task: Task, out_dir: str | os.PathLike, fmt: str = "onnx",
                  ticks: int | None = None, per_tick: bool = False, attention: bool = False,
-                 x: torch.Tensor | None = None, check: bool = True) -> Exported:
+                 x: torch.Tensor | None = None, check: bool = True, trace: bool = False
+                 ) -> Exported:
     """Export `model`, which does `task`, as ONNX or a torch.export program, traced with
     inputs `x` (default: one held-out example) and checked against PyTorch on them."""
     model = model.float().eval()
@@ -151,11 +162,14 @@ def export_model(model: nn.Module, task: Task, out_dir: str | os.PathLike, fmt: 
         return _export_stepping(model, x, out_dir, fmt, ticks or (
             model.config.ticks if task.needs_model_for_batches else 1), check)
     n_ticks = ticks or task.ticks_for(x, model.config)
-    if attention and not getattr(getattr(model, "inputs", None), "uses_query", False):
+    if attention and not attends(model):
         raise ValueError(f"a {model.config.input_mode} {model.config.architecture} model does "
                          f"not attend: drop --attention")
-    wrapper = WholeThought(model, n_ticks, attention).eval()
-    names = output_names(model, attention)
+    if trace and model.config.architecture != "ctm":
+        raise ValueError(f"a {model.config.architecture} baseline has no neuron traces or "
+                         f"synchronisation to show")
+    wrapper = WholeThought(model, n_ticks, attention, trace).eval()
+    names = output_names(model, attention, trace)
     target = out_dir / ("model.onnx" if fmt == "onnx" else "model.pt2")
     _write(wrapper, (x,), target, fmt, ["x"], names)
     differences = _check(target, wrapper, (x,), ["x"]) if check else None

@@ -158,6 +158,14 @@ class Task(ABC):
         against."""
         return next(iter(self.eval_batches(count, seed))).inputs[:count]
 
+    def viewer_examples(self, config: CTMConfig, count: int, seed: int) -> dict[str, Any] | None:
+        """What the browser thought viewer (`ctm viz --html`) shows and edits for this task:
+        `kind` (how the page draws and edits an input: "bits", "image"), `examples` (held-out
+        inputs as nested lists, with `label` and `title`), `tokens` (rows, cols: how attention
+        over the input's tokens lays out), `groups` (the output's groups of classes) and
+        `class_names`. None: the task has no live viewer yet."""
+        return None
+
     @abstractmethod
     def meter(self, config: CTMConfig) -> Meter:
         """A fresh accumulator of this task's metrics for a model of `config`."""

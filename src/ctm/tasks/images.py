@@ -130,6 +130,19 @@ class ImagesTask(Task):
         return ClassMeter(config)
 
     @torch.no_grad()
+    def viewer_examples(self, config: CTMConfig, count: int, seed: int) -> dict[str, Any]:
+        from ..analysis.figures import token_grid
+
+        _, test = self.splits()
+        indices = list(range(min(count, len(test))))
+        inputs = to_tensor(test.images(indices))
+        rows, cols = token_grid(config.backbone, *inputs.shape[2:4])
+        return {"kind": "image", "tokens": [rows, cols], "groups": [1, config.out_dims],
+                "class_names": [str(c) for c in test.classes],
+                "examples": [{"input": inputs[k].tolist(), "label": int(test.labels[i]),
+                              "title": f"held-out image #{i}: {test.classes[test.labels[i]]}"}
+                             for k, i in enumerate(indices)]}
+
     def visualise(self, model: torch.nn.Module, out_dir: Path, count: int, seed: int
                   ) -> list[Path]:
         """Attention GIFs, certainty and neuron traces for `count` held-out images; stopping

@@ -131,6 +131,16 @@ class ParityTask(Task):
                     out_dir / f"sequence_{k}_thinking.png"))
         return written
 
+    def viewer_examples(self, config: CTMConfig, count: int, seed: int) -> dict[str, Any]:
+        batch = next(iter(self.eval_batches(count, seed)))
+        length = self.options.length
+        return {"kind": "bits", "tokens": [1, length], "groups": [length, 2],
+                "class_names": ["even", "odd"],
+                "examples": [{"input": row.tolist(), "label": target.tolist(),
+                              "title": f"held-out sequence {k}"}
+                             for k, (row, target) in enumerate(zip(batch.inputs, batch.targets,
+                                                                   strict=True))]}
+
     def held_out_note(self) -> str:
         count, length = self.held_out_sequences, self.options.length
         if count == 0:

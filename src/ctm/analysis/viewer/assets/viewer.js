@@ -1,0 +1,319 @@
+// The CTM thought viewer: runs the exported model in the page (onnxruntime-web, WebAssembly)
+// or replays precomputed outputs (static pages), and draws one tick at a time. Everything it
+// needs is in the folder: the runtime, the model and the examples are scripts, so the page
+// works from a web server and from the file system alike.
+"use strict";
+
+const D = window.CTM_DATA;
+const $ = (id) => document.getElementById(id);
+const SVG = "http://www.w3.org/2000/svg";
+const viewer = { ready: false, tick: 1, threshold: 0.8, example: 0, input: null, out: null,
+                 runs: 0, lastRunMs: null, error: null };
+window.ctmViewer = viewer;
+let session = null;
+let timer = null;
+
+function bytes(base64) {
+  const text = atob(base64);
+  const out = new Uint8Array(text.length);
+  for (let i = 0; i < text.length; i++) out[i] = text.charCodeAt(i);
+  return out;
+}
+
+async function start() {
+  try {
+    if (!D.static) {
+      ort.env.wasm.numThreads = 1;  // no cross-origin isolation from a file or a plain server
+      ort.env.wasm.wasmBinary = bytes(window.CTM_ORT_WASM);
+      ort.env.wasm.wasmPaths = { mjs: URL.createObjectURL(
+        new Blob([window.CTM_ORT_GLUE], { type: "text/javascript" })) };
+      session = await ort.InferenceSession.create(bytes(window.CTM_MODEL),
+                                                  { executionProviders: ["wasm"] });
+    }
+    $("title").textContent = D.title;
+    const picker = $("example");
+    D.examples.forEach((e, i) => picker.add(new Option(e.title, String(i))));
+    picker.addEventListener("change", () => select(Number(picker.value)));
+    $("tick").max = String(D.ticks);
+    $("tick").addEventListener("input", () => setTick(Number($("tick").value)));
+    $("threshold").addEventListener("input", () => setThreshold(Number($("threshold").value)));
+    $("play").addEventListener("click", togglePlay);
+    $("edit-help").textContent = D.static ? "static page: precomputed examples only"
+      : D.kind === "bits" ? "click a bit to flip it; the model thinks again"
+      : D.kind === "image" ? "draw on the image (drag); the model thinks again on release" : "";
+    await select(0);
+    $("status").textContent = D.static ? "static page: outputs precomputed by PyTorch"
+      : "running in this page with onnxruntime-web (WebAssembly)";
+    viewer.ready = true;
+  } catch (error) {
+    viewer.error = String(error);
+    $("status").textContent = "could not start: " + error;
+  }
+}
+
+async function select(index) {
+  viewer.example = index;
+  viewer.input = D.examples[index].input.flat(Infinity);
+  await think(D.examples[index].outputs);
+}
+
+// Run the model on viewer.input (or take precomputed outputs), then draw.
+async function think(precomputed) {
+  if (precomputed) {
+    viewer.out = precomputed;
+  } else {
+    const x = new ort.Tensor("float32", Float32Array.from(viewer.input), [1, ...D.input_shape]);
+    const started = performance.now();
+    const result = await session.run({ x });
+    viewer.lastRunMs = performance.now() - started;
+    viewer.runs += 1;
+    viewer.out = {};
+    for (const name of D.outputs) viewer.out[name] = Array.from(result[name].data);
+    $("latency").textContent = `last thought: ${viewer.lastRunMs.toFixed(1)} ms for ${D.ticks} ` +
+      `ticks (${(viewer.lastRunMs / D.ticks).toFixed(2)} ms per tick) in this browser`;
+  }
+  viewer.mostCertain = argmax(viewer.out.certainty) + 1;
+  setTick(viewer.tick > D.ticks ? D.ticks : viewer.tick);
+}
+
+function argmax(values) {
+  let best = 0;
+  for (let i = 1; i < values.length; i++) if (values[i] > values[best]) best = i;
+  return best;
+}
+
+// The prediction at tick t (1-based): the most likely class of each output group.
+function predictionAt(t) {
+  const [groups, classes] = D.groups;
+  const row = viewer.out.logits.slice((t - 1) * groups * classes, t * groups * classes);
+  const picks = [];
+  for (let g = 0; g < groups; g++) picks.push(argmax(row.slice(g * classes, (g + 1) * classes)));
+  return picks;
+}
+
+function exitTick() {
+  const c = viewer.out.certainty;
+  for (let t = 0; t < c.length; t++) if (c[t] >= viewer.threshold) return t + 1;
+  return null;
+}
+
+function describe(picks) {
+  if (D.kind === "bits") return picks.map((p) => (p ? "1" : "0")).join("");
+  return picks.map((p) => D.class_names[p] ?? String(p)).join(" ");
+}
+
+function setTick(t) {
+  viewer.tick = t;
+  $("tick").value = String(t);
+  $("tick-label").textContent = `${t} of ${D.ticks}`;
+  const picks = predictionAt(t);
+  viewer.prediction = describe(picks);
+  viewer.certainty = viewer.out.certainty[t - 1];
+  $("prediction").textContent = viewer.prediction;
+  $("certainty").textContent = viewer.certainty.toFixed(4);
+  setThreshold(viewer.threshold, true);
+  drawInput(picks);
+  drawCurve();
+  drawTraces();
+  drawSync();
+}
+
+function setThreshold(value, quiet) {
+  viewer.threshold = value;
+  $("threshold").value = String(value);
+  $("threshold-label").textContent = value.toFixed(2);
+  const k = exitTick();
+  viewer.exitTick = k;
+  $("exit").textContent = k === null
+    ? `never reaches certainty ${value.toFixed(2)}: it would think all ${D.ticks} ticks`
+    : `early exit at ${value.toFixed(2)} stops at tick ${k} of ${D.ticks}, answering ` +
+      describe(predictionAt(k));
+  if (!quiet) drawCurve();
+}
+
+function togglePlay() {
+  if (timer) { clearInterval(timer); timer = null; $("play").textContent = "play"; return; }
+  $("play").textContent = "pause";
+  timer = setInterval(() => setTick(viewer.tick >= D.ticks ? 1 : viewer.tick + 1), 250);
+}
+
+// Attention of each head at this tick over the input's tokens: (heads, tokens).
+function attentionAt(t) {
+  if (!viewer.out.attention) return null;
+  const n = D.tokens[0] * D.tokens[1];
+  const start = (t - 1) * D.heads * n;
+  const rows = [];
+  for (let h = 0; h < D.heads; h++) rows.push(viewer.out.attention.slice(start + h * n, start + (h + 1) * n));
+  return rows;
+}
+
+function heat(value) {  // 0..1 -> a warm colour with that opacity
+  return `rgba(255, 120, 0, ${Math.min(1, Math.max(0, value)).toFixed(3)})`;
+}
+
+function drawInput(picks) {
+  const box = $("input");
+  box.replaceChildren();
+  const attention = attentionAt(viewer.tick);
+  if (D.kind === "bits") {
+    const mean = attention ? attention[0].map((_, i) => attention.reduce((s, r) => s + r[i], 0) / attention.length) : null;
+    const top = mean ? Math.max(...mean) : 1;
+    const label = D.examples[viewer.example].label;
+    const edited = viewer.input.some((v, i) => v !== D.examples[viewer.example].input.flat(Infinity)[i]);
+    const row = document.createElement("div");
+    row.className = "bits";
+    viewer.input.forEach((v, i) => {
+      const cell = document.createElement("div");
+      cell.className = "bit";
+      cell.dataset.index = String(i);
+      cell.textContent = v > 0 ? "+" : "−";
+      if (mean) cell.style.background = heat(mean[i] / top);
+      if (!D.static) cell.addEventListener("click", () => flip(i));
+      row.append(cell);
+    });
+    const out = document.createElement("div");
+    out.className = "bits";
+    picks.forEach((p, i) => {
+      const cell = document.createElement("div");
+      cell.className = "bit";
+      cell.textContent = p ? "1" : "0";
+      // the true cumulative parity of the bits as they are now (edited or not)
+      const truth = viewer.input.slice(0, i + 1).filter((v) => v < 0).length % 2;
+      cell.classList.add(p === truth ? "right" : "wrong");
+      out.append(cell);
+    });
+    viewer.correct = picks.map((p, i) => p === viewer.input.slice(0, i + 1).filter((v) => v < 0).length % 2);
+    box.append("input (shaded: attention, mean over heads)", row, "output per position (green: right)", out);
+    void label; void edited;
+    return;
+  }
+  if (D.kind === "image") {
+    const [channels, height, width] = D.input_shape;
+    const scale = Math.max(1, Math.floor(160 / Math.max(height, width)));
+    const panels = [null, ...(attention || [])];
+    panels.forEach((weights, h) => {
+      const canvas = document.createElement("canvas");
+      canvas.width = width; canvas.height = height;
+      canvas.style.width = `${width * scale}px`; canvas.style.height = `${height * scale}px`;
+      canvas.title = h === 0 ? "input (drag to draw)" : `head ${h}`;
+      const ctx = canvas.getContext("2d");
+      const image = ctx.createImageData(width, height);
+      const top = weights ? Math.max(...weights) : 1;
+      for (let y = 0; y < height; y++) for (let x = 0; x < width; x++) {
+        let grey = 0;
+        for (let c = 0; c < channels; c++) grey += viewer.input[c * height * width + y * width + x];
+        grey = Math.round(255 * (grey / channels + 1) / 2);
+        let [r, g, b] = [grey, grey, grey];
+        if (weights) {
+          const ty = Math.floor(y * D.tokens[0] / height), tx = Math.floor(x * D.tokens[1] / width);
+          const a = weights[ty * D.tokens[1] + tx] / top;
+          r = Math.round(r * (1 - a) + 255 * a); g = Math.round(g * (1 - a) + 120 * a); b = Math.round(b * (1 - a));
+        }
+        const k = 4 * (y * width + x);
+        image.data[k] = r; image.data[k + 1] = g; image.data[k + 2] = b; image.data[k + 3] = 255;
+      }
+      ctx.putImageData(image, 0, 0);
+      if (h === 0 && !D.static) enableDrawing(canvas, scale, width, height, channels);
+      box.append(canvas);
+    });
+  }
+}
+
+async function flip(i) {
+  viewer.input[i] = -viewer.input[i];
+  await think(null);
+}
+
+function enableDrawing(canvas, scale, width, height, channels) {
+  let drawing = false;
+  const paint = (event) => {
+    const rect = canvas.getBoundingClientRect();
+    const x = Math.floor((event.clientX - rect.left) / rect.width * width);
+    const y = Math.floor((event.clientY - rect.top) / rect.height * height);
+    if (x < 0 || y < 0 || x >= width || y >= height) return;
+    for (let c = 0; c < channels; c++) viewer.input[c * height * width + y * width + x] = 1;
+    const ctx = canvas.getContext("2d");
+    ctx.fillStyle = "#fff"; ctx.fillRect(x, y, 1, 1);
+  };
+  canvas.addEventListener("pointerdown", (e) => { drawing = true; paint(e); });
+  canvas.addEventListener("pointermove", (e) => { if (drawing) paint(e); });
+  canvas.addEventListener("pointerup", async () => { drawing = false; await think(null); });
+  void scale;
+}
+
+function svgLine(svg, points, colour, width = 1.5, dash = "") {
+  const line = document.createElementNS(SVG, "polyline");
+  line.setAttribute("points", points.map(([x, y]) => `${x.toFixed(1)},${y.toFixed(1)}`).join(" "));
+  line.setAttribute("fill", "none");
+  line.setAttribute("stroke", colour);
+  line.setAttribute("stroke-width", String(width));
+  if (dash) line.setAttribute("stroke-dasharray", dash);
+  svg.append(line);
+}
+
+function xOf(t, w) { return 10 + (w - 20) * (D.ticks === 1 ? 0.5 : (t - 1) / (D.ticks - 1)); }
+
+function drawCurve() {
+  const svg = $("curve");
+  svg.replaceChildren();
+  const [w, h] = [400, 160];
+  const y = (v) => h - 10 - (h - 20) * v;
+  svgLine(svg, viewer.out.certainty.map((c, i) => [xOf(i + 1, w), y(c)]), "#1f5fbf", 2);
+  svgLine(svg, [[10, y(viewer.threshold)], [w - 10, y(viewer.threshold)]], "#888", 1, "4 3");
+  svgLine(svg, [[xOf(viewer.tick, w), 5], [xOf(viewer.tick, w), h - 5]], "#d00", 1);
+  const dot = document.createElementNS(SVG, "circle");
+  dot.setAttribute("cx", String(xOf(viewer.mostCertain, w)));
+  dot.setAttribute("cy", String(y(viewer.out.certainty[viewer.mostCertain - 1])));
+  dot.setAttribute("r", "4");
+  dot.setAttribute("fill", "#1f5fbf");
+  dot.id = "most-certain";
+  svg.append(dot);
+}
+
+function drawTraces() {
+  const svg = $("traces");
+  svg.replaceChildren();
+  const post = viewer.out.post_activations;
+  if (!post) return;
+  const d = post.length / D.ticks;
+  const shown = Math.min(8, d);
+  const colours = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f"];
+  for (let n = 0; n < shown; n++) {
+    const neuron = Math.floor(n * d / shown);
+    const values = [];
+    for (let t = 0; t < D.ticks; t++) values.push(post[t * d + neuron]);
+    const lo = Math.min(...values), hi = Math.max(...values), band = 140 / shown;
+    svgLine(svg, values.map((v, t) => [xOf(t + 1, 400),
+      10 + band * n + band * 0.9 * (hi > lo ? (hi - v) / (hi - lo) : 0.5)]), colours[n], 1.2);
+  }
+  svgLine(svg, [[xOf(viewer.tick, 400), 5], [xOf(viewer.tick, 400), 155]], "#d00", 1);
+}
+
+function drawSync() {
+  const svg = $("sync");
+  svg.replaceChildren();
+  const sync = viewer.out.sync_out;
+  if (!sync) return;
+  const p = sync.length / D.ticks;
+  const shown = Math.min(48, p);
+  const row = sync.slice((viewer.tick - 1) * p, (viewer.tick - 1) * p + shown);
+  const top = Math.max(1e-6, ...row.map(Math.abs));
+  const width = 380 / shown;
+  row.forEach((v, i) => {
+    const bar = document.createElementNS(SVG, "rect");
+    const height = 50 * Math.abs(v) / top;
+    bar.setAttribute("x", String(10 + i * width));
+    bar.setAttribute("y", String(v >= 0 ? 60 - height : 60));
+    bar.setAttribute("width", String(Math.max(1, width - 1)));
+    bar.setAttribute("height", String(height));
+    bar.setAttribute("fill", v >= 0 ? "#2ca02c" : "#d62728");
+    svg.append(bar);
+  });
+}
+
+viewer.setTick = setTick;
+viewer.setThreshold = setThreshold;
+viewer.select = select;
+viewer.flip = flip;
+viewer.think = () => think(null);
+start();

@@ -1,0 +1,70 @@
+"""`ctm viz RUN --html DIR`: the thought viewer for a run's model. The model is exported to
+ONNX with its traces (attention, post-activations, output synchronisation per tick), checked
+against PyTorch, and written with held-out examples into a folder that runs it in the page
+(`ctm.analysis.viewer`). A static page carries PyTorch's outputs instead of the model.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from ..analysis.viewer import onnxruntime_web, write_viewer
+from ..tasks import Task
+from .config import RunConfig
+from .export import WholeThought, attends, export_model, output_names
+
+
+@dataclass
+class Viewer:
+    page: Path
+    max_difference: float | None  # exported model against PyTorch on the first example
+    static: bool
+
+
+def viewer_data(task: Task, model: nn.Module, run: RunConfig, count: int, static: bool
+                ) -> tuple[dict[str, Any], torch.Tensor]:
+    """What the page reads (CTM_DATA), and the first example as a model input."""
+    spec = task.viewer_examples(model.config, count, run.train.seed)
+    if spec is None:
+        raise ValueError(f"the {task.name} task has no thought viewer yet (parity and images "
+                         f"do); `ctm viz RUN` draws its pictures")
+    if model.config.architecture != "ctm":
+        raise ValueError(f"the thought viewer shows a CTM's ticks; this is a "
+                         f"{model.config.architecture} baseline")
+    first = torch.tensor(spec["examples"][0]["input"], dtype=torch.float32).unsqueeze(0)
+    ticks = task.ticks_for(first, model.config)
+    attention = attends(model)
+    data = {**spec, "title": f"{run.task}: a CTM thinking for {ticks} ticks",
+            "task": run.task, "ticks": ticks, "input_shape": list(first.shape[1:]),
+            "heads": model.config.heads if attention else 0,
+            "outputs": output_names(model, attention, trace=True), "static": static}
+    if static:
+        wrapper = WholeThought(model, ticks, attention, trace=True).eval()
+        for example in data["examples"]:
+            x = torch.tensor(example["input"], dtype=torch.float32).unsqueeze(0)
+            with torch.no_grad():
+                values = wrapper(x)
+            example["outputs"] = {name: v.flatten().tolist()
+                                  for name, v in zip(data["outputs"], values, strict=True)}
+    return data, first
+
+
+def write_thought_viewer(run: RunConfig, model: nn.Module, task: Task, out_dir: str | Path,
+                         count: int = 8, static: bool = False,
+                         ort_dir: str | Path | None = None) -> Viewer:
+    model = model.float().eval()
+    data, first = viewer_data(task, model, run, count, static)
+    if static:
+        return Viewer(write_viewer(out_dir, data, None, None), None, True)
+    runtime = onnxruntime_web(ort_dir)
+    with tempfile.TemporaryDirectory(prefix="ctm-viewer-") as work:
+        exported = export_model(model, task, work, "onnx", ticks=data["ticks"],
+                                attention=bool(data["heads"]), x=first, trace=True)
+        page = write_viewer(out_dir, data, exported.files[0], runtime)
+    return Viewer(page, exported.max_difference, False)

@@ -1,0 +1,238 @@
+"""The thought viewer in a real browser: Debian's Chromium driven by Playwright, headless.
+
+Each page is written by `ctm viz RUN --html`, loaded with every network request refused (from
+the file system, and from a local web server), and read back: the prediction and certainty the
+page draws at a tick must be PyTorch's for the same input, after stepping the slider, after
+flipping a bit and after drawing on a digit. Chromium and onnxruntime-web (fetched once with
+npm into .cache/) are set up by scripts/setup.sh; under CI a missing one fails these tests.
+"""
+
+from __future__ import annotations
+
+import functools
+import http.server
+import os
+import shutil
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import torch
+
+from ctm.cli import main as cli
+from ctm.losses import grouped_logits
+from ctm.run import load_run
+from ctm.run.config import RunConfig
+from ctm.train import Trainer
+
+ROOT = Path(__file__).resolve().parents[1]
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+        "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"]
+SMALL = {"d_model": 32, "d_input": 16, "heads": 2, "n_sync_out": 16, "n_sync_action": 8,
+         "ticks": 6, "memory_length": 3}
+
+
+def browser_missing() -> str | None:
+    try:
+        import playwright  # noqa: F401
+    except ImportError:
+        return "the playwright package is not installed (scripts/setup.sh installs it)"
+    if not Path(CHROMIUM).is_file():
+        return "Chromium is not installed (apt-get install chromium; scripts/setup.sh)"
+    return None
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[object]:
+    problem = browser_missing()
+    if problem:
+        if os.environ.get("CI") == "true":
+            pytest.fail(problem)
+        pytest.skip(problem)
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        chromium = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture(scope="module", autouse=True)
+def runtime_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """onnxruntime-web is fetched once into the checkout's .cache/ (setup.sh does it first)."""
+    previous = os.environ.get("CTM_CACHE")
+    os.environ["CTM_CACHE"] = str(ROOT / ".cache")
+    yield
+    if previous is None:
+        os.environ.pop("CTM_CACHE", None)
+    else:
+        os.environ["CTM_CACHE"] = previous
+
+
+def train(tmp_path: Path, task: str, options: dict, steps: int = 30) -> Path:
+    run = RunConfig.create(task, options, SMALL, {"steps": steps, "eval_every": steps,
+                                                  "batch_size": 16, "threads": 1, "lr": 3e-3})
+    Trainer(run, tmp_path / task, progress=False).fit()
+    return tmp_path / task
+
+
+def open_page(browser: object, url: str, allowed: str = "file://") -> object:
+    """A page that may load only `allowed` URLs: every other request is refused."""
+    page = browser.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.route("**/*", lambda route: route.continue_() if route.request.url.startswith(allowed)
+               else route.abort())
+    page.goto(url)
+    page.wait_for_function("window.ctmViewer && (ctmViewer.ready || ctmViewer.error)",
+                           timeout=120_000)
+    assert page.evaluate("ctmViewer.error") is None
+    assert not errors, errors
+    return page
+
+
+def parity_expected(model: torch.nn.Module, bits: list[float], tick: int) -> tuple[str, float]:
+    with torch.no_grad():
+        out = model(torch.tensor([bits]))
+    picks = grouped_logits(out.logits, model.config.out_groups_shape)[0, tick - 1].argmax(-1)
+    return "".join(str(int(p)) for p in picks), float(out.certainty[0, tick - 1])
+
+
+@pytest.fixture(scope="module")
+def parity_page(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    tmp = tmp_path_factory.mktemp("parity")
+    run = train(tmp, "parity", {"length": 8, "eval_size": 16})
+    assert cli(["viz", str(run), "--html", str(tmp / "page"), "--count", "4"]) == 0
+    return run, tmp / "page"
+
+
+def test_the_page_runs_the_model_offline_and_draws_what_pytorch_computes(
+        browser: object, parity_page: tuple[Path, Path], tmp_path: Path) -> None:
+    run, page_dir = parity_page
+    _, model = load_run(run)
+    page = open_page(browser, (page_dir / "index.html").as_uri())
+    bits = page.evaluate("ctmViewer.input")
+    for tick in (1, 3, 6):
+        page.locator("#tick").fill(str(tick))  # the slider, as a user moves it
+        prediction, certainty = parity_expected(model, bits, tick)
+        assert page.inner_text("#tick-label") == f"{tick} of 6"
+        assert page.inner_text("#prediction") == prediction
+        assert page.evaluate("ctmViewer.certainty") == pytest.approx(certainty, abs=1e-5)
+        assert page.inner_text("#certainty") == f"{certainty:.4f}"
+    page.screenshot(path=str(tmp_path / "parity.png"), full_page=True)
+    assert (tmp_path / "parity.png").stat().st_size > 10_000
+
+    # flip a bit: the page thinks again, and answers as PyTorch does on the new input
+    page.click(".bit[data-index='2']")
+    page.wait_for_function("ctmViewer.runs >= 2")
+    bits[2] = -bits[2]
+    assert page.evaluate("ctmViewer.input") == bits
+    prediction, certainty = parity_expected(model, bits, 6)
+    assert page.inner_text("#prediction") == prediction
+    assert page.evaluate("ctmViewer.certainty") == pytest.approx(certainty, abs=1e-5)
+
+
+def test_the_early_exit_control_marks_the_first_tick_past_the_threshold(
+        browser: object, parity_page: tuple[Path, Path]) -> None:
+    run, page_dir = parity_page
+    _, model = load_run(run)
+    page = open_page(browser, (page_dir / "index.html").as_uri())
+    bits = page.evaluate("ctmViewer.input")
+    with torch.no_grad():
+        certainty = model(torch.tensor([bits])).certainty[0]
+    threshold = round(float(certainty.median()), 2)
+    page.locator("#threshold").fill(str(threshold))
+    reached = (certainty >= threshold).nonzero()
+    expected = int(reached[0]) + 1 if len(reached) else None
+    assert page.evaluate("ctmViewer.exitTick") == expected
+    text = page.inner_text("#exit")
+    assert (f"stops at tick {expected} of 6" in text) if expected else ("never reaches" in text)
+
+
+def test_the_page_served_over_http_works_too(browser: object,
+                                             parity_page: tuple[Path, Path]) -> None:
+    _, page_dir = parity_page
+    class Quiet(http.server.SimpleHTTPRequestHandler):
+        def log_message(self, *args: object) -> None:
+            pass
+
+    handler = functools.partial(Quiet, directory=str(page_dir))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        origin = f"http://127.0.0.1:{server.server_address[1]}/"
+        page = open_page(browser, origin + "index.html", allowed=origin)
+        latency = page.evaluate("ctmViewer.lastRunMs")
+        print(f"parity page over http: one thought of 6 ticks in {latency:.1f} ms")
+        assert latency > 0
+    finally:
+        server.shutdown()
+
+
+def test_a_digit_drawn_in_the_page_is_read_as_pytorch_reads_it(browser: object,
+                                                                tmp_path: Path) -> None:
+    run = train(tmp_path, "images", {}, steps=20)
+    assert cli(["viz", str(run), "--html", str(tmp_path / "page"), "--count", "3"]) == 0
+    _, model = load_run(run)
+    page = open_page(browser, (tmp_path / "page" / "index.html").as_uri())
+    names = page.evaluate("CTM_DATA.class_names")
+
+    def expected(pixels: list[float], tick: int) -> tuple[str, float]:
+        with torch.no_grad():
+            out = model(torch.tensor(pixels).view(1, 1, 8, 8))
+        return names[int(out.logits[0, tick - 1].argmax())], float(out.certainty[0, tick - 1])
+
+    page.locator("#tick").fill("4")
+    prediction, certainty = expected(page.evaluate("ctmViewer.input"), 4)
+    assert page.inner_text("#prediction") == prediction
+    assert page.evaluate("ctmViewer.certainty") == pytest.approx(certainty, abs=1e-5)
+    # draw a stroke down the middle of the input canvas
+    canvas = page.locator("#input canvas").first
+    box = canvas.bounding_box()
+    page.mouse.move(box["x"] + box["width"] * 0.5, box["y"] + 2)
+    page.mouse.down()
+    page.mouse.move(box["x"] + box["width"] * 0.5, box["y"] + box["height"] - 2, steps=12)
+    page.mouse.up()
+    page.wait_for_function("ctmViewer.runs >= 2")
+    drawn = page.evaluate("ctmViewer.input")
+    assert sum(v == 1 for v in drawn) > sum(v == 1 for v in page.evaluate(
+        "CTM_DATA.examples[0].input.flat(Infinity)"))
+    prediction, certainty = expected(drawn, 4)
+    assert page.inner_text("#prediction") == prediction
+    assert page.evaluate("ctmViewer.certainty") == pytest.approx(certainty, abs=1e-5)
+    page.screenshot(path=str(tmp_path / "digits.png"), full_page=True)
+
+
+def test_a_static_page_replays_pytorchs_outputs_without_a_model(browser: object,
+                                                                parity_page: tuple[Path, Path],
+                                                                tmp_path: Path) -> None:
+    run, _ = parity_page
+    assert cli(["viz", str(run), "--html", str(tmp_path / "static"), "--static",
+                "--count", "2"]) == 0
+    assert (tmp_path / "static" / "model.js").stat().st_size < 200  # no model inside
+    _, model = load_run(run)
+    page = open_page(browser, (tmp_path / "static" / "index.html").as_uri())
+    page.locator("#tick").fill("5")
+    prediction, certainty = parity_expected(model, page.evaluate("ctmViewer.input"), 5)
+    assert page.inner_text("#prediction") == prediction
+    assert page.evaluate("ctmViewer.certainty") == pytest.approx(certainty, abs=1e-6)
+    assert page.locator(".bit").first.is_visible()
+
+
+def test_viewer_mistakes_are_one_line(parity_page: tuple[Path, Path], tmp_path: Path,
+                                      capsys: pytest.CaptureFixture[str]) -> None:
+    run, _ = parity_page
+    assert cli(["viz", str(run), "--static"]) == 2
+    assert "add --html DIR" in capsys.readouterr().err
+    sort = RunConfig.create("sort", {"length": 4, "eval_size": 8},
+                            {"d_model": 16, "ticks": 6}, {"steps": 1, "eval_every": 1,
+                                                          "batch_size": 4})
+    Trainer(sort, tmp_path / "sort", progress=False).fit()
+    assert cli(["viz", str(tmp_path / "sort"), "--html", str(tmp_path / "x")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "no thought viewer yet" in err[0]
+    assert cli(["viz", str(run), "--html", str(tmp_path / "y"), "--ort-dir",
+                str(tmp_path)]) == 2
+    assert "does not hold onnxruntime-web" in capsys.readouterr().err
