@@ -236,3 +236,80 @@ def test_viewer_mistakes_are_one_line(parity_page: tuple[Path, Path], tmp_path: 
     assert cli(["viz", str(run), "--html", str(tmp_path / "y"), "--ort-dir",
                 str(tmp_path)]) == 2
     assert "does not hold onnxruntime-web" in capsys.readouterr().err
+
+
+def maze_expected(model: torch.nn.Module, maze: dict, tick: int) -> tuple[list[int], bool]:
+    """PyTorch's moves at `tick` for the maze the page shows, and whether they solve it."""
+    import numpy as np
+
+    from ctm.tasks.maze import image_tensor
+    from ctm.tasks.maze_data import Maze, follow, render
+
+    built = Maze(np.array(maze["open"], dtype=bool), tuple(maze["start"]), tuple(maze["goal"]))
+    with torch.no_grad():
+        out = model(image_tensor(render(built)).unsqueeze(0))
+    moves = grouped_logits(out.logits, model.config.out_groups_shape)[0, tick - 1].argmax(-1)
+    return moves.tolist(), follow(built, moves.tolist())[0]
+
+
+@pytest.fixture(scope="module")
+def maze_page(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    page = tmp_path_factory.mktemp("maze") / "page"
+    assert cli(["viz", "bundled:maze15", "--html", str(page), "--count", "4"]) == 0
+    return page
+
+
+def test_the_bundled_maze_model_thinks_in_the_page_and_rethinks_an_edited_maze(
+        browser: object, maze_page: Path, tmp_path: Path) -> None:
+    _, model = load_run("bundled:maze15")
+    page = open_page(browser, (maze_page / "index.html").as_uri())
+    page.set_viewport_size({"width": 1280, "height": 1000})
+    for tick in (1, 15, 30):
+        page.locator("#tick").fill(str(tick))
+        moves, solved = maze_expected(model, page.evaluate("ctmViewer.maze"), tick)
+        assert page.evaluate("ctmViewer.moves") == moves
+        assert page.evaluate("ctmViewer.solved") == solved
+    before = page.evaluate("ctmViewer.moves")
+
+    # click the first cell the route enters: it becomes a wall, and the model thinks again
+    route = page.evaluate("ctmViewer.route")
+    y, x = route[1] if len(route) > 1 else (1, 1)
+    canvas = page.locator("#maze")
+    box = canvas.bounding_box()
+    size = len(page.evaluate("ctmViewer.maze.open"))
+    page.mouse.click(box["x"] + (x + 0.5) * box["width"] / size,
+                     box["y"] + (y + 0.5) * box["height"] / size)
+    page.wait_for_function("ctmViewer.runs >= 2")
+    maze = page.evaluate("ctmViewer.maze")
+    assert maze["open"][y][x] is False
+    moves, solved = maze_expected(model, maze, 30)
+    assert page.evaluate("ctmViewer.moves") == moves != before
+    assert page.evaluate("ctmViewer.solved") == solved
+
+    # drag the goal onto another open cell
+    goal = maze["goal"]
+    target = next((r, c) for r in range(size) for c in range(size)
+                  if maze["open"][r][c] and [r, c] not in (maze["start"], goal))
+    cell = box["width"] / size
+    page.mouse.move(box["x"] + (goal[1] + 0.5) * cell, box["y"] + (goal[0] + 0.5) * cell)
+    page.mouse.down()
+    page.mouse.move(box["x"] + (target[1] + 0.5) * cell, box["y"] + (target[0] + 0.5) * cell,
+                    steps=5)
+    page.mouse.up()
+    page.wait_for_function("ctmViewer.runs >= 3")
+    maze = page.evaluate("ctmViewer.maze")
+    assert maze["goal"] == list(target)
+    moves, solved = maze_expected(model, maze, 30)
+    assert page.evaluate("ctmViewer.moves") == moves
+    assert page.evaluate("ctmViewer.solved") == solved
+
+    # per-tick latency: five more thoughts of the same maze
+    times = []
+    for k in range(5):
+        page.evaluate("ctmViewer.think()")
+        page.wait_for_function(f"ctmViewer.runs >= {4 + k}")
+        times.append(page.evaluate("ctmViewer.lastRunMs"))
+    times.sort()
+    print(f"bundled maze15 in the page: median {times[2]:.1f} ms per thought of 30 ticks, "
+          f"{times[2] / 30:.2f} ms per tick")
+    page.screenshot(path=str(tmp_path / "maze.png"), full_page=True)

@@ -42,6 +42,7 @@ from .maze_data import (
 )
 
 IMAGE_SUFFIXES = (".png", ".bmp", ".gif", ".jpg", ".jpeg")
+MOVE_NAMES = ("U", "D", "L", "R", "W")  # up, down, left, right, wait: maze_data's move order
 EVAL_STREAM = 104_729
 
 
@@ -225,6 +226,24 @@ class MazeTask(Task):
                          for i in range(0, len(mazes), batch_size))
             results[f"solve_rate_reapplied_{size}"] = solved / len(mazes)
         return results
+
+    def viewer_examples(self, config: CTMConfig, count: int, seed: int) -> dict[str, Any]:
+        """Held-out generated mazes (the first of `evaluate`'s), editable in the page: the
+        page rebuilds the image from `maze` (open cells, start, goal) as `image_tensor` does."""
+        from ..analysis.figures import token_grid
+
+        rng = random.Random(eval_seed(seed, EVAL_STREAM))
+        examples = self._generated(count, rng, held_out=True)
+        size = self.options.size
+        return {"kind": "maze", "tokens": list(token_grid(config.backbone, size, size)),
+                "groups": [self.options.route_length, len(MOVE_NAMES)],
+                "class_names": list(MOVE_NAMES),
+                "examples": [{"input": image_tensor(render(maze)).tolist(),
+                              "label": route_targets(route, self.options.route_length).tolist(),
+                              "title": f"held-out maze {k} (route of {len(route)} moves)",
+                              "maze": {"open": maze.open.tolist(), "start": list(maze.start),
+                                       "goal": list(maze.goal)}}
+                             for k, (maze, route) in enumerate(examples)]}
 
     def visualise(self, model: torch.nn.Module, out_dir: Path, count: int, seed: int
                   ) -> list[Path]:

@@ -40,7 +40,8 @@ async function start() {
     $("play").addEventListener("click", togglePlay);
     $("edit-help").textContent = D.static ? "static page: precomputed examples only"
       : D.kind === "bits" ? "click a bit to flip it; the model thinks again"
-      : D.kind === "image" ? "draw on the image (drag); the model thinks again on release" : "";
+      : D.kind === "image" ? "draw on the image (drag); the model thinks again on release"
+      : D.kind === "maze" ? "click a cell to add or remove a wall; drag the start (red) or goal (green)" : "";
     await select(0);
     $("status").textContent = D.static ? "static page: outputs precomputed by PyTorch"
       : "running in this page with onnxruntime-web (WebAssembly)";
@@ -53,8 +54,62 @@ async function start() {
 
 async function select(index) {
   viewer.example = index;
-  viewer.input = D.examples[index].input.flat(Infinity);
+  if (D.kind === "maze") {
+    viewer.maze = JSON.parse(JSON.stringify(D.examples[index].maze));
+    viewer.input = mazeInput();
+  } else {
+    viewer.input = D.examples[index].input.flat(Infinity);
+  }
   await think(D.examples[index].outputs);
+}
+
+// --- mazes: the image is rebuilt from the maze as ctm.tasks.maze.image_tensor builds it --------
+
+const MOVES = [[-1, 0], [1, 0], [0, -1], [0, 1], [0, 0]];  // U D L R W
+
+function mazeInput() {
+  const [, height, width] = D.input_shape;
+  const m = viewer.maze;
+  const input = new Array(3 * height * width);
+  for (let y = 0; y < height; y++) for (let x = 0; x < width; x++) {
+    let rgb = m.open[y][x] ? [1, 1, 1] : [-1, -1, -1];
+    if (y === m.start[0] && x === m.start[1]) rgb = [1, -1, -1];
+    else if (y === m.goal[0] && x === m.goal[1]) rgb = [-1, 1, -1];
+    for (let c = 0; c < 3; c++) input[c * height * width + y * width + x] = rgb[c];
+  }
+  return input;
+}
+
+// Walk the moves from the start as ctm.tasks.maze_data.follow does.
+function follow(moves) {
+  const m = viewer.maze;
+  const [height, width] = [m.open.length, m.open[0].length];
+  let at = m.start.slice();
+  const path = [at.slice()];
+  for (let k = 0; k < moves.length; k++) {
+    if (at[0] === m.goal[0] && at[1] === m.goal[1]) return { solved: true, path, used: k };
+    const next = [at[0] + MOVES[moves[k]][0], at[1] + MOVES[moves[k]][1]];
+    if (next[0] < 0 || next[1] < 0 || next[0] >= height || next[1] >= width || !m.open[next[0]][next[1]])
+      return { solved: false, path, used: k, blocked: next };
+    at = next;
+    path.push(at.slice());
+  }
+  return { solved: at[0] === m.goal[0] && at[1] === m.goal[1], path, used: moves.length };
+}
+
+async function editMaze(y, x, what) {
+  const m = viewer.maze;
+  const isStart = y === m.start[0] && x === m.start[1];
+  const isGoal = y === m.goal[0] && x === m.goal[1];
+  if (what === "wall") {
+    if (isStart || isGoal) return;
+    m.open[y][x] = !m.open[y][x];
+  } else {
+    if (!m.open[y][x] || isStart || isGoal) return;  // an endpoint goes on an open cell
+    m[what] = [y, x];
+  }
+  viewer.input = mazeInput();
+  await think(null);
 }
 
 // Run the model on viewer.input (or take precomputed outputs), then draw.
@@ -99,6 +154,11 @@ function exitTick() {
 
 function describe(picks) {
   if (D.kind === "bits") return picks.map((p) => (p ? "1" : "0")).join("");
+  if (D.kind === "maze") {
+    const walk = follow(picks);
+    const moves = picks.slice(0, walk.used).map((p) => D.class_names[p]).join("");
+    return `${walk.solved ? "reaches the goal" : "does not reach the goal"} in ${walk.used} moves: ${moves}`;
+  }
   return picks.map((p) => D.class_names[p] ?? String(p)).join(" ");
 }
 
@@ -107,7 +167,13 @@ function setTick(t) {
   $("tick").value = String(t);
   $("tick-label").textContent = `${t} of ${D.ticks}`;
   const picks = predictionAt(t);
+  viewer.moves = picks;
   viewer.prediction = describe(picks);
+  if (D.kind === "maze") {
+    const walk = follow(picks);
+    viewer.solved = walk.solved;
+    viewer.route = walk.path;
+  }
   viewer.certainty = viewer.out.certainty[t - 1];
   $("prediction").textContent = viewer.prediction;
   $("certainty").textContent = viewer.certainty.toFixed(4);
@@ -187,6 +253,10 @@ function drawInput(picks) {
     void label; void edited;
     return;
   }
+  if (D.kind === "maze") {
+    drawMaze(box, attention);
+    return;
+  }
   if (D.kind === "image") {
     const [channels, height, width] = D.input_shape;
     const scale = Math.max(1, Math.floor(160 / Math.max(height, width)));
@@ -217,6 +287,76 @@ function drawInput(picks) {
       box.append(canvas);
     });
   }
+}
+
+function drawMaze(box, attention) {
+  const m = viewer.maze;
+  const [height, width] = [m.open.length, m.open[0].length];
+  const scale = Math.max(4, Math.floor(300 / Math.max(height, width)));
+  const canvas = document.createElement("canvas");
+  canvas.id = "maze";
+  canvas.width = width * scale; canvas.height = height * scale;
+  const ctx = canvas.getContext("2d");
+  for (let y = 0; y < height; y++) for (let x = 0; x < width; x++) {
+    ctx.fillStyle = m.open[y][x] ? "#fff" : "#111";
+    ctx.fillRect(x * scale, y * scale, scale, scale);
+  }
+  ctx.fillStyle = "rgba(60, 120, 255, 0.45)";
+  viewer.route.forEach(([y, x]) => ctx.fillRect(x * scale, y * scale, scale, scale));
+  ctx.strokeStyle = "#1f5fbf"; ctx.lineWidth = Math.max(2, scale / 5);
+  ctx.beginPath();
+  viewer.route.forEach(([y, x], k) => {
+    const [cx, cy] = [(x + 0.5) * scale, (y + 0.5) * scale];
+    if (k === 0) ctx.moveTo(cx, cy); else ctx.lineTo(cx, cy);
+  });
+  ctx.stroke();
+  const walk = follow(viewer.moves);
+  if (walk.blocked) {  // where the route runs into a wall
+    ctx.strokeStyle = "#d00"; ctx.lineWidth = 2;
+    const [y, x] = walk.blocked;
+    ctx.strokeRect(x * scale + 2, y * scale + 2, scale - 4, scale - 4);
+  }
+  ctx.fillStyle = "#e00"; ctx.fillRect(m.start[1] * scale, m.start[0] * scale, scale, scale);
+  ctx.fillStyle = "#0b0"; ctx.fillRect(m.goal[1] * scale, m.goal[0] * scale, scale, scale);
+  if (!D.static) {
+    let dragging = null;
+    const cell = (event) => {
+      const rect = canvas.getBoundingClientRect();
+      return [Math.floor((event.clientY - rect.top) / rect.height * height),
+              Math.floor((event.clientX - rect.left) / rect.width * width)];
+    };
+    canvas.addEventListener("pointerdown", (event) => {
+      const [y, x] = cell(event);
+      dragging = y === m.start[0] && x === m.start[1] ? "start"
+        : y === m.goal[0] && x === m.goal[1] ? "goal" : null;
+      if (!dragging) editMaze(y, x, "wall");
+    });
+    canvas.addEventListener("pointerup", (event) => {
+      if (!dragging) return;
+      const [y, x] = cell(event);
+      const what = dragging;
+      dragging = null;
+      editMaze(y, x, what);
+    });
+  }
+  const heads = document.createElement("div");
+  (attention || []).forEach((weights, h) => {
+    const small = document.createElement("canvas");
+    const s = Math.max(2, Math.floor(scale / 2));
+    small.width = width * s; small.height = height * s;
+    small.title = `head ${h + 1}`;
+    const c = small.getContext("2d");
+    const top = Math.max(...weights);
+    for (let y = 0; y < height; y++) for (let x = 0; x < width; x++) {
+      c.fillStyle = m.open[y][x] ? "#fff" : "#333";
+      c.fillRect(x * s, y * s, s, s);
+      const ty = Math.floor(y * D.tokens[0] / height), tx = Math.floor(x * D.tokens[1] / width);
+      c.fillStyle = heat(weights[ty * D.tokens[1] + tx] / top);
+      c.fillRect(x * s, y * s, s, s);
+    }
+    heads.append(small);
+  });
+  box.append(canvas, document.createElement("br"), "attention of each head:", heads);
 }
 
 async function flip(i) {
@@ -315,5 +455,6 @@ viewer.setTick = setTick;
 viewer.setThreshold = setThreshold;
 viewer.select = select;
 viewer.flip = flip;
+viewer.editMaze = editMaze;
 viewer.think = () => think(null);
 start();
