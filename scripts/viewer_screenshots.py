@@ -1,0 +1,63 @@
+"""Screenshots of the thought viewer for the docs: the bundled maze model, and a digits model
+trained here for a few hundred steps.
+
+    python scripts/viewer_screenshots.py WORK_DIR [--images docs/images]
+
+Needs Debian's Chromium and Playwright (scripts/setup.sh installs Playwright; apt-get install
+chromium). Pages load from the file system with every network request refused.
+"""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+from pathlib import Path
+
+from playwright.sync_api import sync_playwright
+
+ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+        "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"]
+
+
+def ctm(*args: str) -> None:
+    subprocess.run([sys.executable, "-m", "ctm", *args], check=True)
+
+
+def shoot(browser: object, page_dir: Path, tick: int, target: Path) -> float:
+    page = browser.new_page(viewport={"width": 1280, "height": 1000})
+    page.route("**/*", lambda r: r.continue_() if r.request.url.startswith("file:")
+               else r.abort())
+    page.goto((page_dir / "index.html").as_uri())
+    page.wait_for_function("window.ctmViewer && (ctmViewer.ready || ctmViewer.error)",
+                           timeout=120_000)
+    page.locator("#tick").fill(str(tick))
+    page.screenshot(path=str(target), full_page=True)
+    milliseconds = page.evaluate("ctmViewer.lastRunMs")
+    page.close()
+    print(f"wrote {target} (one thought: {milliseconds:.1f} ms)")
+    return milliseconds
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("work", type=Path, help="folder for the pages and the digits run")
+    parser.add_argument("--images", type=Path, default=Path("docs/images"))
+    parser.add_argument("--chromium", default="/usr/bin/chromium")
+    args = parser.parse_args()
+    args.images.mkdir(parents=True, exist_ok=True)
+    ctm("viz", "bundled:maze15", "--html", str(args.work / "maze-page"), "--count", "8")
+    run = args.work / "digits-run"
+    if not (run / "model").is_dir():
+        ctm("train", "images", "--steps", "400", "--threads", "2", "--no-progress",
+            "--out", str(run))
+    ctm("viz", str(run), "--html", str(args.work / "digits-page"))
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=args.chromium, args=ARGS)
+        shoot(browser, args.work / "maze-page", 30, args.images / "viewer-maze.png")
+        shoot(browser, args.work / "digits-page", 10, args.images / "viewer-digits.png")
+        browser.close()
+
+
+if __name__ == "__main__":
+    main()
