@@ -506,6 +506,10 @@ CASES: list[Case] = [
     Case("viz", "ticks that are not numbers", ("viz", "{ws}/run", "--ticks", "a"),
          "expected comma-separated integers"),
     Case("viz", "a path that does not exist", ("viz", "{ws}/nowhere"), "not found"),
+    Case("viz", "--static without --html", ("viz", "{ws}/run", "--static"), "add --html DIR"),
+    Case("viz", "an onnxruntime-web folder without the runtime",
+         ("viz", "{ws}/run", "--html", "{ws}/page", "--ort-dir", "{ws}"),
+         "does not hold onnxruntime-web"),
     # --- convert-original ------------------------------------------------------------------------
     Case("convert", "weights that do not exist", ("convert-original", "{ws}/w.pt",
                                                   "{ws}/c.json", "{ws}/out"), "w.pt not found"),
