@@ -181,7 +181,7 @@ def test_a_digit_drawn_in_the_page_is_read_as_pytorch_reads_it(browser: object,
 
     def expected(pixels: list[float], tick: int) -> tuple[str, float]:
         with torch.no_grad():
-            out = model(torch.tensor(pixels).view(1, 1, 8, 8))
+            out = model(torch.tensor(pixels, dtype=torch.float32).view(1, 1, 8, 8))
         return names[int(out.logits[0, tick - 1].argmax())], float(out.certainty[0, tick - 1])
 
     page.locator("#tick").fill("4")
@@ -203,6 +203,12 @@ def test_a_digit_drawn_in_the_page_is_read_as_pytorch_reads_it(browser: object,
     assert page.inner_text("#prediction") == prediction
     assert page.evaluate("ctmViewer.certainty") == pytest.approx(certainty, abs=1e-5)
     page.screenshot(path=str(tmp_path / "digits.png"), full_page=True)
+    # clear the image: a blank input, thought about as PyTorch does
+    page.click("#clear")
+    page.wait_for_function("ctmViewer.runs >= 3")
+    assert set(page.evaluate("ctmViewer.input")) == {-1}
+    prediction, certainty = expected(page.evaluate("ctmViewer.input"), 4)
+    assert page.inner_text("#prediction") == prediction
 
 
 def test_a_static_page_replays_pytorchs_outputs_without_a_model(browser: object,
@@ -219,6 +225,7 @@ def test_a_static_page_replays_pytorchs_outputs_without_a_model(browser: object,
     assert page.inner_text("#prediction") == prediction
     assert page.evaluate("ctmViewer.certainty") == pytest.approx(certainty, abs=1e-6)
     assert page.locator(".bit").first.is_visible()
+    assert page.locator(".bit.head").count() == 2 * 8  # each head's attention over 8 bits
 
 
 def test_viewer_mistakes_are_one_line(parity_page: tuple[Path, Path], tmp_path: Path,

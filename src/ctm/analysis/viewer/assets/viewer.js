@@ -249,7 +249,20 @@ function drawInput(picks) {
       out.append(cell);
     });
     viewer.correct = picks.map((p, i) => p === viewer.input.slice(0, i + 1).filter((v) => v < 0).length % 2);
-    box.append("input (shaded: attention, mean over heads)", row, "output per position (green: right)", out);
+    box.append("input (shaded: attention, mean over heads)", row);
+    (attention || []).forEach((weights, h) => {
+      const head = document.createElement("div");
+      head.className = "bits";
+      const most = Math.max(...weights);
+      weights.forEach((w) => {
+        const cell = document.createElement("div");
+        cell.className = "bit head";
+        cell.style.background = heat(w / most);
+        head.append(cell);
+      });
+      box.append(`head ${h + 1}`, head);
+    });
+    box.append("output per position (green: right)", out);
     void label; void edited;
     return;
   }
@@ -286,6 +299,14 @@ function drawInput(picks) {
       if (h === 0 && !D.static) enableDrawing(canvas, scale, width, height, channels);
       box.append(canvas);
     });
+    if (!D.static) {
+      const clear = document.createElement("button");
+      clear.type = "button";
+      clear.id = "clear";
+      clear.textContent = "clear (draw your own)";
+      clear.addEventListener("click", async () => { viewer.input = viewer.input.map(() => -1); await think(null); });
+      box.append(document.createElement("br"), clear);
+    }
   }
 }
 
