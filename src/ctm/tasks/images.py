@@ -129,7 +129,6 @@ class ImagesTask(Task):
     def meter(self, config: CTMConfig) -> ClassMeter:
         return ClassMeter(config)
 
-    @torch.no_grad()
     def viewer_examples(self, config: CTMConfig, count: int, seed: int) -> dict[str, Any]:
         from ..analysis.figures import token_grid
 
@@ -143,6 +142,7 @@ class ImagesTask(Task):
                               "title": f"held-out image #{i}: {test.classes[test.labels[i]]}"}
                              for k, i in enumerate(indices)]}
 
+    @torch.no_grad()
     def visualise(self, model: torch.nn.Module, out_dir: Path, count: int, seed: int
                   ) -> list[Path]:
         """Attention GIFs, certainty and neuron traces for `count` held-out images; stopping
