@@ -112,6 +112,8 @@ def test_the_page_runs_the_model_offline_and_draws_what_pytorch_computes(
         browser: object, parity_page: tuple[Path, Path], tmp_path: Path) -> None:
     run, page_dir = parity_page
     _, model = load_run(run)
+    assert {"index.html", "viewer.js", "model.js", "model.onnx", "data.js", "ort-wasm.js",
+            "ort.wasm.min.js"} <= {p.name for p in page_dir.iterdir()}
     page = open_page(browser, (page_dir / "index.html").as_uri())
     bits = page.evaluate("ctmViewer.input")
     for tick in (1, 3, 6):

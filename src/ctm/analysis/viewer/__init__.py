@@ -1,12 +1,13 @@
 """The thought viewer: a self-contained folder that shows a CTM thinking, tick by tick, in a
 browser, running the exported model in the page.
 
-The folder holds `index.html`, `viewer.js`, `viewer.css`, onnxruntime-web's WebAssembly runtime
-and the model and examples as scripts (`model.js`, `data.js`): the runtime's glue and binary
-are handed to it from those scripts rather than fetched, so the page works opened from the file
-system as well as from a web server, with no network. onnxruntime-web comes from its npm
-registry package (`npm pack`, once, into a cache), or from a folder the user gives. A static
-page (`static=True`) carries outputs PyTorch computed instead of the model.
+The folder holds `index.html`, `viewer.js`, `viewer.css`, onnxruntime-web's WebAssembly runtime,
+the model and examples as scripts (`model.js`, `data.js`), and the model as `model.onnx` too.
+The runtime's glue and binary are handed to it from those scripts rather than fetched, so the
+page works opened from the file system as well as from a web server, with no network.
+onnxruntime-web comes from its npm registry package (`npm pack`, once, into a cache), or from a
+folder the user gives. A static page (`static=True`) carries outputs PyTorch computed instead of
+the model.
 """
 
 from __future__ import annotations
@@ -105,4 +106,5 @@ def write_viewer(out_dir: str | os.PathLike, data: dict[str, Any], model_onnx: P
         base64.b64encode((runtime / ORT_BINARY).read_bytes()).decode())))
     atomic_write(out_dir / "model.js", _script("CTM_MODEL", json.dumps(
         base64.b64encode(model_onnx.read_bytes()).decode())))
+    atomic_write(out_dir / "model.onnx", model_onnx.read_bytes())  # the same, for other uses
     return out_dir / "index.html"
