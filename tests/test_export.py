@@ -165,3 +165,11 @@ def test_export_mistakes_are_one_line(tmp_path: Path, capsys: pytest.CaptureFixt
         assert len(err) == 1 and message in err[0], (flags, err)
     assert cli(["export", str(tmp_path / "missing"), "--out", str(tmp_path / "x")]) == 2
     assert "not found" in capsys.readouterr().err
+
+
+def test_a_model_without_carried_state_cannot_be_exported_stepping(tmp_path: Path) -> None:
+    model, task = default_model("images")
+    feedforward = build_model(CTMConfig(**{**model.config.to_dict(),
+                                           "architecture": "feedforward"}))
+    with pytest.raises(ValueError, match="carries no state between calls"):
+        export_model(feedforward, task, tmp_path, per_tick=True)

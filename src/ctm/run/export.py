@@ -159,6 +159,9 @@ def export_model(model: nn.Module, task: Task, out_dir: str | os.PathLike, fmt: 
                              f"--per-tick)")
         if attention:
             raise ValueError("--attention goes with whole-thought exports (drop --per-tick)")
+        if not hasattr(model, "initial_state"):
+            raise ValueError(f"a {model.config.architecture} model carries no state between "
+                             f"calls: export the whole thought (drop --per-tick)")
         return _export_stepping(model, x, out_dir, fmt, ticks or (
             model.config.ticks if task.needs_model_for_batches else 1), check)
     n_ticks = ticks or task.ticks_for(x, model.config)
@@ -202,7 +205,11 @@ def _export_stepping(model: nn.Module, x: torch.Tensor, out_dir: Path, fmt: str,
 
 def _write(module: nn.Module, args: tuple[torch.Tensor, ...], target: Path, fmt: str,
            inputs: list[str], outputs: list[str]) -> None:
-    program = torch.export.export(module, args)
+    try:
+        program = torch.export.export(module, args)
+    except Exception as error:  # torch's tracing errors run to pages; the first line says it
+        first = (str(error).strip().splitlines() or [type(error).__name__])[0][:200]
+        raise ValueError(f"torch.export could not trace this model ({first})") from None
     if fmt == "torch-export":
         torch.export.save(program, target)
         return
