@@ -333,7 +333,7 @@ CASES: list[Case] = [
          "run config lacks train", _edit_json("run/config.json", lambda d: d.pop("train"))),
     Case("config files", "--config naming an unknown task",
          ("train", "--config", "{ws}/run/config.json", "--out", "{ws}/x"),
-         "unknown task 'sudoku'", _edit_json("run/config.json", lambda d: d.update(task="sudoku"))),
+         "unknown task 'chess'", _edit_json("run/config.json", lambda d: d.update(task="chess"))),
     Case("config files", "--config of a saved model, not a run",
          ("train", "--config", "{ws}/run/model/config.json", "--out", "{ws}/x"),
          "run config lacks model, options, task, train"),

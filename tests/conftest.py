@@ -9,6 +9,19 @@ THREADS = int(os.environ.get("CTM_TEST_THREADS", "2"))
 torch.set_num_threads(THREADS)
 
 
+@pytest.fixture(scope="session", autouse=True)
+def fresh_cache(tmp_path_factory):
+    """Generated data sets (sudoku puzzles) go to a cache of this test session's own, so no
+    test reads what an earlier version of the code made."""
+    previous = os.environ.get("CTM_CACHE")
+    os.environ["CTM_CACHE"] = str(tmp_path_factory.mktemp("ctm-cache"))
+    yield
+    if previous is None:
+        os.environ.pop("CTM_CACHE", None)
+    else:
+        os.environ["CTM_CACHE"] = previous
+
+
 @pytest.fixture(autouse=True)
 def pinned_threads():
     """Every test starts with the same thread count, whatever an earlier one set (`ctm ...

@@ -26,7 +26,7 @@ def one_line_error(capsys, argv, fragment):
 def test_tasks_lists_every_task(capsys):
     assert main(["tasks"]) == 0
     names = [line.split()[0] for line in capsys.readouterr().out.splitlines()]
-    assert names == ["images", "maze", "parity", "qa", "rl", "sort"]
+    assert names == ["images", "maze", "parity", "qa", "rl", "sort", "sudoku"]
 
 
 def test_train_then_eval_json_and_table(tmp_path, capsys):

@@ -27,9 +27,11 @@ TINY = {
             "eval_size": 8}, {"ticks": 7}),
     "rl": ({"rollout_steps": 16, "chunk": 8, "epochs": 1, "minibatches": 2,
             "eval_episodes": 3}, {"ticks": 2}),
+    "sudoku": ({"size": 4, "train_puzzles": 16, "eval_size": 8}, {"ticks": 3}),
 }
 HEADLINE = {"parity": "sequence_accuracy", "maze": "solve_rate", "images": "accuracy",
-            "sort": "sequence_accuracy", "qa": "answer_accuracy", "rl": "mean_return"}
+            "sort": "sequence_accuracy", "qa": "answer_accuracy", "rl": "mean_return",
+            "sudoku": "grid_accuracy"}
 
 
 def test_every_task_has_a_tiny_setting():
@@ -129,7 +131,7 @@ def test_direct_input_needs_its_size():
 
 VIZ = {"parity": "sequence_0_thinking.png", "maze": "maze_0_thinking.gif",
        "images": "image_0_thinking.gif", "sort": "wait_against_gap.png",
-       "qa": "episode_0.png", "rl": "episode_0.gif"}
+       "qa": "episode_0.png", "rl": "episode_0.gif", "sudoku": "sudoku_0_thinking.png"}
 
 
 @pytest.mark.parametrize("task", sorted(TASKS))

@@ -104,3 +104,19 @@ def write_torch(path: str | os.PathLike, obj: object) -> None:
     buffer = io.BytesIO()
     torch.save(obj, buffer)
     atomic_write(path, buffer.getvalue())
+
+
+def write_npz(path: str | os.PathLike, **arrays: object) -> None:
+    """NumPy arrays into one .npz file, atomically."""
+    import numpy as np
+
+    buffer = io.BytesIO()
+    np.savez(buffer, **arrays)
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    atomic_write(path, buffer.getvalue())
+
+
+def cache_dir() -> Path:
+    """Where ctm keeps what it made or fetched once (generated puzzle sets, onnxruntime-web):
+    $CTM_CACHE, else ~/.cache/ctm."""
+    return Path(os.environ.get("CTM_CACHE") or Path.home() / ".cache" / "ctm")

@@ -9,9 +9,11 @@ from .parity import ParityTask
 from .qa import QATask
 from .rl import RLTask
 from .sort import SortTask
+from .sudoku import SudokuTask
 
 TASKS: dict[str, type[Task]] = {task.name: task for task in (ParityTask, MazeTask, ImagesTask,
-                                                             SortTask, QATask, RLTask)}
+                                                             SortTask, QATask, RLTask,
+                                                             SudokuTask)}
 
 
 def get_task(name: str) -> type[Task]:

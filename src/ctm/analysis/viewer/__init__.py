@@ -23,18 +23,13 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from ...files import atomic_write
+from ...files import atomic_write, cache_dir
 
 ORT_VERSION = "1.30.0"  # onnxruntime-web on the npm registry
 ORT_SCRIPT = "ort.wasm.min.js"  # the WebAssembly-only build, as a classic script
 ORT_GLUE = "ort-wasm-simd-threaded.mjs"
 ORT_BINARY = "ort-wasm-simd-threaded.wasm"
 ASSETS = ("index.html", "viewer.js", "viewer.css")
-
-
-def cache_dir() -> Path:
-    """Where downloaded runtimes are kept: $CTM_CACHE, else ~/.cache/ctm."""
-    return Path(os.environ.get("CTM_CACHE") or Path.home() / ".cache" / "ctm")
 
 
 def onnxruntime_web(folder: str | os.PathLike | None = None) -> Path:

@@ -1,0 +1,103 @@
+"""The sudoku task: tokens, the loss on empty cells, the meter, and the held-out split."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from ctm.model import CTMOutput
+from ctm.tasks.sudoku import SudokuBatch, SudokuMeter, SudokuOptions, SudokuTask, tokens
+from ctm.tasks.sudoku_data import format_line, parse_line, signature
+
+EASY = "53..7....6..195....98....6.8...6...34..8.3..17...2...6.6....28....419..5....8..79"
+
+
+def test_tokens_hold_the_digit_and_the_cells_row_column_and_box() -> None:
+    grid = parse_line("1..." "..2." "...." "...4", size=4)
+    t = tokens(grid[None])
+    assert t.shape == (1, 16, 17)
+    assert t[0, 0, :5].tolist() == [0, 1, 0, 0, 0]  # digit 1
+    assert t[0, 1, :5].tolist() == [1, 0, 0, 0, 0]  # empty
+    cell = 6  # row 1, column 2, box 1 (top right)
+    assert t[0, cell, 5:9].tolist() == [0, 1, 0, 0]
+    assert t[0, cell, 9:13].tolist() == [0, 0, 1, 0]
+    assert t[0, cell, 13:17].tolist() == [0, 1, 0, 0]
+    assert (t.sum(-1) == 4).all()
+
+
+def test_the_loss_looks_only_at_empty_cells() -> None:
+    task = SudokuTask(SudokuOptions(size=4, train_puzzles=4, eval_size=4))
+    batch = task.train_batch(0, 2, 0)
+    config = task.model_defaults()
+    logits = torch.zeros(2, 3, 16 * 4)
+    # perfectly right on every given cell, uniform on the empty ones: the loss is log 4
+    view = logits.view(2, 3, 16, 4)
+    for b in range(2):
+        for cell in range(16):
+            if not batch.empty[b, cell]:
+                view[b, :, cell, batch.targets[b, cell]] = 50.0
+    output = CTMOutput(logits=logits, certainty=torch.rand(2, 3), sync_out=torch.zeros(2, 1))
+    assert task.loss(output, batch, config).loss.item() == pytest.approx(np.log(4), abs=1e-5)
+
+
+def test_the_meter_counts_grids_cells_and_repeated_digits() -> None:
+    solution = parse_line("1234341221434321", size=4)
+    grid = solution.copy()
+    grid[0, :2] = 0  # two empty cells: 1 and 2
+    batch = SudokuBatch(tokens(grid[None]), torch.from_numpy(solution.reshape(1, 16) - 1),
+                        torch.from_numpy(grid.reshape(1, 16) == 0), [0])
+    logits = torch.full((1, 2, 16, 4), -9.0)
+    logits[0, :, torch.arange(16), torch.from_numpy(solution.reshape(16) - 1)] = 9.0
+    logits[0, 0, 0] = torch.tensor([-9.0, 9.0, -9.0, -9.0])  # tick 1: a 2 where the 1 goes
+    certainty = torch.tensor([[0.9, 0.1]])  # tick 1 is the most certain
+    meter = SudokuMeter(4)
+    meter.update(CTMOutput(logits=logits.view(1, 2, 64), certainty=certainty,
+                           sync_out=torch.zeros(1, 1)), batch)
+    result = meter.result()
+    assert result["grid_accuracy"] == 0.0 and result["cell_accuracy"] == 0.5
+    # 2 2 3 4 in the first row; a second 2 in the first box, and in the first column
+    assert result["violations_per_grid"] == 3
+    assert result["grid_accuracy_per_tick"] == [0.0, 1.0]
+    assert result["cell_accuracy_per_tick"] == [0.5, 1.0]
+    assert result["grid_accuracy_by_rating"] == {"0": 0.0}
+
+
+def test_held_out_puzzles_share_no_signature_with_training_puzzles() -> None:
+    task = SudokuTask(SudokuOptions(size=6, train_puzzles=40, eval_size=20))
+    train = {signature(p.grid) for p in task.training_set(0)}
+    held = task.held_out(0)
+    assert len(held) == 20 and not train & {signature(p.grid) for p in held}
+    again = SudokuTask(SudokuOptions(size=6, train_puzzles=40, eval_size=20)).held_out(0)
+    assert [format_line(p.grid) for p in again] == [format_line(p.grid) for p in held]
+
+
+def test_a_batch_is_a_function_of_step_and_seed_and_augments() -> None:
+    task = SudokuTask(SudokuOptions(size=6, train_puzzles=8, eval_size=4))
+    a, b = task.train_batch(3, 4, 0), task.train_batch(3, 4, 0)
+    assert torch.equal(a.inputs, b.inputs) and torch.equal(a.targets, b.targets)
+    base = {format_line(p.grid) for p in task.training_set(0)}
+    shown = {format_line(g) for g in a.inputs[..., :7].argmax(-1).view(-1, 6, 6).numpy()}
+    assert shown - base  # augmented: not only the training puzzles as stored
+
+
+def test_puzzles_from_a_file_train_and_evaluate(tmp_path: Path) -> None:
+    (tmp_path / "train.txt").write_text(EASY + "\n")
+    (tmp_path / "eval.csv").write_text(f"question,answer\n{EASY},\n")
+    task = SudokuTask(SudokuOptions(data=str(tmp_path / "train.txt"),
+                                    eval_data=str(tmp_path / "eval.csv")))
+    assert len(task.training_set(0)) == 1 and task.training_set(0)[0].rating == 0
+    with pytest.raises(ValueError, match="nothing is left to evaluate on"):
+        task.held_out(0)  # the same puzzle: it may not be evaluated on
+    (tmp_path / "two.txt").write_text("." * 81 + "\n")
+    with pytest.raises(ValueError, match="2\\+ solutions"):
+        SudokuTask(SudokuOptions(data=str(tmp_path / "two.txt"))).training_set(0)
+
+
+def test_bad_options_are_one_sentence() -> None:
+    with pytest.raises(ValueError, match="size must be one of"):
+        SudokuOptions(size=5)
+    with pytest.raises(ValueError, match="does not exist"):
+        SudokuOptions(data="/no/such/file.txt")
