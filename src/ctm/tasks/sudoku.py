@@ -261,6 +261,14 @@ class SudokuTask(Task):
                                              avoid=seen if o.size not in FIT_ONLY else None)
         return self._eval
 
+    def example_inputs(self, count: int, seed: int) -> torch.Tensor:
+        """`count` puzzles from the held-out stream, without building the training set (an
+        export only needs inputs of the right shape and kind)."""
+        rng = random.Random(eval_seed(seed, EVAL_STREAM))
+        puzzles = [generate_rated(self.options.size, rng, self.options.eval_min_rating)
+                   for _ in range(count)]
+        return self._batch(puzzles, None).inputs
+
     def _batch(self, puzzles: list[Puzzle], rng: random.Random | None) -> SudokuBatch:
         grids, solutions = [], []
         for p in puzzles:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -43,9 +44,17 @@ def time_training(task: str, processes: int, threads: int, steps: int, batch_siz
                if k not in ("WORLD_SIZE", "RANK", "LOCAL_RANK")}
         env["OMP_NUM_THREADS"] = str(each)
         done = subprocess.run(command, env=env, capture_output=True, text=True)
+        if done.returncode != 0 and processes > 1:
+            # torchrun --standalone picks a free port that another process may take before
+            # the workers bind it; a busy machine loses that race now and then: try once more
+            shutil.rmtree(run, ignore_errors=True)
+            done = subprocess.run(command, env=env, capture_output=True, text=True)
         if done.returncode != 0:
-            last = (done.stderr.strip().splitlines() or ["no output"])[-1]
-            raise RuntimeError(f"training on {processes} process(es) failed: {last}")
+            lines = [line for line in done.stderr.splitlines() if line.strip()
+                     and not set(line.strip()) <= set("=-")]
+            said = [line for line in lines if "error" in line.lower()] or lines or ["no output"]
+            raise RuntimeError(f"training on {processes} process(es) failed (exit status "
+                               f"{done.returncode}): {said[-1].strip()[:300]}")
         rows = [json.loads(line) for line in (run / METRICS).read_text().splitlines()]
     seconds = {r["step"]: r["seconds"] for r in rows if r["split"] == "train"}
     elapsed = seconds[steps] - seconds[skip]
