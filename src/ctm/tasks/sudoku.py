@@ -105,6 +105,14 @@ def violations(grid: np.ndarray) -> int:
     return sum(n - len({int(flat[c]) for c in unit}) for unit in units(shape_of(n))[0])
 
 
+def rating_bin(rating: int) -> str:
+    """The RATING_BINS label of a puzzle's rating ("unrated" for -1, unknown)."""
+    for lo, hi in RATING_BINS:
+        if lo <= rating <= hi:
+            return f"{lo}" if lo == hi else f"{lo}+" if hi > 10**8 else f"{lo}-{hi}"
+    return "unrated"
+
+
 class SudokuMeter:
     """Exact grids and cells right (empty cells only) at the most-certain tick and at every
     tick; constraint violations of the filled grid; exact grids by the puzzles' rating."""
@@ -140,11 +148,8 @@ class SudokuMeter:
         for k in range(len(tick)):
             filled = torch.where(empty[k], picks[k, tick[k]] + 1, given[k]).view(n, n).numpy()
             self.violations += violations(filled)
-            rating = batch.ratings[k]
-            label = next((f"{lo}" if lo == hi else f"{lo}+" if hi > 10**8 else f"{lo}-{hi}")
-                         for lo, hi in RATING_BINS if lo <= rating <= hi) if rating >= 0 \
-                else "unrated"
-            self.by_rating.setdefault(label, []).append(int(exact[k, tick[k]].item()))
+            self.by_rating.setdefault(rating_bin(batch.ratings[k]), []).append(
+                int(exact[k, tick[k]].item()))
         if self.exact_per_tick is None:
             self.exact_per_tick, self.cells_per_tick = exact.sum(0), cells.sum(0)
         else:
@@ -244,8 +249,9 @@ class SudokuTask(Task):
                     if o.size not in FIT_ONLY else set())
             if o.eval_data:
                 read = self._read(o.eval_data)
-                self._eval = [p for p in read if signature(p.grid) not in seen][: o.eval_size]
-                dropped = len(read) - len([p for p in read if signature(p.grid) not in seen])
+                unseen = [p for p in read if signature(p.grid) not in seen]
+                self._eval = unseen[: o.eval_size]
+                dropped = len(read) - len(unseen)
                 if dropped == len(read):
                     raise ValueError(f"every puzzle in {o.eval_data} may be a training puzzle "
                                      f"in other clothes (same signature as one in "

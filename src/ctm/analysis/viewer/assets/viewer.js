@@ -224,8 +224,6 @@ function drawInput(picks) {
   if (D.kind === "bits") {
     const mean = attention ? attention[0].map((_, i) => attention.reduce((s, r) => s + r[i], 0) / attention.length) : null;
     const top = mean ? Math.max(...mean) : 1;
-    const label = D.examples[viewer.example].label;
-    const edited = viewer.input.some((v, i) => v !== D.examples[viewer.example].input.flat(Infinity)[i]);
     const row = document.createElement("div");
     row.className = "bits";
     viewer.input.forEach((v, i) => {
@@ -237,18 +235,18 @@ function drawInput(picks) {
       if (!D.static) cell.addEventListener("click", () => flip(i));
       row.append(cell);
     });
+    // right against the true cumulative parity of the bits as they are now (edited or not)
+    let odd = 0;
+    viewer.correct = picks.map((p, i) => { odd ^= viewer.input[i] < 0 ? 1 : 0; return p === odd; });
     const out = document.createElement("div");
     out.className = "bits";
     picks.forEach((p, i) => {
       const cell = document.createElement("div");
       cell.className = "bit";
       cell.textContent = p ? "1" : "0";
-      // the true cumulative parity of the bits as they are now (edited or not)
-      const truth = viewer.input.slice(0, i + 1).filter((v) => v < 0).length % 2;
-      cell.classList.add(p === truth ? "right" : "wrong");
+      cell.classList.add(viewer.correct[i] ? "right" : "wrong");
       out.append(cell);
     });
-    viewer.correct = picks.map((p, i) => p === viewer.input.slice(0, i + 1).filter((v) => v < 0).length % 2);
     box.append("input (shaded: attention, mean over heads)", row);
     (attention || []).forEach((weights, h) => {
       const head = document.createElement("div");
@@ -263,7 +261,6 @@ function drawInput(picks) {
       box.append(`head ${h + 1}`, head);
     });
     box.append("output per position (green: right)", out);
-    void label; void edited;
     return;
   }
   if (D.kind === "maze") {
