@@ -116,3 +116,19 @@ def test_rl_agent_balances_cartpole_far_longer_than_untrained(tmp_path):
     metrics = trainer.fit()
     assert metrics["mean_return"] >= 3 * before["mean_return"], (before, metrics)
     assert metrics["mean_return"] >= 100, metrics
+
+
+@pytest.mark.slow
+def test_a_ctm_learns_to_solve_4x4_sudoku(tmp_path):
+    """The direct-input CTM fills 4×4 grids (figures measure fit: 4×4 is too small to hold
+    puzzles out). Measured: 88.0% of grids exact and 98.4% of empty cells after 1,500 steps
+    (31 s on one thread); the first tick, before any thinking, gets 0.0% of grids."""
+    run = RunConfig.create("sudoku", {"size": 4, "input": "direct"},
+                           {"d_model": 128, "ticks": 8},
+                           {"steps": 1500, "lr": 3e-3, "eval_every": 1500,
+                            "checkpoint_every": 1500, "log_every": 100, "seed": 0})
+    metrics = Trainer(run, tmp_path, progress=False).fit()
+    assert metrics["grid_accuracy"] >= 0.75, metrics
+    assert metrics["cell_accuracy"] >= 0.95, metrics  # chance: 25%
+    assert metrics["violations_per_grid"] <= 1.0, metrics
+    assert metrics["grid_accuracy_per_tick"][0] <= 0.05, metrics  # thinking is what solves it

@@ -8,9 +8,17 @@ import numpy as np
 import pytest
 import torch
 
-from ctm.model import CTMOutput
-from ctm.tasks.sudoku import SudokuBatch, SudokuMeter, SudokuOptions, SudokuTask, tokens
-from ctm.tasks.sudoku_data import format_line, parse_line, signature
+from ctm.model import CTMOutput, build_model
+from ctm.run import RunConfig
+from ctm.tasks.sudoku import (
+    SudokuBatch,
+    SudokuMeter,
+    SudokuOptions,
+    SudokuTask,
+    solve_by_reapplication,
+    tokens,
+)
+from ctm.tasks.sudoku_data import Puzzle, format_line, parse_line, signature
 
 EASY = "53..7....6..195....98....6.8...6...34..8.3..17...2...6.6....28....419..5....8..79"
 
@@ -63,6 +71,62 @@ def test_the_meter_counts_grids_cells_and_repeated_digits() -> None:
     assert result["grid_accuracy_per_tick"] == [0.0, 1.0]
     assert result["cell_accuracy_per_tick"] == [0.5, 1.0]
     assert result["grid_accuracy_by_rating"] == {"0": 0.0}
+    assert result["exit_tick_by_rating_at_0.8"] == {"0": 1.0}  # 0.9 >= 0.8 at tick 1
+    unsure = SudokuMeter(4)
+    unsure.update(CTMOutput(logits=logits.view(1, 2, 64), certainty=torch.tensor([[0.3, 0.7]]),
+                            sync_out=torch.zeros(1, 1)), batch)
+    assert unsure.result()["exit_tick_by_rating_at_0.8"] == {"0": 2.0}  # never sure: the last
+
+
+class TwoCellOracle(torch.nn.Module):
+    """A stand-in model for a 4×4 puzzle whose first two cells are empty: sure of the first
+    cell's digit; right about the second only once the first is a given, and unsure of it
+    before (it then guesses the first cell's digit, which is wrong)."""
+
+    def __init__(self, solution: np.ndarray) -> None:
+        super().__init__()
+        self.solution = torch.from_numpy(solution.reshape(16) - 1)
+
+    def forward(self, x: torch.Tensor) -> CTMOutput:
+        b = x.shape[0]
+        logits = torch.full((b, 1, 16, 4), -9.0)
+        logits[:, 0, torch.arange(16), self.solution] = 9.0
+        first_given = x[:, 0, :5].argmax(-1) != 0
+        for k in range(b):
+            if not first_given[k]:
+                logits[k, 0, 1] = 0.0
+                logits[k, 0, 1, self.solution[0]] = 1.0  # a weak wrong guess
+        return CTMOutput(logits=logits.view(b, 1, 64), certainty=torch.ones(b, 1),
+                         sync_out=torch.zeros(b, 1))
+
+
+def test_reapplication_fills_the_surest_cells_first_and_thinks_again() -> None:
+    solution = parse_line("1234341221434321", size=4)
+    grid = solution.copy()
+    grid[0, :2] = 0
+    puzzle = Puzzle(grid, solution, 0)
+    model = TwoCellOracle(solution)
+    right, used = solve_by_reapplication(model, [puzzle], 1, "cpu")
+    assert right.tolist() == [False] and used.tolist() == [1]  # one pass: both cells at once
+    right, used = solve_by_reapplication(model, [puzzle], 2, "cpu")
+    assert right.tolist() == [True] and used.tolist() == [2]  # the sure cell, then the other
+    right, used = solve_by_reapplication(model, [puzzle, puzzle], 5, "cpu")
+    assert right.tolist() == [True, True] and used.tolist() == [2, 2]  # stops when full
+
+
+def test_the_direct_variant_flattens_the_grid_into_every_tick() -> None:
+    run = RunConfig.create("sudoku", {"size": 4, "input": "direct", "train_puzzles": 4,
+                                      "eval_size": 4}, {"d_model": 32, "ticks": 3})
+    assert run.model.input_mode == "direct" and run.model.input_size == 16 * 17
+    task = SudokuTask(run.options)
+    model = build_model(run.model)
+    out = model(task.train_batch(0, 2, 0).inputs)
+    assert out.logits.shape == (2, 3, 64)
+    assert SudokuTask.options_for_model(run.model) == {"size": 4, "input": "direct"}
+    with pytest.raises(ValueError, match="fixes input_mode=attention"):
+        RunConfig.create("sudoku", {"size": 4}, {"input_mode": "direct"})
+    with pytest.raises(ValueError, match="input must be one of attention, direct"):
+        SudokuOptions(input="flat")
 
 
 def test_held_out_puzzles_share_no_signature_with_training_puzzles() -> None:
@@ -101,3 +165,5 @@ def test_bad_options_are_one_sentence() -> None:
         SudokuOptions(size=5)
     with pytest.raises(ValueError, match="does not exist"):
         SudokuOptions(data="/no/such/file.txt")
+    with pytest.raises(ValueError, match="reapply must be >= 1"):
+        SudokuOptions(reapply=0)

@@ -104,9 +104,11 @@ def main(argv: list[str]) -> int:
 
 def _match_ctm(config: object) -> object:
     from ..model.baselines import match_parameters, parameter_count
+    from ..model.registry import ARCHITECTURES
 
     if config.architecture == "ctm":
-        raise UserError("--match-ctm sizes a baseline: add --architecture lstm or feedforward")
+        raise UserError("--match-ctm sizes a baseline: add --architecture "
+                        + " or ".join(n for n in ARCHITECTURES.names() if n != "ctm"))
     target = parameter_count(dataclasses.replace(config, architecture="ctm"))
     matched = match_parameters(config, target)
     print(f"{config.architecture}: d_model {matched.d_model} gives "

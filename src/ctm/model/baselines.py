@@ -3,6 +3,9 @@
 - `LSTMBaseline` ticks like a CTM: each tick it attends to the input with a query from its hidden
   state and steps an LSTM cell; its logits per tick go through the same two-tick loss.
 - `FeedForwardBaseline` thinks once: backbone tokens, mean-pooled, through an MLP.
+- `RecursiveBaseline` keeps a state per token and applies one small transformer to it again and
+  again, in the manner of the Tiny Recursive Model (Jolicoeur-Martineau, 2025): the recursive
+  reasoners that lead on Sudoku.
 
 `match_parameters` sizes a baseline to a CTM's parameter count for a fair comparison.
 """
@@ -10,6 +13,7 @@
 from __future__ import annotations
 
 import dataclasses
+import math
 from dataclasses import dataclass
 
 import torch
@@ -119,6 +123,79 @@ class FeedForwardBaseline(Pretrained, nn.Module):
                          sync_out=logits[:, 0])
 
 
+@ARCHITECTURES.register("recursive", summary="baseline: one small transformer applied again and "
+                                             "again to an answer and a latent per token "
+                                             "(TRM-style)")
+class RecursiveBaseline(Pretrained, nn.Module):
+    """Tokens x (the backbone's, projected to d_model, plus the positional embedding if any)
+    and, per token, an answer y and a latent z that start from learned vectors. Each tick
+    refines the latent LATENT_STEPS times, z <- f(x + y + z), then the answer once,
+    y <- f(y + z), where f is one stack of LAYERS post-norm transformer layers shared by every
+    step; the tick's logits read y. When out_shape is (tokens, classes) every token answers
+    for itself (Sudoku's cells, parity's bits); otherwise y is mean-pooled into one answer.
+
+    Unlike TRM, gradients flow through every tick and the loss is the two-tick rule like every
+    other model here, so the comparison with a CTM changes the model and nothing else."""
+
+    input_modes = ("attention",)  # it reads the tokens themselves, every step
+    width_multiple_of_heads = True  # for match_parameters: attention splits d_model by heads
+    LAYERS = 2
+    LATENT_STEPS = 3
+
+    def __init__(self, config: CTMConfig) -> None:
+        super().__init__()
+        if config.value_head:
+            raise ValueError("the recursive baseline has no value head (actor-critic RL): "
+                             "use --architecture lstm for a baseline")
+        self.config = config
+        d = config.d_model
+        self.backbone = build_backbone(config)
+        self.positional = build_positional_embedding(config)
+        self.embed = nn.Sequential(nn.Linear(config.backbone_channels, d), nn.LayerNorm(d))
+        self.start_answer = nn.Parameter(torch.randn(d) * 0.02)
+        self.start_latent = nn.Parameter(torch.randn(d) * 0.02)
+        # a width that the configured heads do not divide gets the largest count that does
+        layer = nn.TransformerEncoderLayer(d, math.gcd(config.heads, d), dim_feedforward=4 * d,
+                                           dropout=config.dropout, activation="gelu",
+                                           batch_first=True)
+        self.block = nn.TransformerEncoder(layer, self.LAYERS, enable_nested_tensor=False)
+        groups = config.out_groups_shape
+        self.per_token = len(groups) == 2
+        self.head = nn.Linear(d, groups[-1] if self.per_token else config.out_dims)
+
+    def forward(self, x: torch.Tensor, ticks: int | None = None, trace: bool = False
+                ) -> CTMOutput:
+        n_ticks = self.config.ticks if ticks is None else int(ticks)
+        if n_ticks < 1:
+            raise ValueError(f"ticks must be >= 1, got {n_ticks}")
+        tokens = self.backbone(x)
+        if self.positional is not None:
+            tokens = tokens + self.positional(tokens.shape[1], tokens.device)
+        inputs = self.embed(tokens)  # (B, N, d)
+        groups = self.config.out_groups_shape
+        if self.per_token and inputs.shape[1] != groups[0]:
+            raise ValueError(f"the recursive baseline answers per token: out_shape "
+                             f"{self.config.out_shape} wants {groups[0]} tokens, the input "
+                             f"gives {inputs.shape[1]}")
+        answer = self.start_answer.expand_as(inputs)
+        latent = self.start_latent.expand_as(inputs)
+        logits, states = [], []
+        for _ in range(n_ticks):
+            for _ in range(self.LATENT_STEPS):
+                latent = self.block(inputs + answer + latent)
+            answer = self.block(answer + latent)
+            read = self.head(answer if self.per_token else answer.mean(1))
+            logits.append(read.flatten(1))  # (B, out_dims)
+            if trace:
+                states.append(answer.mean(1).detach())
+        stacked = torch.stack(logits, 1)  # (B, T, out_dims)
+        out = CTMOutput(logits=stacked, certainty=certainty(stacked, groups),
+                        sync_out=answer.mean(1))
+        if trace:
+            out.post_activations = torch.stack(states, 1)
+        return out
+
+
 def parameter_count(config: CTMConfig) -> int:
     """Trainable parameters of the model a config builds (counted without allocating)."""
     from .build import build_model
@@ -129,18 +206,21 @@ def parameter_count(config: CTMConfig) -> int:
 
 
 def match_parameters(config: CTMConfig, target: int) -> CTMConfig:
-    """`config` with the d_model (>= 8) whose parameter count is closest to `target`."""
+    """`config` with the d_model (>= 8, a multiple of heads where the architecture needs it)
+    whose parameter count is closest to `target`."""
     if target < 1:
         raise ValueError(f"target parameter count must be >= 1, got {target}")
+    step = (config.heads if getattr(ARCHITECTURES.get(config.architecture),
+                                    "width_multiple_of_heads", False) else 1)
 
-    def count(d: int) -> int:
-        return parameter_count(dataclasses.replace(config, d_model=d))
+    def count(k: int) -> int:
+        return parameter_count(dataclasses.replace(config, d_model=k * step))
 
-    low, high = 8, 8
-    while count(high) < target and high < 1 << 16:
+    low = high = -(-8 // step)  # in units of step
+    while count(high) < target and high * step < 1 << 16:
         low, high = high, high * 2
     while high - low > 1:
         middle = (low + high) // 2
         low, high = (middle, high) if count(middle) < target else (low, middle)
-    best = min((low, high), key=lambda d: abs(count(d) - target))
-    return dataclasses.replace(config, d_model=best)
+    best = min((low, high), key=lambda k: abs(count(k) - target))
+    return dataclasses.replace(config, d_model=best * step)

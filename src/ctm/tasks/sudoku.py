@@ -48,6 +48,8 @@ MAX_DRAWS = 50  # held-out generation gives up after this many draws per puzzle 
 # 4×4 has two essentially different solution grids and a few dozen signatures: nothing can be
 # held out, and its figures measure fit (the summary says so)
 FIT_ONLY = (4,)
+INPUTS = ("attention", "direct")
+EXIT_AT = 0.8  # the certainty at which the meter's early-exit ticks stop thinking
 
 
 @dataclass
@@ -60,11 +62,17 @@ class SudokuOptions:
     augment: bool = True
     data: str = ""  # puzzles to train on (one per line, or a CSV with a question column)
     eval_data: str = ""  # puzzles to evaluate on
+    input: str = "attention"  # "attention" over the cell tokens, or "direct": the whole grid
+    # flattened into the synapse input every tick
+    reapply: int = 5  # `ctm eval`: applications of the model, each filling in its most certain
+    # cells as givens for the next (1: one pass)
 
     def __post_init__(self) -> None:
         if self.size not in SHAPES:
             raise ValueError(f"size must be one of {sorted(SHAPES)}, got {self.size}")
-        for name in ("train_puzzles", "eval_size"):
+        if self.input not in INPUTS:
+            raise ValueError(f"input must be one of {', '.join(INPUTS)}, got {self.input!r}")
+        for name in ("train_puzzles", "eval_size", "reapply"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
         for name in ("min_rating", "eval_min_rating"):
@@ -127,6 +135,7 @@ class SudokuMeter:
         self.exact_per_tick: torch.Tensor | None = None
         self.cells_per_tick: torch.Tensor | None = None
         self.by_rating: dict[str, list[int]] = {}
+        self.exit_by_rating: dict[str, list[int]] = {}
 
     def update(self, output: CTMOutput, batch: Batch) -> None:
         assert isinstance(batch, SudokuBatch)
@@ -138,7 +147,10 @@ class SudokuMeter:
         cells = ((picks == targets.unsqueeze(1)) & empty.unsqueeze(1)).sum(-1).float() \
             / empty.sum(-1, keepdim=True).clamp(min=1)  # (B, T)
         exact = right.all(-1).float()  # (B, T)
-        tick = output.certainty.detach().cpu().argmax(1)
+        certainty = output.certainty.detach().float().cpu()
+        tick = certainty.argmax(1)
+        reached = certainty >= EXIT_AT  # early exit: the first such tick, else the last
+        exit_tick = torch.where(reached.any(1), reached.int().argmax(1) + 1, certainty.shape[1])
         rows = torch.arange(len(tick))
         self.count += len(tick)
         self.exact += exact[rows, tick].sum().item()
@@ -148,8 +160,9 @@ class SudokuMeter:
         for k in range(len(tick)):
             filled = torch.where(empty[k], picks[k, tick[k]] + 1, given[k]).view(n, n).numpy()
             self.violations += violations(filled)
-            self.by_rating.setdefault(rating_bin(batch.ratings[k]), []).append(
-                int(exact[k, tick[k]].item()))
+            label = rating_bin(batch.ratings[k])
+            self.by_rating.setdefault(label, []).append(int(exact[k, tick[k]].item()))
+            self.exit_by_rating.setdefault(label, []).append(int(exit_tick[k]))
         if self.exact_per_tick is None:
             self.exact_per_tick, self.cells_per_tick = exact.sum(0), cells.sum(0)
         else:
@@ -165,7 +178,9 @@ class SudokuMeter:
                 "cell_accuracy_per_tick": (self.cells_per_tick / c).tolist(),
                 "grid_accuracy_by_rating": {k: float(np.mean(v))
                                             for k, v in sorted(self.by_rating.items())},
-                "puzzles_by_rating": {k: len(v) for k, v in sorted(self.by_rating.items())}}
+                "puzzles_by_rating": {k: len(v) for k, v in sorted(self.by_rating.items())},
+                f"exit_tick_by_rating_at_{EXIT_AT}": {
+                    k: float(np.mean(v)) for k, v in sorted(self.exit_by_rating.items())}}
 
 
 class SudokuTask(Task):
@@ -305,22 +320,26 @@ class SudokuTask(Task):
     # --- model, loss, metrics ------------------------------------------------------------------
 
     def model_defaults(self) -> CTMConfig:
-        n = self.options.size
         return CTMConfig(d_model=256, d_input=64, heads=4, ticks=16, memory_length=8,
                          synapse_depth=1, deep_nlm=True, nlm_hidden=16,
                          pairing="random-pairing", n_sync_out=128, n_sync_action=64, n_self=0,
-                         out_dims=n * n * n, out_shape=(n * n, n), backbone="none",
-                         in_channels=4 * n + 1, input_mode="attention")
+                         **self.model_requirements())
 
     def model_requirements(self) -> dict[str, Any]:
         n = self.options.size
-        return {"out_dims": n * n * n, "out_shape": (n * n, n), "backbone": "none",
-                "in_channels": 4 * n + 1}
+        fixed: dict[str, Any] = {"out_dims": n * n * n, "out_shape": (n * n, n),
+                                 "backbone": "none", "in_channels": 4 * n + 1,
+                                 "input_mode": self.options.input}
+        if self.options.input == "direct":  # every cell's token, flattened
+            fixed["input_size"] = n * n * (4 * n + 1)
+        return fixed
 
     @classmethod
     def options_for_model(cls, config: CTMConfig) -> dict[str, Any]:
         size = round((config.in_channels - 1) / 4)
-        return {"size": size} if size in SHAPES else {}
+        if size not in SHAPES:
+            return {}
+        return {"size": size, "input": "direct" if config.input_mode == "direct" else "attention"}
 
     def train_defaults(self) -> dict[str, Any]:
         return {"lr": 1e-3, "steps": 5000, "eval_every": 500}
@@ -346,9 +365,31 @@ class SudokuTask(Task):
         lines.append("exact grids by rating (search nodes): " + ", ".join(
             f"{k}: {100 * v:.1f}% of {metrics['puzzles_by_rating'][k]}"
             for k, v in metrics["grid_accuracy_by_rating"].items()))
+        exits = metrics.get(f"exit_tick_by_rating_at_{EXIT_AT}", {})
+        if exits:
+            lines.append(f"early exit at certainty {EXIT_AT}, mean ticks by rating: " + ", ".join(
+                f"{k}: {v:.1f}" for k, v in exits.items()))
+        if "grid_accuracy_reapplied" in metrics:
+            lines.append(f"up to {self.options.reapply} applications, each filling in its most "
+                         f"certain cells: {100 * metrics['grid_accuracy_reapplied']:.2f}% of "
+                         f"grids exact ({metrics['applications_used']:.2f} applications on "
+                         f"average)")
         lines += per_tick_table({"grids": metrics["grid_accuracy_per_tick"],
                                  "cells": metrics["cell_accuracy_per_tick"]})
         return "\n".join(lines)
+
+    def final_evaluation(self, model: torch.nn.Module, batch_size: int, seed: int,
+                         device: torch.device | str) -> dict[str, Any]:
+        """Exact grids when the model may think again on its own most certain answers."""
+        puzzles = self.held_out(seed)
+        exact, used = [], []
+        for first in range(0, len(puzzles), batch_size):
+            right, applications = solve_by_reapplication(
+                model, puzzles[first: first + batch_size], self.options.reapply, device)
+            exact.append(right)
+            used.append(applications)
+        return {"grid_accuracy_reapplied": float(np.concatenate(exact).mean()),
+                "applications_used": float(np.concatenate(used).mean())}
 
     @torch.no_grad()
     def visualise(self, model: torch.nn.Module, out_dir: Path, count: int, seed: int
@@ -395,3 +436,34 @@ class SudokuTask(Task):
             plt.close(figure)
             written.append(path)
         return written
+
+
+@torch.no_grad()
+def solve_by_reapplication(model: torch.nn.Module, puzzles: list[Puzzle], applications: int,
+                           device: torch.device | str) -> tuple[np.ndarray, np.ndarray]:
+    """Fill the puzzles in up to `applications` passes. Each pass reads the answer at the
+    most-certain tick and writes in the empty cells the model is surest of (by the probability
+    of its digit) as givens for the next pass: ceil(empty / passes left) of them, so the last
+    pass fills whatever is left. One application is the plain one-pass answer. Returns, per
+    puzzle, whether the filled grid is the solution, and the passes it took."""
+    grids = np.stack([p.grid for p in puzzles]).copy()  # (B, n, n)
+    b, n, _ = grids.shape
+    flat = grids.reshape(b, n * n)  # a view: writes fill `grids`
+    used = np.zeros(b, dtype=np.int64)
+    for done in range(applications):
+        todo = np.flatnonzero((flat == 0).any(1))
+        if len(todo) == 0:
+            break
+        out = model(tokens(grids[todo]).to(device))
+        tick = out.certainty.argmax(1)
+        probs = out.logits[torch.arange(len(todo)), tick].float().view(len(todo), n * n, n)
+        sure, digit = probs.softmax(-1).max(-1)
+        sure, digit = sure.cpu().numpy(), digit.cpu().numpy() + 1
+        for row, k in enumerate(todo):
+            empty = np.flatnonzero(flat[k] == 0)
+            fill = -(-len(empty) // (applications - done))
+            chosen = empty[np.argsort(-sure[row, empty], kind="stable")[:fill]]
+            flat[k, chosen] = digit[row, chosen]
+        used[todo] += 1
+    solutions = np.stack([p.solution for p in puzzles])
+    return (grids == solutions).all(axis=(1, 2)), used
