@@ -39,7 +39,8 @@ def test_baselines_give_ctm_shaped_outputs(architecture):
 def test_the_recursive_baseline_answers_each_token_for_itself():
     """With out_shape (tokens, classes) each token gets its own answer from a state that
     attention mixes: permuting the tokens (which carry their own positions) permutes the
-    answers, and changing one token changes the others' answers too."""
+    answers, and changing one token changes the others' answers too. After an image backbone,
+    learned queries read the answers."""
     config = CTMConfig(**{**SMALL, "out_dims": 6 * 3, "out_shape": (6, 3), "backbone": "none",
                           "in_channels": 5}, architecture="recursive")
     model = build_model(config).eval()
@@ -54,6 +55,11 @@ def test_the_recursive_baseline_answers_each_token_for_itself():
     assert moved > 1e-3
     with pytest.raises(ValueError, match="wants 6 tokens, the input gives 4"):
         model(torch.randn(2, 4, 5))
+    # after an image backbone, the six answers come from six learned queries over the patches
+    image = build_model(CTMConfig(**{**SMALL, "out_dims": 18, "out_shape": (6, 3)},
+                                  architecture="recursive"))
+    assert image.group_queries.shape == (6, 32) and model.group_queries is None
+    assert image(torch.randn(2, 1, 8, 8)).logits.shape == (2, 4, 18)
 
 
 def test_the_ctm_class_refuses_a_baseline_config():

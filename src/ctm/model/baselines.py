@@ -24,7 +24,7 @@ from .config import CTMConfig, CTMOutput
 from .ctm import certainty
 from .inputs import build_input
 from .pretrained import Pretrained
-from .registry import ARCHITECTURES
+from .registry import ARCHITECTURES, BACKBONES
 from .state import CarriedBatch
 
 
@@ -131,8 +131,10 @@ class RecursiveBaseline(Pretrained, nn.Module):
     and, per token, an answer y and a latent z that start from learned vectors. Each tick
     refines the latent LATENT_STEPS times, z <- f(x + y + z), then the answer once,
     y <- f(y + z), where f is one stack of LAYERS post-norm transformer layers shared by every
-    step; the tick's logits read y. When out_shape is (tokens, classes) every token answers
-    for itself (Sudoku's cells, parity's bits); otherwise y is mean-pooled into one answer.
+    step; the tick's logits read y. With out_shape (G, classes) there are G answers: after a
+    sequence backbone (one token per input position) each of the G tokens answers for itself
+    (Sudoku's cells, parity's bits); after an image backbone G learned queries each attend
+    over y (a maze's route steps over its patches). With one group, y is mean-pooled.
 
     Unlike TRM, gradients flow through every tick and the loss is the two-tick rule like every
     other model here, so the comparison with a CTM changes the model and nothing else."""
@@ -160,8 +162,11 @@ class RecursiveBaseline(Pretrained, nn.Module):
                                            batch_first=True)
         self.block = nn.TransformerEncoder(layer, self.LAYERS, enable_nested_tensor=False)
         groups = config.out_groups_shape
-        self.per_token = len(groups) == 2
-        self.head = nn.Linear(d, groups[-1] if self.per_token else config.out_dims)
+        self.grouped = len(groups) == 2
+        self.per_token = self.grouped and BACKBONES.get(config.backbone).sequence
+        self.group_queries = (nn.Parameter(torch.randn(groups[0], d) * d ** -0.5)
+                              if self.grouped and not self.per_token else None)
+        self.head = nn.Linear(d, groups[-1] if self.grouped else config.out_dims)
 
     def forward(self, x: torch.Tensor, ticks: int | None = None, trace: bool = False
                 ) -> CTMOutput:
@@ -184,7 +189,7 @@ class RecursiveBaseline(Pretrained, nn.Module):
             for _ in range(self.LATENT_STEPS):
                 latent = self.block(inputs + answer + latent)
             answer = self.block(answer + latent)
-            read = self.head(answer if self.per_token else answer.mean(1))
+            read = self.head(self._read_out(answer))
             logits.append(read.flatten(1))  # (B, out_dims)
             if trace:
                 states.append(answer.mean(1).detach())
@@ -194,6 +199,15 @@ class RecursiveBaseline(Pretrained, nn.Module):
         if trace:
             out.post_activations = torch.stack(states, 1)
         return out
+
+    def _read_out(self, answer: torch.Tensor) -> torch.Tensor:
+        """(B, N, d) -> what the head reads: (B, G, d) per group, or (B, d) pooled."""
+        if not self.grouped:
+            return answer.mean(1)
+        if self.per_token:
+            return answer
+        weights = torch.einsum("gd,bnd->bgn", self.group_queries, answer).softmax(-1)
+        return torch.einsum("bgn,bnd->bgd", weights, answer)
 
 
 def parameter_count(config: CTMConfig) -> int:
