@@ -150,3 +150,5 @@ def test_ctm_viz_draws_each_tasks_pictures(tmp_path, capsys, task):
     assert ("reliability.png" in drawn) == (task not in ("sort", "rl")), drawn
     assert ("ticks_sweep.png" in drawn) == (task not in ("sort", "qa", "rl")), drawn
     assert (tmp_path / "viz" / VIZ[task]).stat().st_size > 1000
+    if task == "sudoku":  # early exit against difficulty
+        assert "stopping_ticks_by_rating.png" in drawn, drawn

@@ -81,13 +81,16 @@ def stopping_ticks_by_class(ticks: np.ndarray, classes: np.ndarray, names: Seque
 
 
 def stopping_ticks_by_difficulty(ticks: np.ndarray, loss: np.ndarray, threshold: float,
-                                 path: Path) -> Path:
-    """Stopping tick against difficulty (the full run's loss at its last tick)."""
+                                 path: Path,
+                                 label: str = "difficulty: cross-entropy at the last tick"
+                                 ) -> Path:
+    """Stopping tick against difficulty (by default the full run's loss at its last tick;
+    `label` names another measure, such as a puzzle's rating)."""
     plt = pyplot()
     figure, axis = plt.subplots(figsize=(5, 3.5), dpi=120)
     jitter = np.random.default_rng(0).uniform(-0.2, 0.2, len(ticks))
     axis.scatter(loss, ticks + jitter, s=6, alpha=0.5)
-    axis.set(xscale="symlog", xlabel="difficulty: cross-entropy at the last tick",
+    axis.set(xscale="symlog", xlabel=label,
              ylabel="stopping tick", title=f"early exit at certainty {threshold}")
     axis.grid(alpha=0.3)
     return save_figure(figure, path)

@@ -395,8 +395,10 @@ class SudokuTask(Task):
     def visualise(self, model: torch.nn.Module, out_dir: Path, count: int, seed: int
                   ) -> list[Path]:
         """Per puzzle: the grid as the model fills it at a few ticks (givens black, right
-        digits green, wrong ones red), with each tick's certainty."""
+        digits green, wrong ones red), with each tick's certainty; over the held-out set, the
+        tick early exit would stop at against the puzzle's rating."""
         from ..analysis.figures import pyplot
+        from ..analysis.thinking import stopping_ticks_by_difficulty
 
         batch = next(iter(self.eval_batches(count, seed)))
         out = model(batch.inputs)
@@ -435,6 +437,17 @@ class SudokuTask(Task):
             figure.savefig(path, bbox_inches="tight")
             plt.close(figure)
             written.append(path)
+        ticks, ratings = [], []
+        for held in self.eval_batches(256, seed):
+            certainty = model(held.inputs).certainty
+            reached = certainty >= EXIT_AT
+            ticks.append(torch.where(reached.any(1), reached.int().argmax(1) + 1,
+                                     certainty.shape[1]).numpy())
+            ratings += held.ratings
+        written.append(stopping_ticks_by_difficulty(
+            np.concatenate(ticks), np.array(ratings), EXIT_AT,
+            out_dir / "stopping_ticks_by_rating.png",
+            label="rating: search nodes our solver needs"))
         return written
 
 
