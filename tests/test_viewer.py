@@ -241,7 +241,7 @@ def test_viewer_mistakes_are_one_line(parity_page: tuple[Path, Path], tmp_path: 
     Trainer(sort, tmp_path / "sort", progress=False).fit()
     assert cli(["viz", str(tmp_path / "sort"), "--html", str(tmp_path / "x")]) == 2
     err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1 and "no thought viewer yet" in err[0]
+    assert len(err) == 1 and "no thought viewer yet (images, maze, parity, sudoku" in err[0]
     assert cli(["viz", str(run), "--html", str(tmp_path / "y"), "--ort-dir",
                 str(tmp_path)]) == 2
     assert "does not hold onnxruntime-web" in capsys.readouterr().err
@@ -322,3 +322,57 @@ def test_the_bundled_maze_model_thinks_in_the_page_and_rethinks_an_edited_maze(
     print(f"bundled maze15 in the page: median {times[2]:.1f} ms per thought of 30 ticks, "
           f"{times[2] / 30:.2f} ms per tick")
     page.screenshot(path=str(tmp_path / "maze.png"), full_page=True)
+
+
+def sudoku_expected(model: torch.nn.Module, grid: list[list[int]], tick: int) -> list[int]:
+    """PyTorch's digit (1..n) for every cell at `tick`, for the grid the page shows."""
+    import numpy as np
+
+    from ctm.tasks.sudoku import tokens
+
+    with torch.no_grad():
+        out = model(tokens(np.array([grid])))
+    picks = grouped_logits(out.logits, model.config.out_groups_shape)[0, tick - 1].argmax(-1)
+    return (picks + 1).tolist()
+
+
+@pytest.mark.parametrize("variant", ["attention", "direct"])
+def test_a_sudoku_thinks_in_the_page_and_again_after_an_edit(browser: object, tmp_path: Path,
+                                                              variant: str) -> None:
+    run = train(tmp_path, "sudoku", {"size": 4, "train_puzzles": 32, "eval_size": 4,
+                                     "input": variant}, steps=20)
+    assert cli(["viz", str(run), "--html", str(tmp_path / "page"), "--count", "3"]) == 0
+    _, model = load_run(run)
+    page = open_page(browser, (tmp_path / "page" / "index.html").as_uri())
+    grid = page.evaluate("ctmViewer.grid")
+    n = len(grid)
+    for tick in (1, 6):
+        page.locator("#tick").fill(str(tick))
+        digits = sudoku_expected(model, grid, tick)
+        filled = [[grid[r][c] or digits[r * n + c] for c in range(n)] for r in range(n)]
+        assert page.evaluate("ctmViewer.filled") == filled
+        cells = page.locator("#sudoku .cell")
+        assert cells.count() == n * n
+        assert [int(t) for t in cells.all_inner_texts()] == [v for row in filled for v in row]
+    # the colours say right or wrong against the puzzle's solution
+    solution = page.evaluate("CTM_DATA.examples[0].solution")
+    wrong = sum(1 for r in range(n) for c in range(n)
+                if not grid[r][c] and filled[r][c] != solution[r][c])
+    assert page.locator("#sudoku .cell.wrong").count() == wrong
+    assert page.locator("#sudoku .cell.given").count() == sum(v > 0 for row in grid for v in row)
+    assert (page.locator("#sudoku .cell.given").count() + page.locator("#sudoku .cell.right")
+            .count() + wrong) == n * n
+    # an empty cell clicked twice gets the given 2; the page thinks again, as PyTorch does
+    empty = next(r * n + c for r in range(n) for c in range(n) if not grid[r][c])
+    page.click(f"#sudoku .cell[data-cell='{empty}']")
+    page.wait_for_function("ctmViewer.runs >= 2")
+    page.click(f"#sudoku .cell[data-cell='{empty}']")
+    page.wait_for_function("ctmViewer.runs >= 3")
+    grid[empty // n][empty % n] = 2
+    assert page.evaluate("ctmViewer.grid") == grid
+    digits = sudoku_expected(model, grid, 6)
+    assert page.evaluate("ctmViewer.filled") == [[grid[r][c] or digits[r * n + c]
+                                                  for c in range(n)] for r in range(n)]
+    assert "repeat a digit" in page.inner_text("#prediction") or "solved" in page.inner_text(
+        "#prediction")
+    page.screenshot(path=str(tmp_path / "sudoku.png"), full_page=True)

@@ -15,7 +15,7 @@ import torch
 from torch import nn
 
 from ..analysis.viewer import onnxruntime_web, write_viewer
-from ..tasks import Task
+from ..tasks import TASKS, Task
 from .config import RunConfig
 from .export import WholeThought, attends, export_model, output_names
 
@@ -32,8 +32,10 @@ def viewer_data(task: Task, model: nn.Module, run: RunConfig, count: int, static
     """What the page reads (CTM_DATA), and the first example as a model input."""
     spec = task.viewer_examples(model.config, count, run.train.seed)
     if spec is None:
-        raise ValueError(f"the {task.name} task has no thought viewer yet (parity and images "
-                         f"do); `ctm viz RUN` draws its pictures")
+        have = sorted(name for name, cls in TASKS.items()
+                      if cls.viewer_examples is not Task.viewer_examples)
+        raise ValueError(f"the {task.name} task has no thought viewer yet ({', '.join(have)} "
+                         f"have one); `ctm viz RUN` draws its pictures")
     if model.config.architecture != "ctm":
         raise ValueError(f"the thought viewer shows a CTM's ticks; this is a "
                          f"{model.config.architecture} baseline")

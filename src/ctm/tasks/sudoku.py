@@ -378,6 +378,21 @@ class SudokuTask(Task):
                                  "cells": metrics["cell_accuracy_per_tick"]})
         return "\n".join(lines)
 
+    def viewer_examples(self, config: CTMConfig, count: int, seed: int) -> dict[str, Any]:
+        """Held-out puzzles, editable in the page: it rebuilds the cell tokens from `grid` as
+        `tokens` does (digit, row, column and box one-hot; `box` is the box's rows and
+        columns)."""
+        n = self.options.size
+        shape = shape_of(n)
+        return {"kind": "sudoku", "tokens": [n, n], "groups": [n * n, n],
+                "class_names": [str(d) for d in range(1, n + 1)],
+                "box": [shape.box_rows, shape.box_cols],
+                "examples": [{"input": tokens(p.grid[None])[0].tolist(),
+                              "label": (p.solution.reshape(-1) - 1).tolist(),
+                              "title": f"held-out puzzle {k} (rating {p.rating})",
+                              "grid": p.grid.tolist(), "solution": p.solution.tolist()}
+                             for k, p in enumerate(self.held_out(seed)[:count])]}
+
     def final_evaluation(self, model: torch.nn.Module, batch_size: int, seed: int,
                          device: torch.device | str) -> dict[str, Any]:
         """Exact grids when the model may think again on its own most certain answers."""

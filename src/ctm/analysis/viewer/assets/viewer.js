@@ -41,7 +41,8 @@ async function start() {
     $("edit-help").textContent = D.static ? "static page: precomputed examples only"
       : D.kind === "bits" ? "click a bit to flip it; the model thinks again"
       : D.kind === "image" ? "draw on the image (drag); the model thinks again on release"
-      : D.kind === "maze" ? "click a cell to add or remove a wall; drag the start (red) or goal (green)" : "";
+      : D.kind === "maze" ? "click a cell to add or remove a wall; drag the start (red) or goal (green)"
+      : D.kind === "sudoku" ? "click a cell to change its given digit (empty, 1, 2, …); the model thinks again" : "";
     await select(0);
     $("status").textContent = D.static ? "static page: outputs precomputed by PyTorch"
       : "running in this page with onnxruntime-web (WebAssembly)";
@@ -57,6 +58,10 @@ async function select(index) {
   if (D.kind === "maze") {
     viewer.maze = JSON.parse(JSON.stringify(D.examples[index].maze));
     viewer.input = mazeInput();
+  } else if (D.kind === "sudoku") {
+    viewer.grid = D.examples[index].grid.map((row) => row.slice());
+    viewer.edited = false;
+    viewer.input = sudokuInput();
   } else {
     viewer.input = D.examples[index].input.flat(Infinity);
   }
@@ -112,6 +117,60 @@ async function editMaze(y, x, what) {
   await think(null);
 }
 
+// --- sudoku: the cell tokens are rebuilt from the grid as ctm.tasks.sudoku.tokens builds them --
+
+function sudokuInput() {
+  const g = viewer.grid, n = g.length, width = 4 * n + 1;
+  const [boxRows, boxCols] = D.box;
+  const input = new Array(n * n * width).fill(0);
+  for (let r = 0; r < n; r++) for (let c = 0; c < n; c++) {
+    const base = (r * n + c) * width;
+    const box = Math.floor(r / boxRows) * (n / boxCols) + Math.floor(c / boxCols);
+    input[base + g[r][c]] = 1;  // digit, 0 for empty
+    input[base + n + 1 + r] = 1;
+    input[base + 2 * n + 1 + c] = 1;
+    input[base + 3 * n + 1 + box] = 1;
+  }
+  return input;
+}
+
+// The grid with the model's digits in the empty cells, which cells repeat a digit of their
+// row, column or box, and (for a puzzle as generated, not edited) which are right.
+function sudokuFill(picks) {
+  const g = viewer.grid, n = g.length, [boxRows, boxCols] = D.box;
+  const filled = g.map((row, r) => row.map((v, c) => v || picks[r * n + c] + 1));
+  const repeats = (r, c) => {
+    const v = filled[r][c];
+    for (let k = 0; k < n; k++) {
+      if ((k !== c && filled[r][k] === v) || (k !== r && filled[k][c] === v)) return true;
+    }
+    const [r0, c0] = [r - r % boxRows, c - c % boxCols];
+    for (let y = r0; y < r0 + boxRows; y++) for (let x = c0; x < c0 + boxCols; x++) {
+      if ((y !== r || x !== c) && filled[y][x] === v) return true;
+    }
+    return false;
+  };
+  const clash = filled.map((row, r) => row.map((_, c) => repeats(r, c)));
+  const solution = viewer.edited ? null : D.examples[viewer.example].solution;
+  let empty = 0, right = 0, clashes = 0, any = false;
+  for (let r = 0; r < n; r++) for (let c = 0; c < n; c++) {
+    any = any || clash[r][c];
+    if (g[r][c]) continue;
+    empty += 1;
+    if (solution && filled[r][c] === solution[r][c]) right += 1;
+    if (clash[r][c]) clashes += 1;
+  }
+  // no digit twice in any unit: a valid completion, so the solution of the givens shown
+  return { filled, clash, solution, empty, clashes, right: solution ? right : null, solved: !any };
+}
+
+async function editSudoku(r, c) {
+  viewer.grid[r][c] = (viewer.grid[r][c] + 1) % (viewer.grid.length + 1);
+  viewer.edited = true;
+  viewer.input = sudokuInput();
+  await think(null);
+}
+
 // Run the model on viewer.input (or take precomputed outputs), then draw.
 async function think(precomputed) {
   if (precomputed) {
@@ -159,6 +218,12 @@ function describe(picks) {
     const moves = picks.slice(0, walk.used).map((p) => D.class_names[p]).join("");
     return `${walk.solved ? "reaches the goal" : "does not reach the goal"} in ${walk.used} moves: ${moves}`;
   }
+  if (D.kind === "sudoku") {
+    const f = sudokuFill(picks);
+    if (f.solved) return `solved: ${f.empty} empty cells filled, no digit repeated`;
+    return `${f.clashes} of ${f.empty} filled cells repeat a digit` +
+      (f.right === null ? "" : `; ${f.right} of ${f.empty} right`);
+  }
   return picks.map((p) => D.class_names[p] ?? String(p)).join(" ");
 }
 
@@ -173,6 +238,11 @@ function setTick(t) {
     const walk = follow(picks);
     viewer.solved = walk.solved;
     viewer.route = walk.path;
+  }
+  if (D.kind === "sudoku") {
+    const f = sudokuFill(picks);
+    viewer.solved = f.solved;
+    viewer.filled = f.filled;
   }
   viewer.certainty = viewer.out.certainty[t - 1];
   $("prediction").textContent = viewer.prediction;
@@ -265,6 +335,10 @@ function drawInput(picks) {
   }
   if (D.kind === "maze") {
     drawMaze(box, attention);
+    return;
+  }
+  if (D.kind === "sudoku") {
+    drawSudoku(box, attention, picks);
     return;
   }
   if (D.kind === "image") {
@@ -377,6 +451,36 @@ function drawMaze(box, attention) {
   box.append(canvas, document.createElement("br"), "attention of each head:", heads);
 }
 
+function drawSudoku(box, attention, picks) {
+  const g = viewer.grid, n = g.length, [boxRows, boxCols] = D.box;
+  const f = sudokuFill(picks);
+  const mean = attention
+    ? attention[0].map((_, i) => attention.reduce((s, row) => s + row[i], 0) / attention.length) : null;
+  const top = mean ? Math.max(...mean) : 1;
+  const grid = document.createElement("div");
+  grid.className = "sudoku";
+  grid.id = "sudoku";
+  grid.style.gridTemplateColumns = `repeat(${n}, 2rem)`;
+  for (let r = 0; r < n; r++) for (let c = 0; c < n; c++) {
+    const cell = document.createElement("div");
+    cell.className = "cell";
+    cell.dataset.cell = String(r * n + c);
+    cell.textContent = String(f.filled[r][c]);
+    if (g[r][c]) cell.classList.add("given");
+    else if (f.solution) cell.classList.add(f.filled[r][c] === f.solution[r][c] ? "right" : "wrong");
+    else if (f.clash[r][c]) cell.classList.add("wrong");
+    if (c % boxCols === boxCols - 1 && c < n - 1) cell.classList.add("box-right");
+    if (r % boxRows === boxRows - 1 && r < n - 1) cell.classList.add("box-bottom");
+    if (mean) cell.style.background = heat(0.6 * mean[r * n + c] / top);  // digits stay legible
+    if (!D.static) cell.addEventListener("click", () => editSudoku(r, c));
+    grid.append(cell);
+  }
+  const key = viewer.edited ? "red: repeats a digit of its row, column or box"
+    : "green/red: right/wrong";
+  box.append(`bold: givens; the model's digits at this tick (${key})` +
+             (mean ? "; shaded: attention, mean over heads" : ""), grid);
+}
+
 async function flip(i) {
   viewer.input[i] = -viewer.input[i];
   await think(null);
@@ -474,5 +578,6 @@ viewer.setThreshold = setThreshold;
 viewer.select = select;
 viewer.flip = flip;
 viewer.editMaze = editMaze;
+viewer.editSudoku = editSudoku;
 viewer.think = () => think(null);
 start();
