@@ -1,5 +1,5 @@
 """Screenshots of the thought viewer for the docs: the bundled maze model, and a digits model
-trained here for a few hundred steps.
+and a 4×4 Sudoku model trained here (the Sudoku one with the slow test's recipe).
 
     python scripts/viewer_screenshots.py WORK_DIR [--images docs/images]
 
@@ -52,10 +52,17 @@ def main() -> None:
         ctm("train", "images", "--steps", "400", "--threads", "2", "--no-progress",
             "--out", str(run))
     ctm("viz", str(run), "--html", str(args.work / "digits-page"))
+    sudoku = args.work / "sudoku-run"
+    if not (sudoku / "model").is_dir():
+        ctm("train", "sudoku", "--size", "4", "--input", "direct", "--d-model", "128",
+            "--ticks", "8", "--steps", "1500", "--lr", "3e-3", "--threads", "2",
+            "--no-progress", "--out", str(sudoku))
+    ctm("viz", str(sudoku), "--html", str(args.work / "sudoku-page"))
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=args.chromium, args=ARGS)
         shoot(browser, args.work / "maze-page", 30, args.images / "viewer-maze.png")
         shoot(browser, args.work / "digits-page", 10, args.images / "viewer-digits.png")
+        shoot(browser, args.work / "sudoku-page", 4, args.images / "viewer-sudoku.png")
         browser.close()
 
 

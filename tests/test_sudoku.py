@@ -167,3 +167,13 @@ def test_bad_options_are_one_sentence() -> None:
         SudokuOptions(data="/no/such/file.txt")
     with pytest.raises(ValueError, match="reapply must be >= 1"):
         SudokuOptions(reapply=0)
+
+
+def test_only_puzzles_that_can_be_held_out_are_called_held_out() -> None:
+    small = SudokuTask(SudokuOptions(size=4, train_puzzles=8, eval_size=2))
+    config = small.model_defaults()
+    titles = [e["title"] for e in small.viewer_examples(config, 2, 0)["examples"]]
+    assert all("held-out" not in t and "may be a training puzzle" in t for t in titles)
+    six = SudokuTask(SudokuOptions(size=6, train_puzzles=8, eval_size=2))
+    titles = [e["title"] for e in six.viewer_examples(six.model_defaults(), 2, 0)["examples"]]
+    assert all(t.startswith("held-out puzzle") for t in titles)

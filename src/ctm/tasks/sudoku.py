@@ -378,6 +378,13 @@ class SudokuTask(Task):
                                  "cells": metrics["cell_accuracy_per_tick"]})
         return "\n".join(lines)
 
+    def _title(self, k: int, rating: int) -> str:
+        """An evaluation puzzle's title: held out, unless the size is too small for that."""
+        if self.options.size in FIT_ONLY:
+            return (f"puzzle {k} (rating {rating}; 4×4 is too small to hold puzzles out: it may "
+                    f"be a training puzzle)")
+        return f"held-out puzzle {k} (rating {rating})"
+
     def viewer_examples(self, config: CTMConfig, count: int, seed: int) -> dict[str, Any]:
         """Held-out puzzles, editable in the page: it rebuilds the cell tokens from `grid` as
         `tokens` does (digit, row, column and box one-hot; `box` is the box's rows and
@@ -389,7 +396,7 @@ class SudokuTask(Task):
                 "box": [shape.box_rows, shape.box_cols],
                 "examples": [{"input": tokens(p.grid[None])[0].tolist(),
                               "label": (p.solution.reshape(-1) - 1).tolist(),
-                              "title": f"held-out puzzle {k} (rating {p.rating})",
+                              "title": self._title(k, p.rating),
                               "grid": p.grid.tolist(), "solution": p.solution.tolist()}
                              for k, p in enumerate(self.held_out(seed)[:count])]}
 
@@ -447,7 +454,7 @@ class SudokuTask(Task):
                               color=colour, fontsize=12 if n == 9 else 16)
                 axis.set_title(f"tick {tick}: certainty {float(out.certainty[k, tick - 1]):.2f}",
                                fontsize=9)
-            figure.suptitle(f"held-out puzzle {k} (rating {batch.ratings[k]})", fontsize=10)
+            figure.suptitle(self._title(k, batch.ratings[k]), fontsize=10)
             path = out_dir / f"sudoku_{k}_thinking.png"
             figure.savefig(path, bbox_inches="tight")
             plt.close(figure)
