@@ -167,6 +167,8 @@ def test_bad_options_are_one_sentence() -> None:
         SudokuOptions(data="/no/such/file.txt")
     with pytest.raises(ValueError, match="reapply must be >= 1"):
         SudokuOptions(reapply=0)
+    with pytest.raises(ValueError, match=r"reveal must be in \[0, 1\)"):
+        SudokuOptions(reveal=1.0)
 
 
 def test_only_puzzles_that_can_be_held_out_are_called_held_out() -> None:
@@ -177,3 +179,19 @@ def test_only_puzzles_that_can_be_held_out_are_called_held_out() -> None:
     six = SudokuTask(SudokuOptions(size=6, train_puzzles=8, eval_size=2))
     titles = [e["title"] for e in six.viewer_examples(six.model_defaults(), 2, 0)["examples"]]
     assert all(t.startswith("held-out puzzle") for t in titles)
+
+
+def test_reveal_gives_away_solution_cells_in_training_only() -> None:
+    plain = SudokuTask(SudokuOptions(size=6, train_puzzles=8, eval_size=4))
+    shown = SudokuTask(SudokuOptions(size=6, train_puzzles=8, eval_size=4, reveal=0.9))
+    stored = [p.grid.copy() for p in shown.training_set(0)]
+    a, b = plain.train_batch(5, 32, 0), shown.train_batch(5, 32, 0)
+    assert torch.equal(a.targets, b.targets)  # the same puzzles, the same clothes
+    more = (~b.empty).sum(1) - (~a.empty).sum(1)
+    assert (more >= 0).all() and more.sum() > 0 and b.empty.any(1).all()
+    given = b.inputs[..., :7].argmax(-1) - 1  # -1 where empty
+    revealed = a.empty & ~b.empty
+    assert torch.equal(given[revealed], b.targets[revealed])  # what is given away is right
+    assert all((p.grid == s).all() for p, s in zip(shown.training_set(0), stored, strict=True))
+    held = next(iter(shown.eval_batches(4, 0)))  # evaluation puzzles stay as they are
+    assert torch.equal(held.empty, next(iter(plain.eval_batches(4, 0))).empty)

@@ -42,6 +42,7 @@ from .sudoku_data import (
 
 EVAL_STREAM = 49_979_687
 TRAIN_STREAM = 86_028_121  # the fixed training set's own stream (not a step's)
+REVEAL_STREAM = 15_485_863  # which cells a training step gives away (--reveal)
 RATING_BINS = ((0, 0), (1, 9), (10, 10**9))  # no search / some / much
 GENERATOR = 1  # in cached sets' names: a change to generation or rating must raise it
 MAX_DRAWS = 50  # held-out generation gives up after this many draws per puzzle wanted
@@ -66,6 +67,8 @@ class SudokuOptions:
     # flattened into the synapse input every tick
     reapply: int = 5  # `ctm eval`: applications of the model, each filling in its most certain
     # cells as givens for the next (1: one pass)
+    reveal: float = 0.0  # training: give away up to this fraction of a puzzle's empty cells
+    # (drawn anew each time), so the partly filled grids re-application makes are familiar
 
     def __post_init__(self) -> None:
         if self.size not in SHAPES:
@@ -75,6 +78,8 @@ class SudokuOptions:
         for name in ("train_puzzles", "eval_size", "reapply"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+        if not 0.0 <= self.reveal < 1.0:
+            raise ValueError(f"reveal must be in [0, 1), got {self.reveal}")
         for name in ("min_rating", "eval_min_rating"):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}")
@@ -290,11 +295,22 @@ class SudokuTask(Task):
                    for _ in range(count)]
         return self._batch(puzzles, None).inputs
 
-    def _batch(self, puzzles: list[Puzzle], rng: random.Random | None) -> SudokuBatch:
+    def _batch(self, puzzles: list[Puzzle], rng: random.Random | None,
+               reveal_rng: random.Random | None = None) -> SudokuBatch:
+        """Tokens and targets; with `rng` (training), augmented, and with `reveal_rng` cells
+        given away as the options ask (a stream of its own, so a run with --reveal sees the
+        same puzzles in the same clothes as one without)."""
         grids, solutions = [], []
         for p in puzzles:
-            grid, solution = (augment(p.grid, p.solution, rng) if rng is not None
+            grid, solution = (augment(p.grid, p.solution, rng)
+                              if rng is not None and self.options.augment
                               else (p.grid, p.solution))
+            if reveal_rng is not None and self.options.reveal > 0:
+                grid = grid.copy()  # never the stored puzzle's own array
+                empty = np.flatnonzero(grid == 0)
+                shown = reveal_rng.sample(list(empty), reveal_rng.randint(
+                    0, min(len(empty) - 1, int(self.options.reveal * len(empty)))))
+                grid.flat[shown] = solution.flat[shown]
             grids.append(grid)
             solutions.append(solution)
         grid_array = np.stack(grids)
@@ -308,7 +324,7 @@ class SudokuTask(Task):
         rng = random.Random(train_seed(seed, step))
         pool = self.training_set(seed)
         picked = [pool[rng.randrange(len(pool))] for _ in range(batch_size)]
-        return self._batch(picked, rng if self.options.augment else None)
+        return self._batch(picked, rng, random.Random(train_seed(seed, step) + REVEAL_STREAM))
 
     def eval_batches(self, batch_size: int, seed: int) -> Iterator[SudokuBatch]:
         puzzles = self.held_out(seed)
