@@ -126,6 +126,13 @@ def rating_bin(rating: int) -> str:
     return "unrated"
 
 
+def exit_ticks(certainty: torch.Tensor) -> torch.Tensor:
+    """(B, T) certainty -> (B,) the 1-based tick early exit at EXIT_AT stops at: the first
+    that reaches it, else the last."""
+    reached = certainty >= EXIT_AT
+    return torch.where(reached.any(1), reached.int().argmax(1) + 1, certainty.shape[1])
+
+
 class SudokuMeter:
     """Exact grids and cells right (empty cells only) at the most-certain tick and at every
     tick; constraint violations of the filled grid; exact grids by the puzzles' rating."""
@@ -154,8 +161,7 @@ class SudokuMeter:
         exact = right.all(-1).float()  # (B, T)
         certainty = output.certainty.detach().float().cpu()
         tick = certainty.argmax(1)
-        reached = certainty >= EXIT_AT  # early exit: the first such tick, else the last
-        exit_tick = torch.where(reached.any(1), reached.int().argmax(1) + 1, certainty.shape[1])
+        exit_tick = exit_ticks(certainty)
         rows = torch.arange(len(tick))
         self.count += len(tick)
         self.exact += exact[rows, tick].sum().item()
@@ -477,10 +483,7 @@ class SudokuTask(Task):
             written.append(path)
         ticks, ratings = [], []
         for held in self.eval_batches(256, seed):
-            certainty = model(held.inputs).certainty
-            reached = certainty >= EXIT_AT
-            ticks.append(torch.where(reached.any(1), reached.int().argmax(1) + 1,
-                                     certainty.shape[1]).numpy())
+            ticks.append(exit_ticks(model(held.inputs).certainty).numpy())
             ratings += held.ratings
         written.append(stopping_ticks_by_difficulty(
             np.concatenate(ticks), np.array(ratings), EXIT_AT,
