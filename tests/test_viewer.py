@@ -350,7 +350,7 @@ def test_a_sudoku_thinks_in_the_page_and_again_after_an_edit(browser: object, tm
         page.locator("#tick").fill(str(tick))
         digits = sudoku_expected(model, grid, tick)
         filled = [[grid[r][c] or digits[r * n + c] for c in range(n)] for r in range(n)]
-        assert page.evaluate("ctmViewer.filled") == filled
+        assert page.evaluate("ctmViewer.fill.filled") == filled
         cells = page.locator("#sudoku .cell")
         assert cells.count() == n * n
         assert [int(t) for t in cells.all_inner_texts()] == [v for row in filled for v in row]
@@ -371,7 +371,7 @@ def test_a_sudoku_thinks_in_the_page_and_again_after_an_edit(browser: object, tm
     grid[empty // n][empty % n] = 2
     assert page.evaluate("ctmViewer.grid") == grid
     digits = sudoku_expected(model, grid, 6)
-    assert page.evaluate("ctmViewer.filled") == [[grid[r][c] or digits[r * n + c]
+    assert page.evaluate("ctmViewer.fill.filled") == [[grid[r][c] or digits[r * n + c]
                                                   for c in range(n)] for r in range(n)]
     assert "repeat a digit" in page.inner_text("#prediction") or "solved" in page.inner_text(
         "#prediction")

@@ -240,9 +240,8 @@ function setTick(t) {
     viewer.route = walk.path;
   }
   if (D.kind === "sudoku") {
-    const f = sudokuFill(picks);
-    viewer.solved = f.solved;
-    viewer.filled = f.filled;
+    viewer.fill = sudokuFill(picks);  // drawn below
+    viewer.solved = viewer.fill.solved;
   }
   viewer.certainty = viewer.out.certainty[t - 1];
   $("prediction").textContent = viewer.prediction;
@@ -338,7 +337,7 @@ function drawInput(picks) {
     return;
   }
   if (D.kind === "sudoku") {
-    drawSudoku(box, attention, picks);
+    drawSudoku(box, attention);
     return;
   }
   if (D.kind === "image") {
@@ -451,9 +450,9 @@ function drawMaze(box, attention) {
   box.append(canvas, document.createElement("br"), "attention of each head:", heads);
 }
 
-function drawSudoku(box, attention, picks) {
+function drawSudoku(box, attention) {
   const g = viewer.grid, n = g.length, [boxRows, boxCols] = D.box;
-  const f = sudokuFill(picks);
+  const f = viewer.fill;
   const mean = attention
     ? attention[0].map((_, i) => attention.reduce((s, row) => s + row[i], 0) / attention.length) : null;
   const top = mean ? Math.max(...mean) : 1;
