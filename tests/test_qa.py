@@ -87,11 +87,14 @@ def test_meter_tables_by_digits_and_operations():
     class Fake:
         pass
 
-    for digits, operations, right in ((1, 1, True), (2, 1, False)):
+    # the second episode asks about digits 0 and 1 (two distinct), the first about digit 0 only
+    for digits, operations, right, question in ((1, 1, True, [0, 0, 0]),
+                                                (2, 1, False, [0, 1, 1])):
         batch = Fake()
         batch.__class__ = __import__("ctm.tasks.qa", fromlist=["QABatch"]).QABatch
         batch.digits, batch.operations = digits, operations
         batch.targets = torch.tensor([4])
+        batch.question = torch.tensor([question])
         logits = torch.full((1, 5, 10), -5.0)
         logits[0, -2:, 4 if right else 5] = 5.0
         meter.update(CTMOutput(logits, torch.rand(1, 5), logits[:, -1]), batch)
@@ -100,6 +103,7 @@ def test_meter_tables_by_digits_and_operations():
     assert result["answer_accuracy_table"] == {"1,1": 1.0, "2,1": 0.0}
     assert result["answer_accuracy_by_digits"] == {"1": 1.0, "2": 0.0}
     assert result["answer_accuracy_by_operations"] == {"1": 0.5}
+    assert result["answer_accuracy_by_distinct_digits_asked"] == {"1": 1.0, "2": 0.0}
 
 
 def test_models_that_cannot_do_it_and_bad_options_are_refused():

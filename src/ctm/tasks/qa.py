@@ -129,12 +129,18 @@ def answer_of(labels: torch.Tensor, question: torch.Tensor) -> torch.Tensor:
 
 class QAMeter:
     """Answer accuracy at the most certain answer tick, overall and per (digits, operations),
-    per answer tick, and the calibration of the answers."""
+    per answer tick, and the calibration of the answers.
+
+    It also splits accuracy by how many different digits the question refers to. A question
+    whose indices all name one digit asks for recall only (d + d - d ... needs d and a count);
+    two or more distinct digits ask the model to hold one value while it fetches another, which
+    is where models fail first."""
 
     def __init__(self, answer_ticks: int) -> None:
         self.answer_ticks = answer_ticks
         self.accuracy = GroupedAccuracy()
         self.right: dict[tuple[int, int], list[int]] = {}
+        self.right_by_distinct: dict[int, list[int]] = {}
 
     def update(self, output: CTMOutput, batch: Batch) -> None:
         assert isinstance(batch, QABatch)
@@ -146,6 +152,11 @@ class QAMeter:
         tally = self.right.setdefault((batch.digits, batch.operations), [0, 0])
         tally[0] += int((chosen == targets).sum())
         tally[1] += len(targets)
+        indices = batch.question[:, 0::2].cpu()
+        for asked, right in zip(indices.tolist(), (chosen == targets).tolist(), strict=True):
+            tally = self.right_by_distinct.setdefault(len(set(asked)), [0, 0])
+            tally[0] += int(right)
+            tally[1] += 1
 
     def result(self) -> dict[str, Any]:
         r = self.accuracy.result("answer", "episode")
@@ -167,6 +178,9 @@ class QAMeter:
                                               for m, v in sorted(by_operations.items())},
             "answer_accuracy_table": {f"{k},{m}": right / count
                                       for (k, m), (right, count) in sorted(self.right.items())},
+            "answer_accuracy_by_distinct_digits_asked": {
+                str(n): right / count
+                for n, (right, count) in sorted(self.right_by_distinct.items())},
         }
 
 
