@@ -27,7 +27,7 @@ from ctm.train import Processes
 TINY_QA = ["qa", "--threads", "1", "--no-progress", "--log-every", "1", "--batch-size", "16",
            "--digits", "2", "--operations", "2", "--d-model", "32", "--d-input", "16",
            "--n-sync-out", "16", "--n-sync-action", "16", "--eval-size", "64",
-           "--warmup-steps", "0"]
+           "--warmup-steps", "0", "--memory-length", "3"]
 
 
 def environment() -> dict[str, str]:
