@@ -149,14 +149,15 @@ class QAMeter:
         targets = batch.targets.cpu()
         self.accuracy.update(logits.unsqueeze(2), targets.unsqueeze(1), certainty)
         chosen = logits[torch.arange(len(targets)), certainty.argmax(1)].argmax(-1)
+        correct = chosen == targets
         tally = self.right.setdefault((batch.digits, batch.operations), [0, 0])
-        tally[0] += int((chosen == targets).sum())
+        tally[0] += int(correct.sum())
         tally[1] += len(targets)
         indices = batch.question[:, 0::2].cpu()
-        for asked, right in zip(indices.tolist(), (chosen == targets).tolist(), strict=True):
-            tally = self.right_by_distinct.setdefault(len(set(asked)), [0, 0])
-            tally[0] += int(right)
-            tally[1] += 1
+        for asked, right in zip(indices.tolist(), correct.tolist(), strict=True):
+            by_distinct = self.right_by_distinct.setdefault(len(set(asked)), [0, 0])
+            by_distinct[0] += int(right)
+            by_distinct[1] += 1
 
     def result(self) -> dict[str, Any]:
         r = self.accuracy.result("answer", "episode")
