@@ -132,11 +132,34 @@ def test_resume_continues_bit_for_bit(tmp_path):
     assert {"episode_return", "policy_loss", "value_loss", "approx_kl"} <= set(train[0])
 
 
+def test_rewards_are_scaled_for_training_and_returns_are_reported_unscaled():
+    """With gamma = 0 a step's value target is its own reward: CartPole pays 1 a step, so
+    every target is the scale. The rollout itself (the same model, seeds and draws) and the
+    episode returns it reports do not change with the scale."""
+    model, chunks = None, {}
+    for scale in (1.0, 0.25):
+        run = RunConfig.create("rl", {**TINY, "rollout_steps": 64, "gamma": 0.0,
+                                      "gae_lambda": 0.0, "reward_scale": scale},
+                               SMALL, {"steps": 1, "batch_size": 4, "threads": 2})
+        if model is None:
+            torch.manual_seed(0)
+            model = build_model(run.model)
+        chunks[scale] = next(build_task(run).step_batches(model, 0, 4, 0, "cpu"))
+    plain, scaled = chunks[1.0], chunks[0.25]
+    # (the targets are built as advantage + value: exact to float32 rounding)
+    torch.testing.assert_close(plain.returns, torch.ones_like(plain.returns))
+    torch.testing.assert_close(scaled.returns, torch.full_like(scaled.returns, 0.25))
+    assert torch.equal(plain.targets, scaled.targets)
+    assert plain.stats == scaled.stats and plain.stats["episodes"] >= 1
+
+
 def test_models_and_settings_that_cannot_work_are_refused():
     with pytest.raises(ValueError, match="feedforward"):
         RunConfig.create("rl", {}, {"architecture": "feedforward"})
     with pytest.raises(ValueError, match="chunk \\(7\\) must divide rollout_steps"):
         RLOptions(chunk=7)
+    with pytest.raises(ValueError, match="reward_scale must be > 0, got 0.0"):
+        RLOptions(reward_scale=0.0)
     with pytest.raises(ValueError, match="env must be one of"):
         RLOptions(env="Pong-v5")
     with pytest.raises(ValueError, match="--data-workers must be 0"):

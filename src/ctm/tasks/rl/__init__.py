@@ -62,6 +62,11 @@ class RLOptions:
     clip: float = 0.2  # PPO's ratio clip
     value_weight: float = 0.5
     entropy_weight: float = 0.0
+    # training multiplies each reward by this before advantages and value targets are worked
+    # out (logged and evaluated returns stay in the environment's units): the policy and the
+    # value share one model and one gradient clip, and returns of hundreds make the value
+    # loss's gradient drown the policy's
+    reward_scale: float = 1.0
     eval_episodes: int = 100
     # evaluation draws each action from the policy (seeded by the episode) instead of taking
     # the most likely one; MiniGrid's recipe does, as rl-starter-files' evaluation does: a
@@ -84,6 +89,8 @@ class RLOptions:
         for name in ("gamma", "gae_lambda"):
             if not 0.0 <= getattr(self, name) <= 1.0:
                 raise ValueError(f"{name} must be in [0, 1], got {getattr(self, name)}")
+        if not self.reward_scale > 0.0:
+            raise ValueError(f"reward_scale must be > 0, got {self.reward_scale}")
         if not 0.0 < self.clip < 1.0:
             raise ValueError(f"clip must be in (0, 1), got {self.clip}")
 
@@ -172,7 +179,7 @@ class RLTask(Task):
         was_training = model.training
         model.eval()
         chunks = collect(model, self.spec, share, o.rollout_steps, o.chunk, seeds,
-                         generator, o.gamma, o.gae_lambda, device)
+                         generator, o.gamma, o.gae_lambda, device, o.reward_scale)
         model.train(was_training)
         count = len(chunks.targets)
         if count < o.minibatches:

@@ -68,10 +68,12 @@ def gae(rewards: torch.Tensor, values: torch.Tensor, dones: torch.Tensor,
 @torch.no_grad()
 def collect(model: torch.nn.Module, spec: EnvSpec, envs: int, steps: int, chunk: int,
             episode_seeds: list[Iterator[int]], generator: torch.Generator,
-            gamma: float, lam: float, device: torch.device | str) -> Chunks:
+            gamma: float, lam: float, device: torch.device | str,
+            reward_scale: float = 1.0) -> Chunks:
     """Run `envs` environments for `steps` steps with the model's sampled actions (its last
     tick's output), carrying its state across steps and restarting it when an episode ends.
-    `episode_seeds[i]` seeds environment i's episodes in turn."""
+    `episode_seeds[i]` seeds environment i's episodes in turn. Rewards are multiplied by
+    `reward_scale` for the advantages and returns; the episode returns reported are not."""
     made = [spec.make() for _ in range(envs)]
     try:
         next_seed = [iter(seeds) for seeds in episode_seeds]
@@ -103,7 +105,7 @@ def collect(model: torch.nn.Module, spec: EnvSpec, envs: int, steps: int, chunk:
             for i, env in enumerate(made):
                 o, reward, terminated, truncated, _ = env.step(int(action[i]))
                 running[i] += reward
-                rewards[t, i] = float(reward)
+                rewards[t, i] = float(reward) * reward_scale
                 if terminated or truncated:
                     dones[t, i] = True
                     finished.append(float(running[i]))
