@@ -194,7 +194,8 @@ def test_summary_keeps_minigrid_returns_apart():
 def test_each_environment_brings_its_recipe_and_flags_override_it():
     acrobot = RunConfig.create("rl", {"env": "Acrobot-v1"})
     assert (acrobot.options.entropy_weight, acrobot.options.value_weight,
-            acrobot.options.gamma, acrobot.options.gae_lambda) == (0.1, 0.25, 0.99, 0.95)
+            acrobot.options.gamma, acrobot.options.gae_lambda,
+            acrobot.options.reward_scale) == (0.1, 0.25, 0.99, 0.95, 0.01)
     assert (acrobot.train.steps, acrobot.train.lr) == (300, 5e-4)
     doorkey = RunConfig.create("rl", {"env": "MiniGrid-DoorKey-5x5-v0"})
     assert (doorkey.options.entropy_weight, doorkey.options.sample_actions,
@@ -202,6 +203,7 @@ def test_each_environment_brings_its_recipe_and_flags_override_it():
     cartpole = RunConfig.create("rl")
     assert (cartpole.options.entropy_weight, cartpole.options.gamma) == (0.0, 0.98)
     assert (cartpole.train.steps, cartpole.train.lr) == (600, 1e-3)
+    assert cartpole.options.reward_scale == doorkey.options.reward_scale == 1.0
     mine = RunConfig.create("rl", {"env": "Acrobot-v1", "entropy_weight": 0.02},
                             train={"lr": 1e-4})
     assert (mine.options.entropy_weight, mine.options.value_weight, mine.train.lr) == (
