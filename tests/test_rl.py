@@ -211,6 +211,10 @@ def test_each_environment_brings_its_recipe_and_flags_override_it():
     # a saved run's options are all given: reading it back applies no recipe on top
     again = RunConfig.from_dict(mine.to_dict())
     assert again.options == mine.options and again.train == mine.train
+    # a run saved before reward_scale existed trained unscaled, and reads back that way
+    older = acrobot.to_dict()
+    del older["options"]["reward_scale"]
+    assert RunConfig.from_dict(older).options.reward_scale == 1.0
 
 
 def test_sampled_evaluation_is_seeded_per_episode():

@@ -93,13 +93,16 @@ class RunConfig:
 
     @classmethod
     def create(cls, task: str, options: dict | None = None, model: dict | None = None,
-               train: dict | None = None) -> RunConfig:
+               train: dict | None = None, recipes: bool = True) -> RunConfig:
         """Task defaults, overridden by the given fields; fields the task's data fixes
-        (output sizes) are filled in, and contradicting them is an error."""
+        (output sizes) are filled in, and contradicting them is an error. Without `recipes`
+        the task's option-dependent defaults (an environment's recipe) are not applied: a
+        saved run's options lacking a field added since mean that field's plain default,
+        which is how that run trained."""
         task_cls = get_task(task)
         given = options or {}
-        opts = build_checked(task_cls.Options, {**task_cls.option_defaults(given), **given},
-                             "task option")
+        recipe = task_cls.option_defaults(given) if recipes else {}
+        opts = build_checked(task_cls.Options, {**recipe, **given}, "task option")
         instance = task_cls(opts)
         model_fields = dataclasses.asdict(instance.model_defaults())
         model_fields.update(model or {})
@@ -144,7 +147,8 @@ class RunConfig:
             raise ValueError(f"run config lacks {', '.join(sorted(missing))}")
         if not isinstance(data["task"], str):
             raise ValueError(f"run config: task must be a task name, got {data['task']!r}")
-        return cls.create(data["task"], data["options"], data["model"], data["train"])
+        return cls.create(data["task"], data["options"], data["model"], data["train"],
+                          recipes=False)
 
     @classmethod
     def read(cls, path: str | Path) -> RunConfig:
