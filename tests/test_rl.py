@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 import torch
 
-from ctm.model import build_model
-from ctm.run.config import RunConfig, build_task
+from ctm.model import CTMConfig, build_model
+from ctm.run.config import RunConfig, TrainConfig, build_task
 from ctm.tasks.rl import RLOptions, RLTask, _usable, episode_seeds
 from ctm.tasks.rl.envs import env_spec
 from ctm.tasks.rl.play import play
@@ -215,6 +215,11 @@ def test_each_environment_brings_its_recipe_and_flags_override_it():
     older = acrobot.to_dict()
     del older["options"]["reward_scale"]
     assert RunConfig.from_dict(older).options.reward_scale == 1.0
+    # and so would a train or model field added since: the plain default, not the task's
+    del older["train"]["grad_clip"], older["model"]["d_model"]
+    again = RunConfig.from_dict(older)
+    assert (again.train.grad_clip, acrobot.train.grad_clip) == (TrainConfig().grad_clip, 0.5)
+    assert (again.model.d_model, acrobot.model.d_model) == (CTMConfig().d_model, 128)
 
 
 def test_sampled_evaluation_is_seeded_per_episode():

@@ -93,18 +93,19 @@ class RunConfig:
 
     @classmethod
     def create(cls, task: str, options: dict | None = None, model: dict | None = None,
-               train: dict | None = None, recipes: bool = True) -> RunConfig:
+               train: dict | None = None, task_defaults: bool = True) -> RunConfig:
         """Task defaults, overridden by the given fields; fields the task's data fixes
-        (output sizes) are filled in, and contradicting them is an error. Without `recipes`
-        the task's option-dependent defaults (an environment's recipe) are not applied: a
-        saved run's options lacking a field added since mean that field's plain default,
-        which is how that run trained."""
+        (output sizes) are filled in, and contradicting them is an error. Without
+        `task_defaults` no task default is applied (an environment's recipe, a task's model
+        or learning rate): a saved run lacking a field added since means that field's plain
+        default, which is how that run trained."""
         task_cls = get_task(task)
         given = options or {}
-        recipe = task_cls.option_defaults(given) if recipes else {}
+        recipe = task_cls.option_defaults(given) if task_defaults else {}
         opts = build_checked(task_cls.Options, {**recipe, **given}, "task option")
         instance = task_cls(opts)
-        model_fields = dataclasses.asdict(instance.model_defaults())
+        defaults = instance.model_defaults() if task_defaults else CTMConfig()
+        model_fields = dataclasses.asdict(defaults)
         model_fields.update(model or {})
         for key, value in instance.model_requirements().items():
             given = (model or {}).get(key)
@@ -116,7 +117,8 @@ class RunConfig:
         instance.check_model(model_config)
         return cls(task=task, options=opts, model=model_config,
                    train=build_checked(TrainConfig,
-                                       {**instance.train_defaults(), **(train or {})},
+                                       {**(instance.train_defaults() if task_defaults else {}),
+                                        **(train or {})},
                                        "train field"))
 
     def with_options(self, **changes: Any) -> RunConfig:
@@ -148,7 +150,7 @@ class RunConfig:
         if not isinstance(data["task"], str):
             raise ValueError(f"run config: task must be a task name, got {data['task']!r}")
         return cls.create(data["task"], data["options"], data["model"], data["train"],
-                          recipes=False)
+                          task_defaults=False)
 
     @classmethod
     def read(cls, path: str | Path) -> RunConfig:
