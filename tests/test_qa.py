@@ -221,4 +221,4 @@ def test_the_default_model_remembers_the_whole_episode_in_each_neuron():
         config = task.model_defaults()
         longest = task.schedule_ticks(options.digits, options.operations) + options.answer_ticks
         assert config.ticks == config.memory_length == longest
-    assert QATask(QAOptions()).model_defaults().memory_length == (4 + 1 + 8) * 2 + 3
+    assert QATask(QAOptions()).model_defaults().memory_length == (4 + 1 + 8) * 1 + 3
