@@ -258,7 +258,7 @@ class QATask(Task):
         # first 3,000; 21.1% after 3,000 at 1e-3 without; at 1e-2 and at 3e-3 without the
         # curriculum, no better than always answering 0 (19.5%). Today's defaults (one tick,
         # the window covering the episode) reach 52.2% in about 5 minutes; longer recipes reach
-        # 76.0% in two hours (docs/results.md), but the defaults stay a run of minutes
+        # 78.9% in about four hours (docs/results.md), but the defaults stay a run of minutes
         return {"lr": 3e-3, "steps": 6000, "eval_every": 1000}
 
     def model_requirements(self) -> dict[str, Any]:
