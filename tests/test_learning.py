@@ -107,8 +107,8 @@ def test_qa_answers_from_memory_on_held_out_digit_images(tmp_path):
 def test_rl_agent_balances_cartpole_far_longer_than_untrained(tmp_path):
     """PPO on CartPole with its velocities visible (the scaled-down setting: no memory
     needed), 40 updates of 8 environments × 256 steps; scored on 100 held-out episodes
-    against the same model before training. Measured: 9.4 before, 287.2 after (seed 0,
-    about a minute)."""
+    against the same model before training. Measured: 9.4 before, 500.0 after (seed 0,
+    about a minute; 287.2 before CartPole's recipe scaled its rewards by 0.1)."""
     run = RunConfig.create("rl", {"mask_velocity": False, "rollout_steps": 256},
                            {}, {"steps": 40, "eval_every": 40, "checkpoint_every": 40,
                                 "seed": 0})

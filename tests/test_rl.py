@@ -203,7 +203,7 @@ def test_each_environment_brings_its_recipe_and_flags_override_it():
     cartpole = RunConfig.create("rl")
     assert (cartpole.options.entropy_weight, cartpole.options.gamma) == (0.0, 0.98)
     assert (cartpole.train.steps, cartpole.train.lr) == (600, 1e-3)
-    assert cartpole.options.reward_scale == doorkey.options.reward_scale == 1.0
+    assert (cartpole.options.reward_scale, doorkey.options.reward_scale) == (0.1, 1.0)
     mine = RunConfig.create("rl", {"env": "Acrobot-v1", "entropy_weight": 0.02},
                             train={"lr": 1e-4})
     assert (mine.options.entropy_weight, mine.options.value_weight, mine.train.lr) == (

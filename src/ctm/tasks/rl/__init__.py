@@ -32,7 +32,9 @@ SEED_SPACE = 2**31
 
 # Each environment's recipe: the settings measured to reach its target (docs/results.md), as
 # RL Zoo keeps hyperparameters per environment. They are defaults: flags override each one.
-# CartPole: no entropy bonus, lr 1e-3 (500.0 after 600 updates). Acrobot: the original code's
+# CartPole: no entropy bonus, lr 1e-3, rewards scaled by 0.1 (seeds 0 and 1: 500.0 after 600
+# updates, 488 or more at every evaluation from update 100; unscaled, evaluations swung
+# between 17 and 465 on the way). Acrobot: the original code's
 # entropy bonus 0.1 and value weight 0.25 (with no bonus the policy turned deterministic and
 # never reached the goal), and rewards scaled by 0.01: unscaled, the value loss (about 130)
 # drowned the policy's gradient under the clip, and seeds 1 and 2 never found the goal in 300
@@ -42,7 +44,7 @@ SEED_SPACE = 2**31
 # update 150, where drawing its actions solved 87%).
 ORIGINAL = {"gamma": 0.99, "gae_lambda": 0.95}
 RECIPES: dict[str, tuple[dict[str, Any], dict[str, Any]]] = {  # env -> (options, training)
-    "CartPole-v1": ({}, {"steps": 600, "lr": 1e-3}),
+    "CartPole-v1": ({"reward_scale": 0.1}, {"steps": 600, "lr": 1e-3}),
     "Acrobot-v1": ({**ORIGINAL, "entropy_weight": 0.1, "value_weight": 0.25,
                     "reward_scale": 0.01},
                    {"steps": 300, "lr": 5e-4}),
