@@ -34,11 +34,11 @@ SEED_SPACE = 2**31
 # RL Zoo keeps hyperparameters per environment. They are defaults: flags override each one.
 # CartPole: no entropy bonus, lr 1e-3, rewards scaled by 0.1 (seeds 0 and 1: 500.0 after 600
 # updates, 488 or more at every evaluation from update 100; unscaled, evaluations swung
-# between 17 and 465 on the way). Acrobot: the original code's
-# entropy bonus 0.1 and value weight 0.25 (with no bonus the policy turned deterministic and
-# never reached the goal), and rewards scaled by 0.01: unscaled, the value loss (about 130)
-# drowned the policy's gradient under the clip, and seeds 1 and 2 never found the goal in 300
-# updates; scaled, seeds 0, 1 and 2 all score better than -85 from update 50.
+# between 17 and 465 on the way). Acrobot: the original code's entropy bonus 0.1 and value
+# weight 0.25 (with no bonus the policy turned deterministic and never reached the goal), and
+# rewards scaled by 0.01: unscaled, the value loss (about 130) drowned the policy's gradient
+# under the clip, and seeds 1 and 2 never found the goal in 300 updates; scaled, seeds 0, 1
+# and 2 all score better than -85 from update 50.
 # MiniGrid: a small bonus, 0.01, and evaluation drawing actions from the policy (DoorKey-5x5:
 # seed 0 solved every held-out episode from update 100; seed 1, evaluated greedily, none at
 # update 150, where drawing its actions solved 87%).
