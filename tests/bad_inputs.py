@@ -573,4 +573,10 @@ CASES: list[Case] = [
          "device must be cpu, cuda, cuda:N or mps"),
     Case("bench", "unknown compile mode", ("bench", "parity16", "--compile-mode", "fast"),
          "--compile-mode must be one of"),
+    Case("bench", "a growth sweep of two configurations",
+         ("bench", "--growth", "parity16", "maze15"), "--growth varies one configuration"),
+    Case("bench", "a growth plot that is not a PNG",
+         ("bench", "--growth", "--plot", "{ws}/growth.pdf"), "--plot writes a PNG file"),
+    Case("bench", "a plot without the growth sweep", ("bench", "--plot", "{ws}/growth.png"),
+         "--plot draws the --growth sweep"),
 ]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 from .common import Parser, UserError
 
@@ -28,6 +29,13 @@ def build_parser() -> Parser:
                         "max-autotune-no-cudagraphs")
     p.add_argument("--precision", choices=("float32", "bf16"), default="float32",
                    help="bf16: autocast on CUDA, both implementations (default float32)")
+    g = p.add_argument_group("--growth: step time against ticks, batch, d_model and memory "
+                             "length, each varied alone from one configuration")
+    g.add_argument("--growth", action="store_true",
+                   help="time the first named configuration (default parity16) with each "
+                        "factor varied; print fitted exponents and the per-step overhead")
+    g.add_argument("--plot", metavar="FILE.png", default="",
+                   help="with --growth: also draw the step times and fits to this file")
     d = p.add_argument_group("--distributed: training steps/s on 1, 2, ... processes "
                              "(torchrun), the same global batch, the --threads shared out")
     d.add_argument("--distributed", action="store_true",
@@ -78,6 +86,29 @@ def distributed(args: object) -> int:
     return 0
 
 
+def growth(args: object, options: object) -> int:
+    import sys
+
+    from ..bench.growth import growth as measure
+    from ..bench.growth import plot, table
+
+    if len(args.names) > 1:
+        raise UserError("--growth varies one configuration: name at most one")
+    if args.plot and not args.plot.endswith(".png"):
+        raise UserError(f"--plot writes a PNG file: give a name ending in .png, got "
+                        f"{args.plot!r}")
+    if args.plot and Path(args.plot).is_dir():
+        raise UserError(f"--plot {args.plot} is a folder: give a file name")
+    result = measure(args.names[0] if args.names else "parity16", options,
+                     report=lambda line: print(line, file=sys.stderr, flush=True))
+    if args.plot:
+        result["plot"] = str(plot(result, args.plot))
+    print(json.dumps(result) if args.json else table(result), flush=True)
+    if args.plot and not args.json:
+        print(f"plot: {result['plot']}")
+    return 0
+
+
 def main(argv: list[str]) -> int:
     from ..bench import DEFAULT, SPECS, Options, matmul_peak_gflops, peak_source, run_bench
     from ..device import check_device
@@ -95,6 +126,8 @@ def main(argv: list[str]) -> int:
                         f"{', '.join(SPECS)}")
     if args.steps < 1 or args.threads < 1 or args.warmup < 1:
         raise UserError("--steps, --warmup and --threads must be >= 1")
+    if args.plot and not args.growth:
+        raise UserError("--plot draws the --growth sweep: add --growth")
     options = Options(steps=args.steps, warmup=args.warmup, threads=args.threads,
                       device=args.device, compile=args.compile or args.compile_mode != "default",
                       compile_mode=args.compile_mode,
@@ -103,6 +136,8 @@ def main(argv: list[str]) -> int:
         raise UserError(f"--compile-mode must be one of {', '.join(COMPILE_MODES)}")
     if args.precision == "bf16" and args.device == "cpu":
         raise UserError("--precision bf16 is for CUDA devices")
+    if args.growth:
+        return growth(args, options)
     peak = matmul_peak_gflops(args.threads, device=args.device, precision=args.precision)
     if not args.json:
         print(f"{'config':<11} {'step s':>7} {'min/max s':>13} {'infer s':>8} {'samples/s':>9}"

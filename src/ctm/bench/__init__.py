@@ -22,11 +22,11 @@ from typing import Any
 
 import torch
 
-from .losses import curriculum_mask, grouped_logits, per_tick_cross_entropy, two_tick_loss
-from .model import CTM, CTMConfig, CTMOutput
-from .model.original import state_dict_to_original
-from .model.reference import ReferenceCTM
-from .precision import precision_context
+from ..losses import curriculum_mask, grouped_logits, per_tick_cross_entropy, two_tick_loss
+from ..model import CTM, CTMConfig, CTMOutput
+from ..model.original import state_dict_to_original
+from ..model.reference import ReferenceCTM
+from ..precision import precision_context
 
 
 @dataclass
