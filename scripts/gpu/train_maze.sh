@@ -8,7 +8,7 @@ set -uo pipefail
 run=$1 seconds=$2 steps=$3
 workers=${CTM_DATA_WORKERS:-10}
 if [ -f "$run/config.json" ]; then
-  timeout -s TERM "$seconds" python -m ctm train --resume "$run" --compile true \
+  timeout -s TERM "$seconds" python -m ctm train --resume "$run" --compile tick \
     --data-workers "$workers" --device cuda --no-progress
 else
   timeout -s TERM "$seconds" python -m ctm train maze --out "$run" --device cuda \
@@ -16,7 +16,7 @@ else
     --d-model 512 --d-input 128 --heads 4 --ticks 50 --memory-length 25 --synapse-depth 4 \
     --nlm-hidden 32 --n-sync-out 128 --n-sync-action 128 --n-self 0 \
     --eval-every 500 --eval-size 512 --checkpoint-every 250 --keep-checkpoints 1 \
-    --log-every 25 --precision tf32 --compile true --data-workers "$workers" --no-progress
+    --log-every 25 --precision tf32 --compile tick --data-workers "$workers" --no-progress
 fi
 status=$?
 # 124: timeout stopped it (the trainer saved a checkpoint first); 0: it finished

@@ -17,6 +17,7 @@ import multiprocessing
 import resource
 import statistics
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -103,7 +104,7 @@ class Options:
     warmup: int = 2
     threads: int = 2
     device: str = "cpu"
-    compile: bool = False  # fast model only: torch.compile each tick
+    compile: str = "off"  # fast model only: off | tick | thought (as `ctm train --compile`)
     compile_mode: str = "default"  # torch.compile mode (reduce-overhead: CUDA graphs)
     checkpoint_ticks: bool = False  # fast model only: activation checkpointing per tick
     precision: str = "float32"  # float32 | bf16 (autocast, both implementations)
@@ -126,10 +127,20 @@ def spec_loss(spec: BenchSpec, out: CTMOutput, y: torch.Tensor) -> torch.Tensor:
     return two_tick_loss(per_tick_cross_entropy(logits, y, mask), out.certainty).loss
 
 
+LossFn = Callable[[torch.nn.Module, torch.Tensor, torch.Tensor], torch.Tensor]
+
+
+def eager_loss(spec: BenchSpec) -> LossFn:
+    def loss(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        return spec_loss(spec, model(x), y)
+    return loss
+
+
 def _train_step(model: torch.nn.Module, optimizer: torch.optim.Optimizer, spec: BenchSpec,
-                x: torch.Tensor, y: torch.Tensor, autocast: Any = None) -> None:
+                x: torch.Tensor, y: torch.Tensor, autocast: Any = None,
+                loss_fn: LossFn | None = None) -> None:
     with autocast or contextlib.nullcontext():
-        loss = spec_loss(spec, model(x), y)
+        loss = (loss_fn or eager_loss(spec))(model, x, y)
     optimizer.zero_grad(set_to_none=True)
     loss.backward()
     optimizer.step()
@@ -193,11 +204,21 @@ def peak_source(o: Options) -> str:
             f"data, {where}")
 
 
-def _configure_fast(model: CTM, o: Options) -> None:
-    """Checkpointed or compiled ticks, as the options ask (the fast model only)."""
+COMPILE_SCOPES = ("off", "tick", "thought")
+
+
+def _configure_fast(model: CTM, spec: BenchSpec, o: Options) -> LossFn:
+    """Checkpointed or compiled ticks, or the whole thought and its loss compiled, as the
+    options ask (the fast model only); returns the training loss function to step with."""
+    if o.compile not in COMPILE_SCOPES:
+        raise ValueError(f"compile must be one of {', '.join(COMPILE_SCOPES)}, "
+                         f"got {o.compile!r}")
     model.checkpoint_ticks = o.checkpoint_ticks
-    if o.compile:
+    if o.compile == "tick":
         model.compile_ticks(mode=o.compile_mode)
+    if o.compile == "thought":
+        return torch.compile(eager_loss(spec), mode=o.compile_mode, dynamic=False)
+    return eager_loss(spec)
 
 
 def footprint(spec: BenchSpec, implementation: str, options: Options | None = None
@@ -214,16 +235,17 @@ def footprint(spec: BenchSpec, implementation: str, options: Options | None = No
     model: torch.nn.Module
     if implementation == "fast":
         model = CTM(spec.model).to(o.device)
-        _configure_fast(model, o)
+        loss_fn = _configure_fast(model, spec, o)
     else:
         model = ReferenceCTM(spec.model).to(o.device)
+        loss_fn = eager_loss(spec)
     optimizer = torch.optim.AdamW(model.parameters(), lr=1e-4)
     x, y = (t.to(o.device) for t in make_batch(spec, torch.Generator().manual_seed(0)))
     if o.device.startswith("cuda"):
         torch.cuda.reset_peak_memory_stats()
 
     def step() -> None:
-        _train_step(model, optimizer, spec, x, y, _autocast(o))
+        _train_step(model, optimizer, spec, x, y, _autocast(o), loss_fn)
 
     first = _timed(step, 1, o.device)[0]
     _timed(step, max(0, o.warmup - 1), o.device)
@@ -240,8 +262,9 @@ def _prepared(spec: BenchSpec, o: Options) -> dict[str, Any]:
     """Both models on the device with their optimisers, the fast one compiled or checkpointed
     as asked."""
     fast, reference = build_pair(spec.model)
-    _configure_fast(fast, o)
-    return {name: (model.to(o.device), torch.optim.AdamW(model.parameters(), lr=1e-4))
+    fast, reference = fast.to(o.device), reference.to(o.device)
+    losses = {"fast": _configure_fast(fast, spec, o), "reference": eager_loss(spec)}
+    return {name: (model, torch.optim.AdamW(model.parameters(), lr=1e-4), losses[name])
             for name, model in (("fast", fast), ("reference", reference))}
 
 
@@ -256,8 +279,8 @@ def interleaved(spec: BenchSpec, options: Options | None = None, rounds: int = 5
     x, y = (t.to(o.device) for t in make_batch(spec, torch.Generator().manual_seed(0)))
 
     def step(name: str) -> None:
-        model, optimizer = models[name]
-        _train_step(model, optimizer, spec, x, y, _autocast(o))
+        model, optimizer, loss_fn = models[name]
+        _train_step(model, optimizer, spec, x, y, _autocast(o), loss_fn)
 
     def infer(name: str) -> None:
         with torch.no_grad(), _autocast(o):
@@ -340,7 +363,7 @@ def run_bench(name: str, options: Options | None = None,
     memory = dataclasses.replace(o, warmup=2)  # a second step: the optimiser's state exists
     fast = footprint_isolated(name, "fast", memory)
     reference = footprint_isolated(name, "reference", dataclasses.replace(
-        memory, compile=False, checkpoint_ticks=False))
+        memory, compile="off", checkpoint_ticks=False))
     times = _in_fresh_process(_interleaved_named, name, o)
     flops = step_flops(SPECS[name])
     row = {"config": name, **times, "first_step_s": fast["first_step_s"],
@@ -348,7 +371,8 @@ def run_bench(name: str, options: Options | None = None,
            "peak_mem_mb": fast["peak_mem_mb"], "reference_peak_mem_mb": reference["peak_mem_mb"],
            "flops_per_step": flops, "achieved_gflops": flops / times["median_s"] / 1e9,
            "threads": o.threads, "device": o.device, "dtype": o.precision,
-           "compile": o.compile, "compile_mode": o.compile_mode if o.compile else None,
+           "compile": o.compile,
+           "compile_mode": o.compile_mode if o.compile != "off" else None,
            "checkpoint_ticks": o.checkpoint_ticks,
            "batch": SPECS[name].batch, "ticks": SPECS[name].model.ticks}
     if peak_gflops:

@@ -56,12 +56,12 @@ def step_seconds(spec: BenchSpec, options: Options) -> float:
     torch.set_num_threads(options.threads)
     torch.manual_seed(0)
     model = CTM(spec.model).to(options.device)
-    _configure_fast(model, options)
+    loss_fn = _configure_fast(model, spec, options)
     optimizer = torch.optim.AdamW(model.parameters(), lr=1e-4)
     x, y = (t.to(options.device) for t in make_batch(spec, torch.Generator().manual_seed(0)))
 
     def step() -> None:
-        _train_step(model, optimizer, spec, x, y, _autocast(options))
+        _train_step(model, optimizer, spec, x, y, _autocast(options), loss_fn)
 
     _timed(step, options.warmup, options.device)
     return statistics.median(_timed(step, options.steps, options.device))

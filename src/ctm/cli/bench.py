@@ -19,12 +19,16 @@ def build_parser() -> Parser:
     p.add_argument("--warmup", type=int, default=2, help="untimed steps first (default 2)")
     p.add_argument("--threads", type=int, default=2, help="torch threads (default 2)")
     p.add_argument("--device", default="cpu", help="cpu or cuda (default cpu)")
-    p.add_argument("--compile", action="store_true",
-                   help="fast model: torch.compile each tick (first_step_s holds the compile)")
+    p.add_argument("--compile", nargs="?", const="tick", default="off",
+                   choices=("off", "tick", "thought"),
+                   help="fast model: torch.compile each tick (tick, as a bare --compile), or "
+                        "the whole thought with its loss (thought); first_step_s holds the "
+                        "compile (default off)")
     p.add_argument("--checkpoint-ticks", action="store_true",
                    help="fast model: activation checkpointing per tick")
     p.add_argument("--compile-mode", default="default", metavar="MODE",
-                   help="torch.compile mode (implies --compile): default, reduce-overhead (each "
+                   help="torch.compile mode (implies --compile tick unless --compile is given): "
+                        "default, reduce-overhead (each "
                         "tick replayed as a CUDA graph), max-autotune, "
                         "max-autotune-no-cudagraphs")
     p.add_argument("--precision", choices=("float32", "bf16"), default="float32",
@@ -128,8 +132,10 @@ def main(argv: list[str]) -> int:
         raise UserError("--steps, --warmup and --threads must be >= 1")
     if args.plot and not args.growth:
         raise UserError("--plot draws the --growth sweep: add --growth")
+    # a compile mode alone means compiled ticks, as it did before --compile took a scope
+    scope = "tick" if args.compile == "off" and args.compile_mode != "default" else args.compile
     options = Options(steps=args.steps, warmup=args.warmup, threads=args.threads,
-                      device=args.device, compile=args.compile or args.compile_mode != "default",
+                      device=args.device, compile=scope,
                       compile_mode=args.compile_mode,
                       checkpoint_ticks=args.checkpoint_ticks, precision=args.precision)
     if args.compile_mode not in COMPILE_MODES:

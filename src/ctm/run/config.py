@@ -20,6 +20,10 @@ from ..precision import check_precision
 from ..tasks import Task, get_task
 
 COMPILE_MODES = ("default", "reduce-overhead", "max-autotune", "max-autotune-no-cudagraphs")
+# what torch.compile covers: nothing, each tick, or the whole thought (every tick, the loss and
+# the certainty as one graph, and its backward); `auto` picks one when the run starts
+# (ctm.train.compiled.resolve_compile)
+COMPILE_SCOPES = ("off", "tick", "thought", "auto")
 NONFINITE_POLICIES = ("stop", "skip")
 STRATEGIES = ("ddp", "fsdp")  # how several processes share a model: ctm.train.distributed
 
@@ -47,7 +51,7 @@ class TrainConfig:
     seed: int = 0
     threads: int = 0  # torch CPU threads; 0 leaves torch's default
     device: str = "cpu"
-    compile: bool = False  # torch.compile each tick: slow first step, faster after
+    compile: str = "auto"  # off | tick | thought | auto: what torch.compile covers
     compile_mode: str = "default"  # torch.compile mode; reduce-overhead adds CUDA graphs on GPUs
     checkpoint_ticks: bool = False  # activation checkpointing per tick: less memory, slower steps
     precision: str = "float32"  # float32 | tf32 (CUDA matmuls in TF32) | bf16 (autocast)
@@ -61,6 +65,9 @@ class TrainConfig:
 
     def __post_init__(self) -> None:
         check_precision(self.precision)
+        if self.compile not in COMPILE_SCOPES:
+            raise ValueError(f"compile must be one of {', '.join(COMPILE_SCOPES)}, "
+                             f"got {self.compile!r}")
         if self.compile_mode not in COMPILE_MODES:
             raise ValueError(f"compile_mode must be one of {', '.join(COMPILE_MODES)}, "
                              f"got {self.compile_mode!r}")
@@ -149,7 +156,12 @@ class RunConfig:
             raise ValueError(f"run config lacks {', '.join(sorted(missing))}")
         if not isinstance(data["task"], str):
             raise ValueError(f"run config: task must be a task name, got {data['task']!r}")
-        return cls.create(data["task"], data["options"], data["model"], data["train"],
+        train = data["train"]
+        if isinstance(train, dict) and isinstance(train.get("compile"), bool):
+            # configs written before compile had scopes: true compiled each tick, and false
+            # trained eager, which is what `off` keeps them doing
+            train = {**train, "compile": "tick" if train["compile"] else "off"}
+        return cls.create(data["task"], data["options"], data["model"], train,
                           task_defaults=False)
 
     @classmethod

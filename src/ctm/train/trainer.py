@@ -43,6 +43,7 @@ from ..run.layout import (
     TENSORBOARD,
 )
 from ..run.lookup import load_initial_weights
+from .compiled import ThoughtStep, forward_and_loss, resolve_compile
 from .distributed import (
     PeerLost,
     Processes,
@@ -105,14 +106,19 @@ class Trainer:
         elif cfg.init_from:
             load_initial_weights(model, cfg.init_from)
         self.model = model.to(self.device)
-        if (cfg.compile or cfg.checkpoint_ticks) and not isinstance(self.model, CTM):
-            raise ValueError("--compile and --checkpoint-ticks apply to the CTM's ticks, "
-                             "not to baselines")
+        self.compile_scope, self.compile_reason = resolve_compile(
+            cfg.compile, self.model, self.device, cfg.steps, self.processes.world)
+        if (self.compile_scope == "tick" or cfg.checkpoint_ticks) and not isinstance(
+                self.model, CTM):
+            raise ValueError("--compile tick and --checkpoint-ticks apply to the CTM's ticks, "
+                             "not to baselines (--compile thought compiles any model)")
         if cfg.data_workers and self.task.needs_model_for_batches:
             raise ValueError(f"the {run.task} task makes its batches with the model being "
                              f"trained: --data-workers must be 0")
-        if cfg.compile:
+        if self.compile_scope == "tick":
             self.model.compile_ticks(mode=cfg.compile_mode)
+        self._thought = (ThoughtStep(self.task, run.model, cfg.compile_mode, warn=self._warn)
+                         if self.compile_scope == "thought" else None)
         if cfg.checkpoint_ticks:
             self.model.checkpoint_ticks = True
         # `core` is the model itself, for rollouts, evaluation and saving; `model` is what
@@ -212,11 +218,20 @@ class Trainer:
         cfg = self.run.train
         stats = getattr(batch, "stats", {})
         batch = batch.to(self.device)
+        compiling = self._thought is not None and self._thought.calls == 0
+        if compiling:  # minutes on a CPU, seconds once inductor's cache holds the graphs
+            self._console("compiling the whole thought (forward, loss and backward as one "
+                          "graph) in the first step...")
+            started = time.perf_counter()
         with precision_context(cfg.precision, self.device):
-            output = self.task.forward(self.model, batch)
-            result = self.task.loss(output, batch, self.run.model)
+            if self._thought is None:
+                result = forward_and_loss(self.task, self.run.model, self.model, batch)
+            else:
+                result = self._thought(self.model, batch)
         self.optimizer.zero_grad(set_to_none=True)
         result.loss.backward()
+        if compiling and self._thought.failed is None:
+            self._console(f"compiled: the first step took {time.perf_counter() - started:.1f} s")
         clip = cfg.grad_clip if cfg.grad_clip > 0 else float("inf")
         norm = torch.nn.utils.clip_grad_norm_(self.model.parameters(), clip)
         if hasattr(norm, "full_tensor"):  # fsdp: a distributed tensor
@@ -238,6 +253,13 @@ class Trainer:
             if isinstance(self.core, CTM):
                 self.core.clamp_decays_()
         return row
+
+    def _console(self, line: str) -> None:
+        if self.processes.main:
+            tqdm.write(f"ctm: {line}", file=sys.stderr)
+
+    def _warn(self, line: str) -> None:
+        self._console(f"warning: {line}")
 
     def _nonfinite(self, loss: float, grad_norm: float) -> None:
         """Stop before a non-finite update, or (on_nonfinite="skip") skip it."""
