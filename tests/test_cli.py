@@ -167,7 +167,8 @@ def test_sigterm_ends_ctm_train_with_a_checkpoint_and_status_143(tmp_path):
         [sys.executable, "-m", "ctm", "train", "parity", "--length", "4", "--steps", "100000",
          "--d-model", "16", "--d-input", "8", "--heads", "2", "--ticks", "3",
          "--n-sync-out", "8", "--n-sync-action", "8", "--checkpoint-every", "100000",
-         "--log-every", "1", "--threads", "1", "--no-progress", "--out", str(run)],
+         "--log-every", "1", "--threads", "1", "--compile", "off", "--no-progress",
+         "--out", str(run)],
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
         env={**os.environ, "OMP_NUM_THREADS": "1"})
     deadline = time.monotonic() + 120

@@ -66,8 +66,9 @@ class TrainConfig:
     def __post_init__(self) -> None:
         check_precision(self.precision)
         if self.compile not in COMPILE_SCOPES:
+            old = {"true": "; compile true is now compile tick", "false": "; false is now off"}
             raise ValueError(f"compile must be one of {', '.join(COMPILE_SCOPES)}, "
-                             f"got {self.compile!r}")
+                             f"got {self.compile!r}{old.get(str(self.compile).lower(), '')}")
         if self.compile_mode not in COMPILE_MODES:
             raise ValueError(f"compile_mode must be one of {', '.join(COMPILE_MODES)}, "
                              f"got {self.compile_mode!r}")
