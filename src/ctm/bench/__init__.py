@@ -23,6 +23,7 @@ from typing import Any
 
 import torch
 
+from ..compilation import use_persistent_cache
 from ..losses import curriculum_mask, grouped_logits, per_tick_cross_entropy, two_tick_loss
 from ..model import CTM, CTMConfig, CTMOutput
 from ..model.original import state_dict_to_original
@@ -214,6 +215,8 @@ def _configure_fast(model: CTM, spec: BenchSpec, o: Options) -> LossFn:
         raise ValueError(f"compile must be one of {', '.join(COMPILE_SCOPES)}, "
                          f"got {o.compile!r}")
     model.checkpoint_ticks = o.checkpoint_ticks
+    if o.compile != "off":
+        use_persistent_cache()
     if o.compile == "tick":
         model.compile_ticks(mode=o.compile_mode)
     if o.compile == "thought":

@@ -163,6 +163,7 @@ def plot(result: dict[str, Any], path: str | Path) -> Path:
     from ..analysis.figures import pyplot, save_figure
 
     plt = pyplot()
+    from matplotlib.ticker import NullFormatter
     factors = list(result["exponents"])
     figure, axes = plt.subplots(1, len(factors), figsize=(3.4 * len(factors), 3.2),
                                 squeeze=False)
@@ -179,6 +180,10 @@ def plot(result: dict[str, Any], path: str | Path) -> Path:
         if factor == "batch" and "fixed_s" in result:
             ax.loglog(xs, [result["fixed_s"] + result["per_sample_s"] * x for x in xs], "--",
                       color="tab:green", label="fixed + per sample")
+        # the measured values as the ticks, and no minor labels, which overlap on log axes
+        ax.set_xticks(xs, [str(x) for x in xs])
+        ax.xaxis.set_minor_formatter(NullFormatter())
+        ax.yaxis.set_minor_formatter(NullFormatter())
         ax.set_xlabel(factor)
         ax.set_ylabel("step seconds")
         ax.legend(fontsize=7)

@@ -12,6 +12,7 @@ import torch.nn.functional as F
 import torch.utils.checkpoint
 from torch import nn
 
+from ..compilation import use_persistent_cache
 from .build import load_model, save_model
 from .config import CTMConfig, CTMOutput
 from .inputs import build_input
@@ -251,6 +252,7 @@ class CTM(Pretrained, nn.Module):
         """Run each tick through `torch.compile` (slow first call; faster steps after).
         `mode="reduce-overhead"` also replays each tick as a CUDA graph on GPUs, where a tick's
         many small kernels otherwise wait on their launches."""
+        use_persistent_cache()
         self._compiled_tick = torch.compile(self._tick, **options)
         self._cuda_graphs = options.get("mode") in ("reduce-overhead", "max-autotune")
 

@@ -16,7 +16,7 @@ from typing import Any
 from ..fields import build_checked
 from ..files import read_json
 from ..model import CTMConfig
-from ..precision import check_precision
+from ..precision import PRECISIONS, check_precision
 from ..tasks import Task, get_task
 
 COMPILE_MODES = ("default", "reduce-overhead", "max-autotune", "max-autotune-no-cudagraphs")
@@ -62,6 +62,13 @@ class TrainConfig:
     on_nonfinite: str = "stop"
     # on several processes (torchrun): ddp keeps a whole model per process; fsdp shards it
     strategy: str = "ddp"
+
+    @classmethod
+    def field_choices(cls) -> dict[str, str]:
+        """Fields with a fixed set of values -> the values, for --help."""
+        return {"compile": ", ".join(COMPILE_SCOPES), "compile_mode": ", ".join(COMPILE_MODES),
+                "precision": ", ".join(PRECISIONS), "strategy": ", ".join(STRATEGIES),
+                "on_nonfinite": ", ".join(NONFINITE_POLICIES)}
 
     def __post_init__(self) -> None:
         check_precision(self.precision)

@@ -17,14 +17,13 @@
 
 from __future__ import annotations
 
-import os
 import warnings
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import torch
 
+from ..compilation import use_persistent_cache
 from ..losses import TickLoss
 from ..model import CTM, CTMConfig
 from ..tasks import Task
@@ -50,14 +49,6 @@ def resolve_compile(scope: str, model: torch.nn.Module, device: torch.device, st
         return "off", (f"auto: {steps} steps are too few to repay compiling "
                        f"(from {AUTO_THOUGHT_MIN_STEPS:,} steps the whole thought is compiled)")
     return "thought", f"auto: {steps} steps on the CPU"
-
-
-def use_persistent_cache() -> None:
-    """Keep inductor's compiled kernels in the user's cache, not /tmp, so that they outlive
-    a reboot; a directory the user chose stays theirs."""
-    if "TORCHINDUCTOR_CACHE_DIR" not in os.environ:
-        home = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache"))
-        os.environ["TORCHINDUCTOR_CACHE_DIR"] = str(home / "ctm" / "inductor")
 
 
 def forward_and_loss(task: Task, config: CTMConfig, model: torch.nn.Module, batch: Any
