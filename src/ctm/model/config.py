@@ -118,8 +118,9 @@ class CTMConfig:
     @property
     def out_groups_shape(self) -> tuple[int, ...]:
         """`out_shape` with any -1 resolved, e.g. (16, 2) or (10,)."""
-        known = math.prod(v for v in self.out_shape if v != -1)
-        return tuple(self.out_dims // known if v == -1 else v for v in self.out_shape)
+        # lists, not generators: torch.compile traces through lists without breaking the graph
+        known = math.prod([v for v in self.out_shape if v != -1])
+        return tuple([self.out_dims // known if v == -1 else v for v in self.out_shape])
 
     def sync_size(self, kind: str) -> int:
         """Length of the `out` or `action` synchronisation vector."""

@@ -49,7 +49,8 @@ class NeuronLevelModels(nn.Module):
         """Every layer's (W / T, b / T), flattened. The tick loop computes them once per
         forward pass and hands them to every tick: scaling the weights at every tick, and
         its backward, took a fifth of a maze training step."""
-        return tuple(t for layer in self.layers for t in layer.scaled())
+        # a list, not a generator: torch.compile traces it without breaking the graph
+        return tuple([t for layer in self.layers for t in layer.scaled()])
 
     def forward(self, history: torch.Tensor, weights: tuple[torch.Tensor, ...] | None = None
                 ) -> torch.Tensor:
