@@ -583,6 +583,8 @@ CASES: list[Case] = [
          ("bench", "--growth", "parity16", "maze15"), "--growth varies one configuration"),
     Case("bench", "a growth plot that is not a PNG",
          ("bench", "--growth", "--plot", "{ws}/growth.pdf"), "--plot writes a PNG file"),
+    Case("bench", "a growth factor that does not exist",
+         ("bench", "--growth", "--factors", "ticks,heads"), "--factors takes names from"),
     Case("bench", "a plot without the growth sweep", ("bench", "--plot", "{ws}/growth.png"),
          "--plot draws the --growth sweep"),
 ]

@@ -38,6 +38,9 @@ def build_parser() -> Parser:
     g.add_argument("--growth", action="store_true",
                    help="time the first named configuration (default parity16) with each "
                         "factor varied; print fitted exponents and the per-step overhead")
+    g.add_argument("--factors", default="ticks,batch,d_model,memory_length", metavar="F,F",
+                   help="with --growth: which factors to vary (default all four: ticks, batch, "
+                        "d_model, memory_length)")
     g.add_argument("--plot", metavar="FILE.png", default="",
                    help="with --growth: also draw the step times and fits to this file")
     d = p.add_argument_group("--distributed: training steps/s on 1, 2, ... processes "
@@ -103,7 +106,15 @@ def growth(args: object, options: object) -> int:
                         f"{args.plot!r}")
     if args.plot and Path(args.plot).is_dir():
         raise UserError(f"--plot {args.plot} is a folder: give a file name")
+    from ..bench.growth import FACTORS
+
+    factors = [f.strip() for f in args.factors.split(",") if f.strip()]
+    unknown = [f for f in factors if f not in FACTORS]
+    if not factors or unknown:
+        raise UserError(f"--factors takes names from {', '.join(FACTORS)}, got "
+                        f"{args.factors!r}")
     result = measure(args.names[0] if args.names else "parity16", options,
+                     factors={f: FACTORS[f] for f in factors},
                      report=lambda line: print(line, file=sys.stderr, flush=True))
     if args.plot:
         result["plot"] = str(plot(result, args.plot))
