@@ -215,11 +215,10 @@ def _configure_fast(model: CTM, spec: BenchSpec, o: Options) -> LossFn:
         raise ValueError(f"compile must be one of {', '.join(COMPILE_SCOPES)}, "
                          f"got {o.compile!r}")
     model.checkpoint_ticks = o.checkpoint_ticks
-    if o.compile != "off":
-        use_persistent_cache()
     if o.compile == "tick":
         model.compile_ticks(mode=o.compile_mode)
     if o.compile == "thought":
+        use_persistent_cache()
         return torch.compile(eager_loss(spec), mode=o.compile_mode, dynamic=False)
     return eager_loss(spec)
 

@@ -67,26 +67,28 @@ def step_seconds(spec: BenchSpec, options: Options) -> float:
     return statistics.median(_timed(step, options.steps, options.device))
 
 
-def power_law_exponent(values: Sequence[float], seconds: Sequence[float]) -> float:
-    """k of seconds ≈ c · value^k, fitted by least squares on log-log axes."""
-    xs, ys = [math.log(v) for v in values], [math.log(s) for s in seconds]
+def _line_fit(xs: Sequence[float], ys: Sequence[float], what: str) -> tuple[float, float]:
+    """(intercept, slope) of ys ≈ intercept + slope · xs, by least squares."""
     mx, my = statistics.fmean(xs), statistics.fmean(ys)
     spread = sum((x - mx) ** 2 for x in xs)
     if spread == 0:
-        raise ValueError("a growth exponent needs at least two different values")
-    return sum((x - mx) * (y - my) for x, y in zip(xs, ys, strict=True)) / spread
+        raise ValueError(f"{what} needs at least two different values")
+    slope = sum((x - mx) * (y - my) for x, y in zip(xs, ys, strict=True)) / spread
+    return my - slope * mx, slope
+
+
+def power_law_exponent(values: Sequence[float], seconds: Sequence[float]) -> float:
+    """k of seconds ≈ c · value^k, fitted by least squares on log-log axes."""
+    return _line_fit([math.log(v) for v in values], [math.log(s) for s in seconds],
+                     "a growth exponent")[1]
 
 
 def fixed_and_per_sample(batches: Sequence[float], seconds: Sequence[float]
                          ) -> tuple[float, float]:
     """(fixed, per_sample) of seconds ≈ fixed + per_sample · batch, least squares; `fixed`
     clamped at 0 (a negative intercept is noise: no overhead to speak of)."""
-    mx, my = statistics.fmean(batches), statistics.fmean(seconds)
-    spread = sum((x - mx) ** 2 for x in batches)
-    if spread == 0:
-        raise ValueError("the batch fit needs at least two different batch sizes")
-    slope = sum((x - mx) * (y - my) for x, y in zip(batches, seconds, strict=True)) / spread
-    return max(0.0, my - slope * mx), slope
+    fixed, per_sample = _line_fit(batches, seconds, "the batch fit")
+    return max(0.0, fixed), per_sample
 
 
 def growth(base: str | BenchSpec = "parity16", options: Options | None = None,
@@ -162,8 +164,9 @@ def plot(result: dict[str, Any], path: str | Path) -> Path:
     """One log-log panel per factor: the measured step times and the fitted power law."""
     from ..analysis.figures import pyplot, save_figure
 
-    plt = pyplot()
+    plt = pyplot()  # before matplotlib's other modules: it picks the backend
     from matplotlib.ticker import NullFormatter
+
     factors = list(result["exponents"])
     figure, axes = plt.subplots(1, len(factors), figsize=(3.4 * len(factors), 3.2),
                                 squeeze=False)

@@ -11,6 +11,8 @@ HELP = "time training steps against the reference, or on 1 and 2 processes (--di
 
 
 def build_parser() -> Parser:
+    from ..bench import COMPILE_SCOPES
+
     p = Parser(prog="ctm bench", description=HELP)
     p.add_argument("names", nargs="*",
                    help="parity16, maze15, cifar32 (the default), maze-large (only when named)")
@@ -20,7 +22,7 @@ def build_parser() -> Parser:
     p.add_argument("--threads", type=int, default=2, help="torch threads (default 2)")
     p.add_argument("--device", default="cpu", help="cpu or cuda (default cpu)")
     p.add_argument("--compile", nargs="?", const="tick", default="off",
-                   choices=("off", "tick", "thought"),
+                   choices=COMPILE_SCOPES,
                    help="fast model: torch.compile each tick (tick, as a bare --compile), or "
                         "the whole thought with its loss (thought); first_step_s holds the "
                         "compile (default off)")
@@ -96,8 +98,8 @@ def distributed(args: object) -> int:
 def growth(args: object, options: object) -> int:
     import sys
 
+    from ..bench.growth import FACTORS, plot, table
     from ..bench.growth import growth as measure
-    from ..bench.growth import plot, table
 
     if len(args.names) > 1:
         raise UserError("--growth varies one configuration: name at most one")
@@ -106,8 +108,6 @@ def growth(args: object, options: object) -> int:
                         f"{args.plot!r}")
     if args.plot and Path(args.plot).is_dir():
         raise UserError(f"--plot {args.plot} is a folder: give a file name")
-    from ..bench.growth import FACTORS
-
     factors = [f.strip() for f in args.factors.split(",") if f.strip()]
     unknown = [f for f in factors if f not in FACTORS]
     if not factors or unknown:

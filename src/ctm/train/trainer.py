@@ -220,8 +220,9 @@ class Trainer:
         batch = batch.to(self.device)
         compiling = self._thought is not None and self._thought.calls == 0
         if compiling:  # minutes on a CPU, seconds once inductor's cache holds the graphs
-            self._console("compiling the whole thought (forward, loss and backward as one "
-                          "graph) in the first step...")
+            self._console(f"compiling the whole thought (forward, loss and backward as one "
+                          f"graph; {self.compile_reason}; --compile off trains eager) in the "
+                          f"first step...")
             started = time.perf_counter()
         with precision_context(cfg.precision, self.device):
             if self._thought is None:
