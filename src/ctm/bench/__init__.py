@@ -1,5 +1,7 @@
 """`ctm bench`: time a training step (forward, backward, AdamW) of the fast model against the
-literal reference implementation, with the same weights, in the same run.
+literal reference implementation, with the same weights, in the same run. Each steps with
+the AdamW its own code trains with: ctm's fused one (`ctm.optimizer`) and torch's default for
+the reference, as the original research code uses.
 
 Times come from one process holding both models, timing them in alternating rounds, so a slow
 spell of a shared machine falls on both alike; the speed-up is the median of the rounds'
@@ -28,6 +30,7 @@ from ..losses import curriculum_mask, grouped_logits, per_tick_cross_entropy, tw
 from ..model import CTM, CTMConfig, CTMOutput
 from ..model.original import state_dict_to_original
 from ..model.reference import ReferenceCTM
+from ..optimizer import adamw
 from ..precision import precision_context
 
 
@@ -165,7 +168,7 @@ def step_flops(spec: BenchSpec) -> int:
 
     torch.manual_seed(0)
     fast = CTM(spec.model)
-    optimizer = torch.optim.AdamW(fast.parameters(), lr=1e-4)
+    optimizer = adamw(fast.parameters(), lr=1e-4)
     x, y = make_batch(spec, torch.Generator().manual_seed(0))
     counter = FlopCounterMode(display=False)
     with counter:
@@ -241,7 +244,8 @@ def footprint(spec: BenchSpec, implementation: str, options: Options | None = No
     else:
         model = ReferenceCTM(spec.model).to(o.device)
         loss_fn = eager_loss(spec)
-    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-4)
+    optimizer = (adamw(model.parameters(), lr=1e-4) if implementation == "fast"
+                 else torch.optim.AdamW(model.parameters(), lr=1e-4))
     x, y = (t.to(o.device) for t in make_batch(spec, torch.Generator().manual_seed(0)))
     if o.device.startswith("cuda"):
         torch.cuda.reset_peak_memory_stats()
@@ -266,7 +270,9 @@ def _prepared(spec: BenchSpec, o: Options) -> dict[str, Any]:
     fast, reference = build_pair(spec.model)
     fast, reference = fast.to(o.device), reference.to(o.device)
     losses = {"fast": _configure_fast(fast, spec, o), "reference": eager_loss(spec)}
-    return {name: (model, torch.optim.AdamW(model.parameters(), lr=1e-4), losses[name])
+    optimizers = {"fast": adamw(fast.parameters(), lr=1e-4),
+                  "reference": torch.optim.AdamW(reference.parameters(), lr=1e-4)}
+    return {name: (model, optimizers[name], losses[name])
             for name, model in (("fast", fast), ("reference", reference))}
 
 

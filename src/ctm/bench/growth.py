@@ -21,6 +21,7 @@ from typing import Any
 import torch
 
 from ..model import CTM
+from ..optimizer import adamw
 from . import SPECS, BenchSpec, Options, _autocast, _configure_fast, _timed, _train_step, make_batch
 
 # each factor's values; the base configuration's own value is added to its sweep
@@ -57,7 +58,7 @@ def step_seconds(spec: BenchSpec, options: Options) -> float:
     torch.manual_seed(0)
     model = CTM(spec.model).to(options.device)
     loss_fn = _configure_fast(model, spec, options)
-    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-4)
+    optimizer = adamw(model.parameters(), lr=1e-4)
     x, y = (t.to(options.device) for t in make_batch(spec, torch.Generator().manual_seed(0)))
 
     def step() -> None:

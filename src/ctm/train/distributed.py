@@ -30,6 +30,7 @@ from typing import Any
 import torch
 import torch.distributed as dist
 
+from ..optimizer import kernel_kept
 from ..run.config import STRATEGIES
 
 
@@ -185,7 +186,14 @@ def full_optimizer_state(model: torch.nn.Module, optimizer: torch.optim.Optimize
 
 def load_optimizer_state(model: torch.nn.Module, optimizer: torch.optim.Optimizer,
                          state: dict[str, Any], strategy: str, processes: Processes) -> None:
-    """Load what `full_optimizer_state` saved (every process reads the same file)."""
+    """Load what `full_optimizer_state` saved (every process reads the same file); the
+    optimiser keeps its own kernel (fused or not), whatever the saving run used."""
+    with kernel_kept(optimizer):
+        _load_optimizer_state(model, optimizer, state, strategy, processes)
+
+
+def _load_optimizer_state(model: torch.nn.Module, optimizer: torch.optim.Optimizer,
+                          state: dict[str, Any], strategy: str, processes: Processes) -> None:
     if not (processes.distributed and strategy == "fsdp"):
         optimizer.load_state_dict(state)
         return

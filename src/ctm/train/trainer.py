@@ -30,6 +30,7 @@ from ..device import check_device
 from ..files import WriteError, json_line, read_json, write_json
 from ..model import CTM, build_model, save_model
 from ..model.build import WEIGHTS_FILE, load_weights
+from ..optimizer import adamw
 from ..precision import apply_precision, precision_context
 from ..run.checkpoint import TrainerState, find_checkpoint, load_trainer_state, save_checkpoint
 from ..run.config import RunConfig, build_task
@@ -127,8 +128,9 @@ class Trainer:
         self.model = share(self.model, cfg.strategy, self.processes, self.device)
         if cfg.strategy == "fsdp":
             self.core = self.model  # sharded in place: every call must go through it
-        self.optimizer = torch.optim.AdamW(self.model.parameters(), lr=cfg.lr,
-                                           weight_decay=cfg.weight_decay)
+        self.optimizer = adamw(self.model.parameters(), lr=cfg.lr,
+                               weight_decay=cfg.weight_decay,
+                               fused=None if self.processes.world == 1 else False)
         self.step = 0
         if saved is not None:
             self._load_checkpoint(saved)
