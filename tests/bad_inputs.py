@@ -573,8 +573,6 @@ CASES: list[Case] = [
     Case("bench", "unknown benchmark", ("bench", "nosuchbench"), "unknown benchmark"),
     Case("bench", "zero timed steps", ("bench", "parity16", "--steps", "0"),
          "--steps, --warmup and --threads must be >= 1"),
-    Case("bench", "bf16 on the CPU", ("bench", "parity16", "--precision", "bf16"),
-         "--precision bf16 is for CUDA devices"),
     Case("bench", "device tpu", ("bench", "parity16", "--device", "tpu"),
          "device must be cpu, cuda, cuda:N or mps"),
     Case("bench", "unknown compile mode", ("bench", "parity16", "--compile-mode", "fast"),
