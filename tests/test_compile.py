@@ -9,7 +9,6 @@ import torch
 
 from bad_inputs import TINY_MODEL
 from ctm.model import CTM, CTMConfig
-from ctm.model.baselines import LSTMBaseline
 from ctm.run.config import RunConfig
 from ctm.train.compiled import (
     AUTO_THOUGHT_MIN_STEPS,
@@ -25,17 +24,15 @@ CPU = torch.device("cpu")
 
 
 def test_auto_compiles_the_thought_only_for_long_single_process_cpu_runs():
-    model = CTM(TINY)
     long, short = AUTO_THOUGHT_MIN_STEPS, AUTO_THOUGHT_MIN_STEPS - 1
-    assert resolve_compile("auto", model, CPU, long)[0] == "thought"
-    scope, why = resolve_compile("auto", model, CPU, short)
+    assert resolve_compile("auto", "ctm", CPU, long)[0] == "thought"
+    scope, why = resolve_compile("auto", "ctm", CPU, short)
     assert scope == "off" and "too few" in why
-    assert resolve_compile("auto", model, torch.device("cuda"), long)[0] == "off"
-    assert resolve_compile("auto", model, CPU, long, processes=2)[0] == "off"
-    lstm = LSTMBaseline(CTMConfig(**{**TINY.to_dict(), "architecture": "lstm"}))
-    assert resolve_compile("auto", lstm, CPU, long)[0] == "off"
+    assert resolve_compile("auto", "ctm", torch.device("cuda"), long)[0] == "off"
+    assert resolve_compile("auto", "ctm", CPU, long, processes=2)[0] == "off"
+    assert resolve_compile("auto", "lstm", CPU, long)[0] == "off"
     for asked in ("off", "tick", "thought"):  # what is asked is what runs
-        assert resolve_compile(asked, model, torch.device("cuda"), 10)[0] == asked
+        assert resolve_compile(asked, "ctm", torch.device("cuda"), 10)[0] == asked
 
 
 def test_configs_from_before_compile_scopes_read_back_as_they_trained():

@@ -128,7 +128,8 @@ def growth(base: str | BenchSpec = "parity16", options: Options | None = None,
         result.update({
             "fixed_s": fixed, "per_sample_s": per_sample,
             "per_tick_overhead_ms": 1000 * fixed / spec.model.ticks,
-            "overhead_share": fixed / base_step if base_step > 0 else 0.0,
+            # a fit through noisy points may put the intercept above the base's own step
+            "overhead_share": min(1.0, fixed / base_step) if base_step > 0 else 0.0,
             # the measure of overhead: what a sample costs at the smallest batch
             # against the largest (1.0 would be no overhead at all)
             "sample_cost_ratio": (smallest["step_s"] / smallest["value"])

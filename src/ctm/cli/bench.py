@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 from pathlib import Path
 
@@ -21,11 +22,14 @@ def build_parser() -> Parser:
     p.add_argument("--warmup", type=int, default=2, help="untimed steps first (default 2)")
     p.add_argument("--threads", type=int, default=2, help="torch threads (default 2)")
     p.add_argument("--device", default="cpu", help="cpu or cuda (default cpu)")
-    p.add_argument("--compile", nargs="?", const="tick", default="off",
-                   choices=COMPILE_SCOPES,
-                   help="fast model: torch.compile each tick (tick, as a bare --compile), or "
-                        "the whole thought with its loss (thought); first_step_s holds the "
-                        "compile (default off)")
+    p.add_argument("--compile", nargs="?", const="tick", default="auto",
+                   choices=(*COMPILE_SCOPES, "auto"),
+                   help="fast model: eager (off), torch.compile each tick (tick, as a bare "
+                        "--compile), or the whole thought with its loss (thought); "
+                        "first_step_s holds the compile. auto (the default) times the path "
+                        "`ctm train` takes for a long run on this device: thought on a CPU, "
+                        "off on a GPU; --growth, which would compile every swept shape anew, "
+                        "times eager")
     p.add_argument("--checkpoint-ticks", action="store_true",
                    help="fast model: activation checkpointing per tick")
     p.add_argument("--compile-mode", default="default", metavar="MODE",
@@ -125,6 +129,29 @@ def growth(args: object, options: object) -> int:
     return 0
 
 
+def _scope(args: argparse.Namespace) -> str:
+    """What --compile means for this benchmark: `auto` made concrete as `ctm train` would for
+    a run long enough to repay compiling (said on stderr), eager for --growth."""
+    import sys
+
+    import torch
+
+    from ..train.compiled import AUTO_THOUGHT_MIN_STEPS, resolve_compile
+
+    if args.compile != "auto":
+        return args.compile
+    if args.compile_mode != "default":  # a compile mode alone meant compiled ticks
+        return "tick"
+    if args.growth:
+        return "off"
+    scope, _ = resolve_compile("auto", "ctm", torch.device(args.device), AUTO_THOUGHT_MIN_STEPS)
+    if scope != "off":
+        print(f"ctm bench: --compile auto times the path long training runs take here: "
+              f"--compile {scope} (the first step compiles; --compile off times eager)",
+              file=sys.stderr, flush=True)
+    return scope
+
+
 def main(argv: list[str]) -> int:
     from ..bench import DEFAULT, SPECS, Options, matmul_peak_gflops, peak_source, run_bench
     from ..device import check_device
@@ -144,8 +171,7 @@ def main(argv: list[str]) -> int:
         raise UserError("--steps, --warmup and --threads must be >= 1")
     if args.plot and not args.growth:
         raise UserError("--plot draws the --growth sweep: add --growth")
-    # a compile mode alone means compiled ticks, as it did before --compile took a scope
-    scope = "tick" if args.compile == "off" and args.compile_mode != "default" else args.compile
+    scope = _scope(args)
     options = Options(steps=args.steps, warmup=args.warmup, threads=args.threads,
                       device=args.device, compile=scope,
                       compile_mode=args.compile_mode,

@@ -25,7 +25,7 @@ import torch
 
 from ..compilation import use_persistent_cache
 from ..losses import TickLoss
-from ..model import CTM, CTMConfig
+from ..model import CTMConfig
 from ..tasks import Task
 
 # below this many steps a CPU run is over in minutes, and a cold compile of minutes would
@@ -33,12 +33,13 @@ from ..tasks import Task
 AUTO_THOUGHT_MIN_STEPS = 10_000
 
 
-def resolve_compile(scope: str, model: torch.nn.Module, device: torch.device, steps: int,
+def resolve_compile(scope: str, architecture: str, device: torch.device, steps: int,
                     processes: int = 1) -> tuple[str, str]:
-    """(scope to use, why): `auto` made concrete; any other scope as it was asked."""
+    """(scope to use, why) for a model of `architecture` ("ctm" or a baseline's name):
+    `auto` made concrete; any other scope as it was asked."""
     if scope != "auto":
         return scope, f"--compile {scope}"
-    if not isinstance(model, CTM):
+    if architecture != "ctm":
         return "off", "auto: baselines train eager"
     if device.type != "cpu":
         return "off", (f"auto: compiled training is not yet verified equal on {device.type}; "

@@ -108,7 +108,7 @@ class Trainer:
             load_initial_weights(model, cfg.init_from)
         self.model = model.to(self.device)
         self.compile_scope, self.compile_reason = resolve_compile(
-            cfg.compile, self.model, self.device, cfg.steps, self.processes.world)
+            cfg.compile, run.model.architecture, self.device, cfg.steps, self.processes.world)
         if (self.compile_scope == "tick" or cfg.checkpoint_ticks) and not isinstance(
                 self.model, CTM):
             raise ValueError("--compile tick and --checkpoint-ticks apply to the CTM's ticks, "
