@@ -1,4 +1,4 @@
-"""Why bf16 does not pay on the CPU: the neuron-level models' batched matrix products at
+"""What bf16 costs the CPU eagerly: the neuron-level models' batched matrix products at
 `parity16`'s shapes, float32 against bf16, forward and both backward products.
 
     python scripts/cpu_bf16_bmm.py [THREADS]
