@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Set up, then run every test, the slow learning checks included (about 5 minutes on 2 cores).
+# Set up, then run every test, the slow learning checks included (minutes on 2 cores: README).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 source scripts/setup.sh
