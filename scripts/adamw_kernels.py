@@ -9,23 +9,16 @@ from __future__ import annotations
 
 import argparse
 import statistics
-import time
 
 import torch
 
-from ctm.bench import SPECS, eager_loss, make_batch
+from ctm.bench import SPECS, _timed, eager_loss, make_batch
 from ctm.model import CTM
 
 
 def median_ms(fn, repeats: int = 30) -> float:
-    for _ in range(3):
-        fn()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return 1000 * statistics.median(times)
+    _timed(fn, 3, "cpu")  # warm-up
+    return 1000 * statistics.median(_timed(fn, repeats, "cpu"))
 
 
 def main() -> None:

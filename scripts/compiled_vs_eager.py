@@ -10,13 +10,19 @@ from __future__ import annotations
 
 import argparse
 import statistics
-import time
 
 import torch
 
-from ctm.bench import SPECS, Options, _configure_fast, _train_step, make_batch
+from ctm.bench import (
+    SPECS,
+    Options,
+    _configure_fast,
+    _timed,
+    _train_step,
+    make_batch,
+    optimizer_for,
+)
 from ctm.model import CTM
-from ctm.optimizer import adamw
 
 SCOPES = ("off", "thought")
 
@@ -34,24 +40,22 @@ def main() -> None:
     for scope in SCOPES:
         torch.manual_seed(0)
         model = CTM(spec.model)
-        prepared[scope] = (model, adamw(model.parameters(), lr=1e-4),
+        prepared[scope] = (model, optimizer_for("fast", model),
                            _configure_fast(model, spec, Options(compile=scope)))
     x, y = make_batch(spec, torch.Generator().manual_seed(0))
 
-    def step(scope: str) -> float:
+    def steps(scope: str, count: int) -> list[float]:
         model, optimizer, loss_fn = prepared[scope]
-        start = time.perf_counter()
-        _train_step(model, optimizer, spec, x, y, None, loss_fn)
-        return time.perf_counter() - start
+        return _timed(lambda: _train_step(model, optimizer, spec, x, y, None, loss_fn), count,
+                      "cpu")
 
     for scope in SCOPES:
-        print(f"{scope}: first step {step(scope):.1f} s", flush=True)
-        step(scope)
-        step(scope)
+        print(f"{scope}: first step {steps(scope, 1)[0]:.1f} s", flush=True)
+        steps(scope, 2)
     times: dict[str, list[float]] = {scope: [] for scope in SCOPES}
     for r in range(args.rounds):
         for scope in SCOPES if r % 2 == 0 else SCOPES[::-1]:
-            times[scope] += [step(scope) for _ in range(args.steps_per_round)]
+            times[scope] += steps(scope, args.steps_per_round)
     median = {scope: statistics.median(t) for scope, t in times.items()}
     print(f"{args.config}, {args.threads} threads, median of {len(times['off'])} steps each: "
           f"eager {median['off']:.3f} s, compiled thought {median['thought']:.3f} s, "

@@ -21,8 +21,17 @@ from typing import Any
 import torch
 
 from ..model import CTM
-from ..optimizer import adamw
-from . import SPECS, BenchSpec, Options, _autocast, _configure_fast, _timed, _train_step, make_batch
+from . import (
+    SPECS,
+    BenchSpec,
+    Options,
+    _autocast,
+    _configure_fast,
+    _timed,
+    _train_step,
+    make_batch,
+    optimizer_for,
+)
 
 # each factor's values; the base configuration's own value is added to its sweep
 FACTORS: dict[str, tuple[int, ...]] = {
@@ -58,7 +67,7 @@ def step_seconds(spec: BenchSpec, options: Options) -> float:
     torch.manual_seed(0)
     model = CTM(spec.model).to(options.device)
     loss_fn = _configure_fast(model, spec, options)
-    optimizer = adamw(model.parameters(), lr=1e-4)
+    optimizer = optimizer_for("fast", model)
     x, y = (t.to(options.device) for t in make_batch(spec, torch.Generator().manual_seed(0)))
 
     def step() -> None:
