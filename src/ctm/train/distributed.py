@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import datetime
 import os
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -32,6 +33,9 @@ import torch.distributed as dist
 
 from ..optimizer import kernel_kept
 from ..run.config import STRATEGIES
+
+# long enough for a descheduled worker thread on a busy machine, short beside any run
+_WORKERS_SETTLE_S = 0.2
 
 
 class PeerLost(RuntimeError):
@@ -85,6 +89,12 @@ class Processes:
     def stop(self) -> None:
         if self.distributed and dist.is_initialized():
             dist.destroy_process_group()
+            # gloo's worker threads drop a finished collective's tensors a moment after the
+            # caller has been told it finished, and dropping one needs the interpreter; a
+            # process that exits within that moment aborts ("terminate called without an
+            # active exception") when a worker reaches for the interpreter while Python shuts
+            # down. The threads outlive destroy_process_group, so give them that moment.
+            time.sleep(_WORKERS_SETTLE_S)
 
     def barrier(self) -> None:
         if self.distributed:
