@@ -105,6 +105,38 @@ def _mazes(folder: str, stray: bool) -> Callable[[Path], None]:
     return prepare
 
 
+def _sudoku_csv(damage: str) -> Callable[[Path], None]:
+    """puzzles.csv: three generated 4×4 puzzles with answers and ratings, then `damage`:
+    `short-row`, `wrong-answer`, `broken-givens`, `rating-word`, `bom` (a byte-order mark
+    first, as spreadsheets write) or `binary` (the file replaced by bytes)."""
+    def prepare(ws: Path) -> None:
+        from ctm.tasks.sudoku_data import format_line, generate
+
+        rng = random.Random(0)
+        rows = []
+        for _ in range(3):
+            puzzle = generate(4, rng)
+            rows.append([format_line(puzzle.grid), format_line(puzzle.solution), "0"])
+        if damage == "short-row":
+            rows[1] = rows[1][:2]
+        elif damage == "wrong-answer":
+            answer = rows[1][1]
+            rows[1][1] = answer[1] + answer[0] + answer[2:]
+        elif damage == "broken-givens":
+            grid = list(rows[1][0])
+            given = next(k for k, ch in enumerate(grid) if ch != ".")
+            grid[given + 1 if given % 4 < 3 else given - 1] = grid[given]  # twice in its row
+            rows[1][0] = "".join(grid)
+        elif damage == "rating-word":
+            rows[1][2] = "hard"
+        text = "question,answer,rating\n" + "".join(",".join(r) + "\n" for r in rows)
+        data = b"\xef\xbb\xbf" + text.encode() if damage == "bom" else text.encode()
+        if damage == "binary":
+            data = b"PK\x03\x04" + bytes(range(256))
+        (ws / "puzzles.csv").write_bytes(data)
+    return prepare
+
+
 def _images(layout: str) -> Callable[[Path], None]:
     """An image folder of 8x8 PNGs: `empty-class` adds a class folder with nothing in it,
     `corrupt` lays out train/ and val/ with a damaged JPEG among the held-out images."""
@@ -167,6 +199,9 @@ def _sort_run(ws: Path) -> None:
 
 
 TRAIN = ("train", "parity", "--out", "{ws}/new", *TINY_RUN, "--steps", "1")
+SUDOKU_FILE = ("train", "sudoku", "--size", "4", "--data", "{ws}/puzzles.csv", "--steps", "1",
+               "--eval-size", "4", "--batch-size", "2", *TINY_MODEL, "--no-progress", "--out",
+               "{ws}/x")
 CASES: list[Case] = [
     # --- the command line ----------------------------------------------------------------------
     Case("command", "unknown command", ("trian",), "unknown command 'trian'"),
@@ -509,6 +544,31 @@ CASES: list[Case] = [
     Case("data on disk", "maze folder with no maze in it",
          ("eval", "bundled:maze15", "--data", "{ws}/junk"), "none of the 1 image files",
          _write("junk/x.png", b"text")),
+    Case("data on disk", "a Sudoku CSV row with fewer fields than its header", SUDOKU_FILE,
+         "{ws}/puzzles.csv:3: 2 fields where the header has 3", _sudoku_csv("short-row")),
+    Case("data on disk", "a Sudoku answer that does not solve its question", SUDOKU_FILE,
+         "{ws}/puzzles.csv:3: the answer does not solve the question",
+         _sudoku_csv("wrong-answer")),
+    Case("data on disk", "Sudoku givens that break the rules", SUDOKU_FILE,
+         "{ws}/puzzles.csv:3: the givens break the rules", _sudoku_csv("broken-givens")),
+    Case("data on disk", "a Sudoku rating that is a word", SUDOKU_FILE,
+         "{ws}/puzzles.csv:3: rating 'hard' is not a whole number", _sudoku_csv("rating-word")),
+    Case("data on disk", "a Sudoku CSV saved with a byte-order mark", SUDOKU_FILE,
+         "exact grids", _sudoku_csv("bom"), status=0),
+    Case("data on disk", "a binary file as Sudoku puzzles", SUDOKU_FILE,
+         "{ws}/puzzles.csv is a binary file, not puzzles as text", _sudoku_csv("binary")),
+    Case("data on disk", "a folder as Sudoku puzzles",
+         ("train", "sudoku", "--size", "4", "--data", "{ws}", "--out", "{ws}/x"),
+         "is a folder; give a file of puzzles"),
+    Case("data on disk", "a minimum rating with Sudoku puzzles from a file",
+         (*SUDOKU_FILE, "--min-rating", "5"), "min_rating picks generated puzzles and does "
+         "not filter the puzzles of data", _sudoku_csv("bom")),
+    Case("data on disk", "a held-out rating no 4×4 Sudoku reaches",
+         ("train", "sudoku", "--size", "4", "--eval-min-rating", "1", "--steps", "1",
+          "--train-puzzles", "4", "--eval-size", "4", "--batch-size", "2", *TINY_MODEL,
+          "--no-progress", "--out", "{ws}/x"),
+         "none of 1000 generated 4×4 puzzles reached rating 1 (the highest: 0); lower "
+         "--eval-min-rating"),
     Case("data on disk", "image folder with an empty class folder",
          ("train", "images", "--dataset", "folder", "--path", "{ws}/images", "--out", "{ws}/x",
           *TINY_MODEL), "class folder {ws}/images/bird holds no images",

@@ -160,9 +160,18 @@ def test_puzzles_from_a_file_train_and_evaluate(tmp_path: Path) -> None:
         SudokuTask(SudokuOptions(data=str(tmp_path / "two.txt"))).training_set(0)
 
 
-def test_bad_options_are_one_sentence() -> None:
+def test_bad_options_are_one_sentence(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="size must be one of"):
         SudokuOptions(size=5)
+    with pytest.raises(ValueError, match="is a folder; give a file of puzzles"):
+        SudokuOptions(eval_data=str(tmp_path))
+    (tmp_path / "p.txt").write_text(EASY + "\n")
+    with pytest.raises(ValueError, match="min_rating picks generated puzzles and does not "
+                                         "filter the puzzles of data"):
+        SudokuOptions(data=str(tmp_path / "p.txt"), min_rating=4)
+    with pytest.raises(ValueError, match="eval_min_rating picks generated puzzles"):
+        SudokuOptions(eval_data=str(tmp_path / "p.txt"), eval_min_rating=4)
+    SudokuOptions(data=str(tmp_path / "p.txt"), eval_min_rating=4)  # generated eval: fine
     with pytest.raises(ValueError, match="does not exist"):
         SudokuOptions(data="/no/such/file.txt")
     with pytest.raises(ValueError, match="reapply must be >= 1"):

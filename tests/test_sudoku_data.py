@@ -118,7 +118,8 @@ def test_the_one_line_reader_and_its_mistakes(tmp_path: Path) -> None:
     path = tmp_path / "puzzles.txt"
     path.write_text(f"# two puzzles\n{HARD}\n\n{EASY}\n")
     read = read_puzzles(path)
-    assert [format_line(g) for g, _, _ in read] == [HARD, EASY]
+    assert [format_line(p.grid) for p in read] == [HARD, EASY]
+    assert [p.where for p in read] == [f"{path}:2", f"{path}:4"]
     (tmp_path / "bad.txt").write_text(HARD + "\n" + HARD[:40] + "\n")
     with pytest.raises(ValueError, match="bad.txt:2: a 9×9 sudoku has 81 characters"):
         read_puzzles(tmp_path / "bad.txt")
@@ -132,12 +133,86 @@ def test_the_csv_reader_takes_the_sudoku_extreme_columns(tmp_path: Path) -> None
     path.write_text("source,question,answer,rating\n"
                     f"demo,{EASY},{EASY_SOLUTION},0\n"
                     f"demo,{HARD.replace('.', '0')},,\n")
-    (easy, easy_solution, easy_rating), (hard, hard_solution, hard_rating) = read_puzzles(path)
-    assert format_line(easy) == EASY and format_line(easy_solution) == EASY_SOLUTION
-    assert easy_rating == 0 and hard_solution is None and hard_rating is None
-    assert format_line(hard) == HARD
+    easy, hard = read_puzzles(path)
+    assert format_line(easy.grid) == EASY and format_line(easy.solution) == EASY_SOLUTION
+    assert easy.rating == 0 and hard.solution is None and hard.rating is None
+    assert format_line(hard.grid) == HARD and hard.where == f"{path}:3"
     (tmp_path / "wrong.csv").write_text("a,b\n1,2\n")
     with pytest.raises(ValueError, match="needs a 'question'"):
         read_puzzles(tmp_path / "wrong.csv")
     with pytest.raises(FileNotFoundError):
         read_puzzles(tmp_path / "missing.csv")
+
+
+def _csv(tmp_path: Path, *rows: str, name: str = "p.csv", header: str = "question,answer,rating"
+         ) -> Path:
+    path = tmp_path / name
+    path.write_text("\n".join([header, *rows]) + "\n")
+    return path
+
+
+def test_a_csv_row_that_does_not_fit_the_header_names_its_line(tmp_path: Path) -> None:
+    short = _csv(tmp_path, f"{EASY},{EASY_SOLUTION},0", f"{EASY},{EASY_SOLUTION}")
+    with pytest.raises(ValueError, match=r"p.csv:3: 2 fields where the header has 3 "
+                                         r"\(question, answer, rating\)"):
+        read_puzzles(short)
+    long = _csv(tmp_path, f"{EASY},{EASY_SOLUTION},0,extra", name="q.csv")
+    with pytest.raises(ValueError, match="q.csv:2: 4 fields where the header has 3"):
+        read_puzzles(long)
+
+
+def test_answers_that_do_not_solve_and_givens_that_break_the_rules_are_refused(
+        tmp_path: Path) -> None:
+    wrong = EASY_SOLUTION[1] + EASY_SOLUTION[0] + EASY_SOLUTION[2:]  # two digits swapped
+    with pytest.raises(ValueError, match="p.csv:2: the answer does not solve the question "
+                                         r"\(digit \d twice in column"):
+        read_puzzles(_csv(tmp_path, f"{EASY},{wrong},0"))
+    # a valid grid, but not this puzzle's: its givens differ
+    other = EASY_SOLUTION[9:18] + EASY_SOLUTION[:9] + EASY_SOLUTION[18:]
+    with pytest.raises(ValueError, match=r"the answer does not solve the question \(it changes "
+                                         r"a given\)"):
+        read_puzzles(_csv(tmp_path, f"{EASY},{other},0", name="other.csv"))
+    with pytest.raises(ValueError, match=r"it leaves cells empty"):
+        read_puzzles(_csv(tmp_path, f"{EASY},{'.' + EASY_SOLUTION[1:]},0", name="gap.csv"))
+    first_given = next(k for k, ch in enumerate(EASY) if ch not in ".0")
+    twice = EASY[:first_given] + EASY[first_given] * 2 + EASY[first_given + 2:]
+    assert twice != EASY
+    path = tmp_path / "rules.txt"
+    path.write_text(f"# header\n{twice}\n")
+    with pytest.raises(ValueError, match=r"rules.txt:2: the givens break the rules \(digit "
+                                         r"\d twice in row \d\)"):
+        read_puzzles(path)
+
+
+def test_ratings_must_be_whole_numbers(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="p.csv:2: rating 'hard' is not a whole number"):
+        read_puzzles(_csv(tmp_path, f"{EASY},{EASY_SOLUTION},hard"))
+    with pytest.raises(ValueError, match="n.csv:2: rating -3 is negative"):
+        read_puzzles(_csv(tmp_path, f"{EASY},{EASY_SOLUTION},-3", name="n.csv"))
+
+
+def test_a_byte_order_mark_is_read_past_and_binary_files_and_folders_are_named(
+        tmp_path: Path) -> None:
+    marked = tmp_path / "excel.csv"
+    marked.write_bytes(b"\xef\xbb\xbfquestion,answer\n" + f"{EASY},\n".encode())
+    assert format_line(read_puzzles(marked)[0].grid) == EASY
+    text = tmp_path / "marked.txt"
+    text.write_bytes(b"\xef\xbb\xbf" + EASY.encode() + b"\n")
+    assert format_line(read_puzzles(text)[0].grid) == EASY
+    binary = tmp_path / "puzzles.npz"
+    binary.write_bytes(b"PK\x03\x04\x00\x00" + bytes(range(256)))
+    with pytest.raises(ValueError, match="puzzles.npz is a binary file, not puzzles as text"):
+        read_puzzles(binary)
+    latin = tmp_path / "latin.txt"
+    latin.write_bytes(EASY.encode() + b"\n# caf\xe9\n")
+    with pytest.raises(ValueError, match="latin.txt:2: byte 88 is not UTF-8 text"):
+        read_puzzles(latin)
+    with pytest.raises(ValueError, match="is a folder; give a file of puzzles"):
+        read_puzzles(tmp_path)
+
+
+def test_a_minimum_rating_no_generated_puzzle_reaches_gives_up_in_one_line() -> None:
+    # every 4×4 puzzle is solved by propagation alone: rating 0
+    with pytest.raises(ValueError, match=r"none of 1000 generated 4×4 puzzles reached rating 1 "
+                                         r"\(the highest: 0\); lower --eval-min-rating"):
+        generate_rated(4, random.Random(0), 1, "--eval-min-rating")

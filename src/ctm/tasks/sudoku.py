@@ -84,8 +84,16 @@ class SudokuOptions:
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}")
         for name in ("data", "eval_data"):
-            if getattr(self, name) and not Path(getattr(self, name)).is_file():
-                raise ValueError(f"{name} file {getattr(self, name)!r} does not exist")
+            path = getattr(self, name)
+            if path and Path(path).is_dir():
+                raise ValueError(f"{name} {path!r} is a folder; give a file of puzzles (one "
+                                 f"per line, or a CSV with a 'question' column)")
+            if path and not Path(path).is_file():
+                raise ValueError(f"{name} file {path!r} does not exist")
+        for rating, data in (("min_rating", "data"), ("eval_min_rating", "eval_data")):
+            if getattr(self, rating) and getattr(self, data):
+                raise ValueError(f"{rating} picks generated puzzles and does not filter the "
+                                 f"puzzles of {data}: drop one of them")
 
 
 @dataclass
@@ -229,7 +237,8 @@ class SudokuTask(Task):
         with tqdm(total=count, desc=f"generating {what} sudoku", unit="puzzle",
                   disable=None, file=sys.stderr) as bar:
             while len(puzzles) < count:
-                puzzle = generate_rated(o.size, rng, min_rating)
+                puzzle = generate_rated(o.size, rng, min_rating, "--min-rating" if what == "train"
+                                        else "--eval-min-rating")
                 draws += 1
                 if avoid is None or signature(puzzle.grid) not in avoid:
                     puzzles.append(puzzle)
@@ -245,18 +254,20 @@ class SudokuTask(Task):
 
     def _read(self, path: str) -> list[Puzzle]:
         puzzles = []
-        for grid, solution, rated in read_puzzles(path, self.options.size):
+        for read in read_puzzles(path, self.options.size):
+            if not (read.grid == 0).any():
+                raise ValueError(f"{read.where}: the puzzle has no empty cell")
+            solution, rated = read.solution, read.rating
             if solution is None or rated is None:
-                solved = solve(grid)
+                solved = solve(read.grid)
                 if len(solved.solutions) != 1:
-                    raise ValueError(f"{path}: a puzzle has {len(solved.solutions) or 'no'}"
+                    raise ValueError(f"{read.where}: the puzzle has "
+                                     f"{len(solved.solutions) or 'no'}"
                                      f"{'+' if len(solved.solutions) > 1 else ''} solutions; "
                                      f"every puzzle needs exactly one")
                 solution = solution if solution is not None else solved.solutions[0]
                 rated = solved.nodes if rated is None else rated
-            if not (grid == 0).any():
-                raise ValueError(f"{path}: a puzzle has no empty cell")
-            puzzles.append(Puzzle(grid, solution, int(rated)))
+            puzzles.append(Puzzle(read.grid, solution, int(rated)))
         return puzzles
 
     def training_set(self, seed: int) -> list[Puzzle]:
@@ -297,7 +308,8 @@ class SudokuTask(Task):
         """`count` puzzles from the held-out stream, without building the training set (an
         export only needs inputs of the right shape and kind)."""
         rng = random.Random(eval_seed(seed, EVAL_STREAM))
-        puzzles = [generate_rated(self.options.size, rng, self.options.eval_min_rating)
+        puzzles = [generate_rated(self.options.size, rng, self.options.eval_min_rating,
+                                  "--eval-min-rating")
                    for _ in range(count)]
         return self._batch(puzzles, None).inputs
 

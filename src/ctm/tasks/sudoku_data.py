@@ -201,12 +201,23 @@ def generate(size: int, rng: random.Random) -> Puzzle:
     return Puzzle(grid, solution, rating(grid))
 
 
-def generate_rated(size: int, rng: random.Random, min_rating: int = 0) -> Puzzle:
-    """A generated puzzle rated at least `min_rating` (drawing again until one is)."""
-    while True:
+# draws allowed to find one puzzle at a minimum rating: enough for ratings one 9×9 puzzle in
+# a hundred reaches, and a bound where none can be reached (every 4×4 puzzle rates 0)
+MAX_RATED_DRAWS = 1000
+
+
+def generate_rated(size: int, rng: random.Random, min_rating: int = 0,
+                   flag: str = "--min-rating") -> Puzzle:
+    """A generated puzzle rated at least `min_rating`, drawing again until one is; gives up
+    (ValueError naming `flag`) after MAX_RATED_DRAWS draws below it."""
+    best = -1
+    for _ in range(MAX_RATED_DRAWS):
         puzzle = generate(size, rng)
         if puzzle.rating >= min_rating:
             return puzzle
+        best = max(best, puzzle.rating)
+    raise ValueError(f"none of {MAX_RATED_DRAWS} generated {size}×{size} puzzles reached "
+                     f"rating {min_rating} (the highest: {best}); lower {flag}")
 
 
 # --- the same puzzle in other clothes ---------------------------------------------------------
@@ -283,35 +294,112 @@ def format_line(grid: np.ndarray) -> str:
     return "".join("." if v == 0 else str(int(v)) for v in grid.flatten())
 
 
-def read_puzzles(path: str | Path, size: int = 9) -> list[tuple[np.ndarray, np.ndarray | None,
-                                                                 int | None]]:
-    """(puzzle, solution or None, rating or None) for each puzzle in `path`: a text file of
-    one puzzle per line (blank lines and lines starting with # skipped), or a CSV with a
-    `question` (or `puzzle`) column and optionally `answer` (or `solution`) and `rating`
-    columns, as the Sudoku-Extreme release has."""
-    path = Path(path)
+@dataclass(frozen=True)
+class FilePuzzle:
+    """A puzzle read from disk, with where it stands there (`path:line`, for messages)."""
+
+    grid: np.ndarray
+    solution: np.ndarray | None  # None where the file gives no answer
+    rating: int | None  # None where the file gives no rating
+    where: str
+
+
+def broken_rule(grid: np.ndarray) -> str | None:
+    """How the filled cells of `grid` break the rules ("digit 5 twice in row 3"), or None."""
+    n = grid.shape[0]
+    shape = shape_of(n)
+    flat = grid.flatten()
+    for k, unit in enumerate(units(shape)[0]):
+        seen: set[int] = set()
+        for cell in unit:
+            digit = int(flat[cell])
+            if digit and digit in seen:
+                kind = ("row", "column", "box")[k // n]
+                return f"digit {digit} twice in {kind} {k % n + 1}"
+            seen.add(digit)
+    return None
+
+
+def _text_of(path: Path) -> str:
+    """The file's text, with a byte-order mark dropped; a clear error for a folder or a file
+    that is not UTF-8 text."""
+    if path.is_dir():
+        raise ValueError(f"{path} is a folder; give a file of puzzles (one per line, or a CSV "
+                         f"with a 'question' column)")
     if not path.is_file():
         raise FileNotFoundError(f"{path} not found")
-    text = path.read_text()
-    found: list[tuple[np.ndarray, np.ndarray | None, int | None]] = []
+    raw = path.read_bytes()
+    if b"\0" in raw:
+        raise ValueError(f"{path} is a binary file, not puzzles as text (one per line, or a "
+                         f"CSV with a 'question' column)")
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        line = raw[: error.start].count(b"\n") + 1
+        raise ValueError(f"{path}:{line}: byte {error.start + 1} is not UTF-8 text; puzzles "
+                         f"are text (one per line, or a CSV)") from None
+
+
+def _checked(grid: np.ndarray, solution: np.ndarray | None, rating: int | None,
+             where: str) -> FilePuzzle:
+    broken = broken_rule(grid)
+    if broken is not None:
+        raise ValueError(f"{where}: the givens break the rules ({broken})")
+    if solution is not None and not is_solution(grid, solution):
+        why = ("it leaves cells empty" if not solution.all()
+               else broken_rule(solution) or "it changes a given")
+        raise ValueError(f"{where}: the answer does not solve the question ({why})")
+    return FilePuzzle(grid, solution, rating, where)
+
+
+def _rating(text: str | None, where: str) -> int | None:
+    if text is None or not text.strip():
+        return None
+    try:
+        value = int(text.strip())
+    except ValueError:
+        raise ValueError(f"{where}: rating {text.strip()!r} is not a whole number") from None
+    if value < 0:
+        raise ValueError(f"{where}: rating {value} is negative")
+    return value
+
+
+def read_puzzles(path: str | Path, size: int = 9) -> list[FilePuzzle]:
+    """Every puzzle in `path`, checked: a text file of one puzzle per line (blank lines and
+    lines starting with # skipped), or a CSV with a `question` (or `puzzle`) column and
+    optionally `answer` (or `solution`) and `rating` columns, as the Sudoku-Extreme release
+    has. Givens that break the rules, an answer that does not solve its question, a row that
+    does not fit the header and a rating that is not a whole number are refused, each naming
+    the file and line."""
+    path = Path(path)
+    text = _text_of(path)
+    found: list[FilePuzzle] = []
     if path.suffix.lower() == ".csv":
-        reader = csv.DictReader(text.splitlines())
-        fields = set(reader.fieldnames or [])
+        rows = csv.reader(text.splitlines())
+        header = next(rows, [])
+        fields = {name.strip(): k for k, name in enumerate(header)}
         question = next((f for f in ("question", "puzzle", "quizzes") if f in fields), None)
         if question is None:
             raise ValueError(f"{path}: a sudoku CSV needs a 'question' (or 'puzzle') column; "
                              f"it has {sorted(fields)}")
         answer = next((f for f in ("answer", "solution", "solutions") if f in fields), None)
-        for k, row in enumerate(reader, start=2):
-            where = f"{path}:{k}"
-            grid = parse_line(row[question], size, where)
-            solution = parse_line(row[answer], size, where) if answer and row[answer] else None
-            rated = int(row["rating"]) if row.get("rating") not in (None, "") else None
-            found.append((grid, solution, rated))
+        for row in rows:
+            where = f"{path}:{rows.line_num}"
+            if not row:
+                continue
+            if len(row) != len(header):
+                raise ValueError(f"{where}: {len(row)} fields where the header has "
+                                 f"{len(header)} ({', '.join(header)})")
+            grid = parse_line(row[fields[question]], size, where)
+            solution = (parse_line(row[fields[answer]], size, where)
+                        if answer and row[fields[answer]].strip() else None)
+            rated = _rating(row[fields["rating"]], where) if "rating" in fields else None
+            found.append(_checked(grid, solution, rated, where))
     else:
         for k, line in enumerate(text.splitlines(), start=1):
             if line.strip() and not line.lstrip().startswith("#"):
-                found.append((parse_line(line, size, f"{path}:{k}"), None, None))
+                where = f"{path}:{k}"
+                found.append(_checked(parse_line(line, size, where), None, None, where))
     if not found:
         raise ValueError(f"{path} holds no puzzle")
     return found
