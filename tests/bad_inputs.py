@@ -137,6 +137,34 @@ def _sudoku_csv(damage: str) -> Callable[[Path], None]:
     return prepare
 
 
+def _mnist(damage: str) -> Callable[[Path], None]:
+    """mnist/: the four IDX files of a tiny MNIST (images gzipped, labels plain), one of them
+    cut short: `gz` halves the gzipped training images (an interrupted download), `idx` the
+    plain training labels."""
+    def prepare(ws: Path) -> None:
+        import gzip
+
+        import numpy as np
+
+        root = ws / "mnist"
+        root.mkdir()
+        rng = np.random.default_rng(0)
+        for prefix, n in (("train", 40), ("t10k", 20)):
+            for kind, array in (("images-idx3", rng.integers(0, 256, (n, 8, 8))),
+                                ("labels-idx1", np.arange(n) % 10)):
+                data = bytes([0, 0, 8, array.ndim]) + b"".join(
+                    int(d).to_bytes(4, "big") for d in array.shape) + array.astype(
+                    np.uint8).tobytes()
+                name = f"{prefix}-{kind}-ubyte"
+                if kind.startswith("images"):
+                    data, name = gzip.compress(data), name + ".gz"
+                if (damage, prefix, kind[:6]) in (("gz", "train", "images"),
+                                                  ("idx", "train", "labels")):
+                    data = data[: len(data) // 2]
+                (root / name).write_bytes(data)
+    return prepare
+
+
 def _images(layout: str) -> Callable[[Path], None]:
     """An image folder of 8x8 PNGs: `empty-class` adds a class folder with nothing in it,
     `corrupt` lays out train/ and val/ with a damaged JPEG among the held-out images."""
@@ -569,6 +597,17 @@ CASES: list[Case] = [
           "--no-progress", "--out", "{ws}/x"),
          "none of 1000 generated 4×4 puzzles reached rating 1 (the highest: 0); lower "
          "--eval-min-rating"),
+    Case("data on disk", "a gzipped MNIST file cut short, for images",
+         ("train", "images", "--dataset", "mnist", "--path", "{ws}/mnist", "--out", "{ws}/x"),
+         "{ws}/mnist/train-images-idx3-ubyte.gz is cut short (an interrupted download?)",
+         _mnist("gz")),
+    Case("data on disk", "a gzipped MNIST file cut short, for Q&A",
+         ("train", "qa", "--dataset", "mnist", "--path", "{ws}/mnist", "--out", "{ws}/x"),
+         "{ws}/mnist/train-images-idx3-ubyte.gz is cut short (an interrupted download?)",
+         _mnist("gz")),
+    Case("data on disk", "a plain MNIST file cut short",
+         ("train", "images", "--dataset", "mnist", "--path", "{ws}/mnist", "--out", "{ws}/x"),
+         "{ws}/mnist/train-labels-idx1-ubyte is cut short", _mnist("idx")),
     Case("data on disk", "image folder with an empty class folder",
          ("train", "images", "--dataset", "folder", "--path", "{ws}/images", "--out", "{ws}/x",
           *TINY_MODEL), "class folder {ws}/images/bird holds no images",

@@ -144,8 +144,26 @@ def test_mnist_folder_reads_plain_and_gzipped_idx(tmp_path):
 def test_broken_mnist_files_are_named(tmp_path):
     make_mnist(tmp_path)
     (tmp_path / "t10k-labels-idx1-ubyte").write_bytes(b"\x00\x00\x08\x01\x00\x00\x00\x09abc")
-    with pytest.raises(ValueError, match="holds 3 bytes of data; its header promises 9"):
+    with pytest.raises(ValueError, match="t10k-labels-idx1-ubyte is cut short \\(an interrupted "
+                                         "download\\?\\): fetch it again: it holds 3 bytes "
+                                         "of data where its header promises 9"):
         load_mnist_split(tmp_path)
+    (tmp_path / "t10k-labels-idx1-ubyte").write_bytes(b"\x00\x00\x08\x01\x00\x00")
+    with pytest.raises(ValueError, match="is cut short inside its header"):
+        load_mnist_split(tmp_path)
+    (tmp_path / "t10k-labels-idx1-ubyte").write_bytes(
+        b"\x00\x00\x08\x01\x00\x00\x00\x02abc")
+    with pytest.raises(ValueError, match="holds 3 bytes of data where its header promises 2 "
+                                         "\\(2\\): not an IDX file"):
+        load_mnist_split(tmp_path)
+    # a gzipped file whose download stopped half-way
+    images = tmp_path / "t10k-images-idx3-ubyte.gz"
+    images.write_bytes(images.read_bytes()[: len(images.read_bytes()) // 2])
+    with pytest.raises(ValueError, match="t10k-images-idx3-ubyte.gz is cut short"):
+        read_idx(images)
+    images.write_bytes(b"\x1f\x8b" + bytes(40))
+    with pytest.raises(ValueError, match="is a damaged gzip file"):
+        read_idx(images)
     (tmp_path / "t10k-labels-idx1-ubyte").write_bytes(b"PK\x03\x04")
     with pytest.raises(ValueError, match="not an IDX file"):
         read_idx(tmp_path / "t10k-labels-idx1-ubyte")

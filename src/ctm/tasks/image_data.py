@@ -204,18 +204,33 @@ def read_idx(path: Path) -> np.ndarray:
     """An IDX file (the MNIST distribution format: magic 0x00 0x00 0x08 NDIM, then NDIM
     big-endian sizes, then unsigned bytes), plain or gzipped."""
     import gzip
+    import zlib
 
+    again = "(an interrupted download?): fetch it again"
     raw = path.read_bytes()
     if raw[:2] == b"\x1f\x8b":
-        raw = gzip.decompress(raw)
+        try:
+            raw = gzip.decompress(raw)
+        except EOFError:
+            raise ValueError(f"{path} is cut short {again}") from None
+        except (gzip.BadGzipFile, zlib.error) as error:
+            raise ValueError(f"{path} is a damaged gzip file ({error}) {again}") from None
     if len(raw) < 4 or raw[:3] != b"\x00\x00\x08":
         raise ValueError(f"{path} is not an IDX file of unsigned bytes")
     ndim = raw[3]
     header = 4 + 4 * ndim
+    if len(raw) < header:
+        raise ValueError(f"{path} is cut short inside its header {again}")
     shape = tuple(int.from_bytes(raw[4 + 4 * i: 8 + 4 * i], "big") for i in range(ndim))
-    if len(raw) != header + int(np.prod(shape)):
-        raise ValueError(f"{path} holds {len(raw) - header} bytes of data; its header "
-                         f"promises {int(np.prod(shape))} ({' × '.join(map(str, shape))})")
+    promised = int(np.prod(shape))
+    if len(raw) < header + promised:
+        raise ValueError(f"{path} is cut short {again}: it holds {len(raw) - header:,} bytes "
+                         f"of data where its header promises {promised:,} "
+                         f"({' × '.join(map(str, shape))})")
+    if len(raw) > header + promised:
+        raise ValueError(f"{path} holds {len(raw) - header:,} bytes of data where its header "
+                         f"promises {promised:,} ({' × '.join(map(str, shape))}): not an "
+                         f"IDX file as MNIST's are")
     return np.frombuffer(raw, dtype=np.uint8, offset=header).reshape(shape)
 
 
