@@ -67,7 +67,7 @@ def test_a_diverging_run_stops_with_status_3_and_keeps_finite_checkpoints(tmp_pa
     assert rows and all(math.isfinite(r["loss"]) for r in rows if r["split"] == "train")
 
 
-def test_skip_policy_steps_over_non_finite_batches(tmp_path):
+def test_skip_policy_steps_over_non_finite_batches(tmp_path, capsys):
     trainer = Trainer(tiny_run(steps=6, on_nonfinite="skip"), tmp_path, progress=False)
     before = {k: v.clone() for k, v in trainer.model.state_dict().items()}
     loss = trainer.task.loss
@@ -87,12 +87,31 @@ def test_skip_policy_steps_over_non_finite_batches(tmp_path):
     trainer.fit()
     assert trainer.step == 6 and all_finite(tmp_path / "model")
     assert trainer.skipped_steps == 1
+    err = capsys.readouterr().err
+    assert "ctm: warning: step 1: the loss is nan; skipped without an update" in err
+    assert "ctm: warning: 1 of 5 steps were skipped" in err  # fit took steps 2-6
+
+
+def test_a_short_run_whose_every_step_is_skipped_has_diverged(tmp_path):
+    trainer = Trainer(tiny_run(steps=5, on_nonfinite="skip"), tmp_path, progress=False)
+    loss = trainer.task.loss
+
+    def poisoned(output, batch, config):
+        result = loss(output, batch, config)
+        result.loss = result.loss * float("nan")
+        return result
+
+    trainer.task.loss = poisoned
+    with pytest.raises(TrainingDiverged, match="every one of this run's 5 steps had a "
+                                               "non-finite loss or gradient and was skipped"):
+        trainer.fit()
+    assert not (tmp_path / "model").exists()
 
 
 def test_skip_policy_gives_up_after_many_skips_in_a_row(tmp_path):
     trainer = Trainer(tiny_run(steps=200, on_nonfinite="skip", lr=1e6, warmup_steps=0),
                       tmp_path, progress=False)
-    with pytest.raises(TrainingDiverged, match="100 non-finite steps in a row"):
+    with pytest.raises(TrainingDiverged, match="20 non-finite steps in a row"):
         trainer.fit()
 
 

@@ -55,7 +55,7 @@ from .distributed import (
 )
 from .prefetch import BatchPrefetcher
 
-MAX_SKIPPED = 100  # on_nonfinite="skip": this many skipped steps in a row stop the run
+MAX_SKIPPED = 20  # on_nonfinite="skip": this many skipped steps in a row stop the run
 
 
 class TrainingDiverged(RuntimeError):
@@ -273,6 +273,9 @@ class Trainer:
         self._skipped_in_a_row += 1
         if self.run.train.on_nonfinite == "skip" and self._skipped_in_a_row < MAX_SKIPPED:
             self.skipped_steps += 1
+            if self.skipped_steps == 1:
+                self._warn(f"step {step}: the {what} is {value}; skipped without an update "
+                           f"(--on-nonfinite skip; {MAX_SKIPPED} in a row stop the run)")
             return
         kept = self._kept("holding finite weights from before, is ")
         reason = (f"{MAX_SKIPPED} non-finite steps in a row" if self._skipped_in_a_row > 1
@@ -321,7 +324,7 @@ class Trainer:
         # disable=None: tqdm draws only on a terminal, so logs of scripts stay readable
         bar = tqdm(total=cfg.steps, initial=self.step, disable=None if self.progress else True,
                    desc=f"{self.run.task}", unit="step", file=sys.stderr, dynamic_ncols=True)
-        started = time.perf_counter()
+        started, first_step = time.perf_counter(), self.step
         log_path = self.run_dir / METRICS if self.processes.main else Path(os.devnull)
         with self._closing_writer(), bar, open(log_path, "a") as log, \
                 self._stop_on_signals(), self._prefetching():
@@ -347,10 +350,26 @@ class Trainer:
                     self._keep_if_best(metrics)
                 if self.step % cfg.checkpoint_every == 0 or self.step == cfg.steps:
                     self.save_checkpoint()
+        self._account_for_skips(first_step)
         whole = self._whole_model()
         if whole is not None:
             save_model(whole, self.run_dir / FINAL_MODEL)
         return metrics or self.evaluate()
+
+    def _account_for_skips(self, first_step: int) -> None:
+        """Say how many steps were skipped (on_nonfinite="skip"); a run that updated nothing
+        at all diverged, however few its steps."""
+        taken = self.step - first_step
+        if not self.skipped_steps or not taken:
+            return
+        if self.skipped_steps >= taken:
+            raise TrainingDiverged(
+                f"training diverged: every one of this run's {taken} steps had a non-finite "
+                f"loss or gradient and was skipped, so the weights never changed; "
+                f"{self._kept('is ')}; try a smaller --lr (now {self.run.train.lr:g}) or "
+                f"--grad-clip")
+        self._warn(f"{self.skipped_steps} of {taken} steps were skipped (a non-finite loss or "
+                   f"gradient; the rows marked \"skipped\" in {METRICS})")
 
     @contextlib.contextmanager
     def _closing_writer(self) -> Iterator[None]:
