@@ -89,6 +89,11 @@ def _reshape_tensor(tensors: dict) -> None:
     tensors[name] = torch.zeros(tensors[name].shape[0] + 1, tensors[name].shape[1])
 
 
+def _nan_tensor(tensors: dict) -> None:
+    name = next(k for k, v in sorted(tensors.items()) if v.is_floating_point())
+    tensors[name] = tensors[name] * float("nan")
+
+
 def _mazes(folder: str, stray: bool) -> Callable[[Path], None]:
     def prepare(ws: Path) -> None:
         from PIL import Image
@@ -507,6 +512,16 @@ CASES: list[Case] = [
     Case("eval", "weights of the wrong shape", ("eval", "{ws}/run"),
          "does not fit its model config: wrong shapes",
          _tensors("run/model/model.safetensors", _reshape_tensor)),
+    Case("eval", "weights that are NaN (a run that diverged)", ("eval", "{ws}/run"),
+         "model.safetensors holds non-finite weights",
+         _tensors("run/model/model.safetensors", _nan_tensor)),
+    Case("train flags", "training on from NaN weights",
+         (*TRAIN, "--init-from", "{ws}/run", "--on-nonfinite", "skip"),
+         "model.safetensors holds non-finite weights",
+         _tensors("run/model/model.safetensors", _nan_tensor)),
+    Case("eval", "a run config whose model differs from the saved model's",
+         ("eval", "{ws}/run"), "describe different models (ticks: 7 there, 3 here)",
+         _edit_json("run/config.json", lambda d: d["model"].update(ticks=7))),
     Case("eval", "model config with a word for d_model", ("eval", "{ws}/run"),
          "CTMConfig field d_model must be an integer, got 'abc'",
          _edit_json("run/model/config.json", lambda d: d.update(d_model="abc"))),
@@ -597,11 +612,11 @@ CASES: list[Case] = [
           "--no-progress", "--out", "{ws}/x"),
          "none of 1000 generated 4×4 puzzles reached rating 1 (the highest: 0); lower "
          "--eval-min-rating"),
-    Case("data on disk", "a gzipped MNIST file cut short, for images",
+    Case("data on disk", "images: a gzipped MNIST file cut short",
          ("train", "images", "--dataset", "mnist", "--path", "{ws}/mnist", "--out", "{ws}/x"),
          "{ws}/mnist/train-images-idx3-ubyte.gz is cut short (an interrupted download?)",
          _mnist("gz")),
-    Case("data on disk", "a gzipped MNIST file cut short, for Q&A",
+    Case("data on disk", "Q&A: a gzipped MNIST file cut short",
          ("train", "qa", "--dataset", "mnist", "--path", "{ws}/mnist", "--out", "{ws}/x"),
          "{ws}/mnist/train-images-idx3-ubyte.gz is cut short (an interrupted download?)",
          _mnist("gz")),

@@ -68,6 +68,12 @@ def load_weights(model: nn.Module, path: str | os.PathLike, map_location: str = 
             problems.append(f"{label}: {', '.join(names[:3])}{more}")
     if problems:
         raise ValueError(f"{path} does not fit its model config: {'; '.join(problems)}")
+    # a model that scores NaN would still print an accuracy: refuse it where it is read
+    broken = [k for k, v in state.items() if v.is_floating_point() and not v.isfinite().all()]
+    if broken:
+        more = f" and {len(broken) - 1} more" if len(broken) > 1 else ""
+        raise ValueError(f"{path} holds non-finite weights ({broken[0]}{more}): the run that "
+                         f"saved them diverged; train again, or take an earlier checkpoint")
     model.load_state_dict(state)
 
 

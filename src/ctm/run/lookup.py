@@ -84,8 +84,12 @@ def load_run(source: str | Path, task: str | None = None, best: bool = False
             if not (path / BEST_MODEL / WEIGHTS_FILE).is_file():
                 raise FileNotFoundError(f"{source} has no best model yet (it is written at "
                                         f"the first evaluation)")
-            return run, load_model(path / BEST_MODEL).eval()
-        return run, load_model(source_model_dir(path)).eval()
+            directory = path / BEST_MODEL
+        else:
+            directory = source_model_dir(path)
+        model = load_model(directory)
+        _agree(run.model.to_dict(), model.config.to_dict(), path / RUN_CONFIG, directory)
+        return run, model.eval()
     if best:
         raise ValueError(f"--best picks a run's best evaluated model; {source} is not a run")
     model = load_model(source_model_dir(path))
@@ -94,6 +98,19 @@ def load_run(source: str | Path, task: str | None = None, best: bool = False
                          f"with --task")
     options = get_task(task).options_for_model(model.config)
     return RunConfig.create(task, options, model.config.to_dict(), {}), model.eval()
+
+
+def _agree(run_model: dict, saved: dict, run_config: Path, directory: Path) -> None:
+    """A run's config and the config saved beside its weights describe one model; where they
+    differ, one of them was edited or copied in, and neither may silently win."""
+    differing = sorted(k for k in run_model.keys() | saved.keys()
+                       if run_model.get(k) != saved.get(k))
+    if differing:
+        detail = ", ".join(f"{k}: {run_model.get(k)!r} there, {saved.get(k)!r} here"
+                           for k in differing[:4])
+        more = f" and {len(differing) - 4} more" if len(differing) > 4 else ""
+        raise ValueError(f"{run_config} and {directory / 'config.json'} describe different "
+                         f"models ({detail}{more}): put back the one that was changed")
 
 
 def load_initial_weights(model: nn.Module, source: str | Path) -> None:
