@@ -369,6 +369,10 @@ CASES: list[Case] = [
     Case("task options", "RL with batch-building workers",
          ("train", "rl", "--data-workers", "2", "--out", "{ws}/x"),
          "--data-workers must be 0"),
+    Case("task options", "masking velocities in a MiniGrid world",
+         ("train", "rl", "--env", "MiniGrid-Empty-5x5-v0", "--mask-velocity", "true", "--out",
+          "{ws}/x"), "--mask-velocity does nothing here: MiniGrid-Empty-5x5-v0's observations "
+         "hold no velocities to mask"),
     Case("task options", "unknown input mode", ("train", "parity", "--input-mode", "telepathy",
                                                 "--out", "{ws}/x"),
          "input_mode must be one of attention, direct, schedule"),

@@ -46,7 +46,13 @@ def compose_new(task: str | None, overrides: Overrides, config: Path | None = No
         fixed = task_cls(task_cls.Options(**base["options"])).model_requirements()
         base["model"] = {k: v for k, v in base["model"].items()
                          if k not in fixed or k in overrides["model"]}
-    return RunConfig.create(base["task"], base["options"], base["model"], base["train"])
+    run = RunConfig.create(base["task"], base["options"], base["model"], base["train"])
+    inapplicable = get_task(run.task).inapplicable_options(run.options)
+    for name in overrides["options"]:
+        if name in inapplicable:
+            raise ValueError(f"--{name.replace('_', '-')} does nothing here: "
+                             f"{inapplicable[name]}")
+    return run
 
 
 def compose_resume(run_dir: Path, overrides: Overrides, task: str | None = None) -> RunConfig:

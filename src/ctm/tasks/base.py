@@ -112,6 +112,12 @@ class Task(ABC):
         own recipe); given options override them. None by default."""
         return {}
 
+    @classmethod
+    def inapplicable_options(cls, options: Any) -> dict[str, str]:
+        """Options that do nothing with these `options` (field -> why), so that a flag that
+        sets one is refused rather than silently ignored. None by default."""
+        return {}
+
     def check_model(self, config: CTMConfig) -> None:
         """Raise ValueError for a model that cannot do this task (a baseline that thinks once
         where the answer is emitted over ticks). Any model by default."""

@@ -128,6 +128,13 @@ class RLTask(Task):
         super().__init__(options)
         self._spec: EnvSpec | None = None
 
+    @classmethod
+    def inapplicable_options(cls, options: RLOptions) -> dict[str, str]:
+        if options.env in VELOCITIES:
+            return {}
+        return {"mask_velocity": f"{options.env}'s observations hold no velocities to mask "
+                                 f"(it applies to {' and '.join(sorted(VELOCITIES))})"}
+
     @property
     def spec(self) -> EnvSpec:
         if self._spec is None:
