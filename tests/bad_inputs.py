@@ -216,6 +216,24 @@ def _no_checkpoints(ws: Path) -> None:
     shutil.rmtree(ws / "run" / "model")
 
 
+def _every_checkpoint_damaged(ws: Path) -> None:
+    for weights in (ws / "run" / "checkpoints").glob("*/model.safetensors"):
+        weights.write_bytes(b"")
+
+
+def _checkpoint_from_another_run(ws: Path) -> None:
+    """The newest checkpoint replaced by the same step of another run of the same config."""
+    import shutil
+
+    from ctm.cli import main
+
+    assert main(["train", "parity", "--steps", "6", "--keep-checkpoints", "2", *TINY_RUN,
+                 "--out", str(ws / "other")]) == 0
+    shutil.rmtree(ws / "run" / "checkpoints" / "step-000006")
+    shutil.copytree(ws / "other" / "checkpoints" / "step-000006",
+                    ws / "run" / "checkpoints" / "step-000006")
+
+
 def _lstm_run(ws: Path) -> None:
     from ctm.cli import main
 
@@ -479,6 +497,13 @@ CASES: list[Case] = [
          ("train", "--resume", "{ws}/run", "--no-progress"),
          "starting it again from step 0 with its saved config", _no_checkpoints, status=0,
          warning=True),
+    Case("resume", "--resume when every checkpoint is damaged (the final model intact)",
+         ("train", "--resume", "{ws}/run", "--no-progress"),
+         "cannot resume {ws}/run: none of its 2 checkpoints is usable", _every_checkpoint_damaged),
+    Case("resume", "--resume with a checkpoint copied in from another run",
+         ("train", "--resume", "{ws}/run", "--no-progress"),
+         "step-000006 is not this run's (it belongs to another run", _checkpoint_from_another_run,
+         status=0, warning=True),
     Case("resume", "--init-from a folder that does not exist",
          (*TRAIN, "--init-from", "{ws}/nowhere"), "--init-from: {ws}/nowhere not found"),
     Case("resume", "--init-from a model of another size",

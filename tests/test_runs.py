@@ -170,6 +170,51 @@ def test_a_resume_after_fallback_ends_where_an_uninterrupted_run_does(tmp_path):
         assert torch.equal(value, resumed.model.state_dict()[key]), key
 
 
+def test_a_checkpoint_copied_in_from_another_run_is_passed_over(tmp_path):
+    finished(tmp_path / "mine")
+    finished(tmp_path / "theirs")  # the same config: only the run's name tells them apart
+    mine, theirs = (tmp_path / name / "checkpoints" for name in ("mine", "theirs"))
+    assert (tmp_path / "mine" / "run-id").read_text() != (tmp_path / "theirs" / "run-id"
+                                                           ).read_text()
+    shutil.rmtree(mine / "step-000006")
+    shutil.copytree(theirs / "step-000006", mine / "step-000006")
+    resumed = Trainer(tiny_run(steps=6, keep_checkpoints=3), tmp_path / "mine", resume=True,
+                      progress=False)
+    assert resumed.step == 4
+    assert "step-000006 is not this run's (it belongs to another run" in resumed.notes[0]
+    assert resumed.notes[0].endswith("using step-000004")
+
+
+def test_a_run_made_before_runs_had_names_resumes_and_gets_one(tmp_path):
+    finished(tmp_path)
+    (tmp_path / "run-id").unlink()
+    for listing in (tmp_path / "checkpoints").glob("*/checksums.json"):
+        data = json.loads(listing.read_text())
+        del data["run"]
+        listing.write_text(json.dumps(data))
+    resumed = Trainer(tiny_run(steps=8, keep_checkpoints=3), tmp_path, resume=True,
+                      progress=False)
+    assert resumed.step == 6 and not resumed.notes
+    resumed.fit()
+    name = (tmp_path / "run-id").read_text().strip()
+    newest = json.loads((tmp_path / "checkpoints" / "step-000008" / "checksums.json").read_text())
+    assert newest["run"] == name
+
+
+def test_a_resume_with_every_checkpoint_damaged_changes_nothing(tmp_path):
+    finished(tmp_path)
+    for weights in (tmp_path / "checkpoints").glob("*/model.safetensors"):
+        weights.write_bytes(b"")
+    before = {p: p.read_bytes() for p in tmp_path.rglob("*") if p.is_file()}
+    with pytest.raises(ValueError, match=r"none of its 3 checkpoints is usable \(checkpoint .*"
+                                         r"step-000006 is damaged .*; kept as they are: .*model/"
+                                         r".*metrics.jsonl \(\d+ rows\)\. To train on from its "
+                                         r"final model: `ctm train parity --init-from"):
+        Trainer(tiny_run(steps=6, keep_checkpoints=3), tmp_path, resume=True, progress=False)
+    after = {p: p.read_bytes() for p in tmp_path.rglob("*") if p.is_file()}
+    assert after == before
+
+
 # --- what a resume may change ---------------------------------------------------------------------
 
 def test_replaying_a_resumed_runs_config_gives_the_same_run(tmp_path, capsys):

@@ -21,7 +21,7 @@ import torch
 from ..files import write_json, write_torch
 from ..model import save_model
 from ..model.build import CONFIG_FILE, WEIGHTS_FILE
-from .layout import CHECKPOINTS, CHECKSUMS, LATEST, STATE_FILE
+from .layout import CHECKPOINTS, CHECKSUMS, LATEST, STATE_FILE, run_id
 
 CHECKED_FILES = (WEIGHTS_FILE, CONFIG_FILE, STATE_FILE)
 
@@ -53,25 +53,35 @@ def save_checkpoint(run_dir: Path, model: torch.nn.Module, state: TrainerState, 
     save_model(model, target)
     write_torch(target / STATE_FILE, {"step": state.step, "optimizer": state.optimizer,
                                       "rng": state.rng})
-    write_json(target / CHECKSUMS, {"step": state.step,
-                                    "sha256": {f: sha256(target / f) for f in CHECKED_FILES}})
+    listing: dict[str, Any] = {"step": state.step,
+                               "sha256": {f: sha256(target / f) for f in CHECKED_FILES}}
+    owner = run_id(run_dir)
+    if owner is not None:
+        listing["run"] = owner
+    write_json(target / CHECKSUMS, listing)
     write_json(root / LATEST, {"step": state.step, "directory": name})
-    intact = [p for p in _by_step(root) if check_checkpoint(p) is None]
+    intact = [p for p in _by_step(root) if check_checkpoint(p, owner) is None]
     for old in intact[keep:]:
         if old != target:
             shutil.rmtree(old, ignore_errors=True)
     return target
 
 
-def check_checkpoint(directory: Path) -> str | None:
-    """None if `directory` is an intact checkpoint, else what is wrong with it."""
+def check_checkpoint(directory: Path, owner: str | None = None) -> str | None:
+    """None if `directory` is an intact checkpoint (of the run named `owner`, when given),
+    else what is wrong with it."""
     listing = directory / CHECKSUMS
     if not listing.is_file():
         return _check_unlisted(directory)
     try:
-        expected = json.loads(listing.read_text())["sha256"]
+        data = json.loads(listing.read_text())
+        expected = data["sha256"]
     except (ValueError, KeyError, TypeError, UnicodeDecodeError):
         return f"its {CHECKSUMS} is damaged"
+    theirs = data.get("run")
+    if owner is not None and theirs is not None and theirs != owner:
+        return (f"it belongs to another run: its {CHECKSUMS} names run {theirs}, and this "
+                f"run is {owner}")
     for name in CHECKED_FILES:
         path = directory / name
         if not path.is_file():
@@ -103,14 +113,16 @@ def find_checkpoint(run_dir: Path) -> tuple[Path | None, list[str]]:
     """The newest intact checkpoint of the run (or None), and one line for each newer one that
     was passed over because it is damaged."""
     root = run_dir / CHECKPOINTS
+    owner = run_id(run_dir)
     passed: list[str] = []
     for directory in _by_step(root):
-        problem = check_checkpoint(directory)
+        problem = check_checkpoint(directory, owner)
         if problem is None:
             if passed:
                 passed[-1] += f"; using {directory.name}"
             return directory, passed
-        passed.append(f"checkpoint {directory} is damaged ({problem})")
+        verdict = "is not this run's" if problem.startswith("it belongs") else "is damaged"
+        passed.append(f"checkpoint {directory} {verdict} ({problem})")
     return None, passed
 
 

@@ -10,6 +10,9 @@
     RUN/best/                        the model at the evaluation with the best headline metric
                                      so far (`ctm eval RUN --best`)
     RUN/best.json                    {"step", "metric", "value"} of that evaluation
+    RUN/run-id                       a random name for this run, which every checkpoint's
+                                     checksums.json repeats: a checkpoint copied in from another
+                                     run is told apart
 
 A saved model directory (`CTM.save`) holds only model.safetensors and config.json; its
 config.json is a model config, which has no "task" key.
@@ -30,6 +33,17 @@ BEST_RECORD = "best.json"
 STATE_FILE = "trainer_state.pt"
 CHECKSUMS = "checksums.json"
 LATEST = "latest.json"
+RUN_ID = "run-id"
+
+
+def run_id(run_dir: Path) -> str | None:
+    """The run's random name, or None for a run made before runs had one."""
+    path = run_dir / RUN_ID
+    try:
+        text = path.read_text().strip()
+    except (OSError, UnicodeDecodeError):
+        return None
+    return text or None
 
 
 def is_run_dir(path: Path) -> bool:

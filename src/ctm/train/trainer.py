@@ -18,6 +18,7 @@ import signal
 import sys
 import threading
 import time
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -27,7 +28,7 @@ import torch.distributed as dist
 from tqdm import tqdm
 
 from ..device import check_device
-from ..files import WriteError, json_line, read_json, write_json
+from ..files import WriteError, atomic_write, json_line, read_json, write_json
 from ..model import CTM, build_model, save_model
 from ..model.build import WEIGHTS_FILE, load_weights
 from ..optimizer import adamw
@@ -41,7 +42,9 @@ from ..run.layout import (
     FINAL_MODEL,
     METRICS,
     RUN_CONFIG,
+    RUN_ID,
     TENSORBOARD,
+    run_id,
 )
 from ..run.lookup import load_initial_weights
 from .compiled import ThoughtStep, forward_and_loss, resolve_compile
@@ -155,15 +158,47 @@ class Trainer:
     def _checkpoint_to_resume(self) -> Path | None:
         checkpoint, passed = find_checkpoint(self.run_dir)
         self.notes += passed
-        if checkpoint is None:
-            self.notes.append(f"{self.run_dir} has no intact checkpoint (it stopped before its "
-                              f"first): starting it again from step 0 with its saved config")
-        return checkpoint
+        if checkpoint is not None:
+            return checkpoint
+        # a run that crashed before its first checkpoint may have logged rows and kept a best
+        # model, which a restart makes again; a final model or damaged checkpoints mean the
+        # run got further than that
+        left = self._work_left()
+        if passed or (self.run_dir / FINAL_MODEL / WEIGHTS_FILE).is_file():
+            # starting again from step 0 would overwrite what is left: refuse, touch nothing
+            why = (f"none of its {len(passed)} checkpoints is usable ({passed[0]})" if passed
+                   else "it has no checkpoint")
+            kept = f"; kept as they are: {', '.join(left)}" if left else ""
+            raise ValueError(f"cannot resume {self.run_dir}: {why}{kept}. To train on from "
+                             f"its final model: `ctm train {self.run.task} --init-from "
+                             f"{self.run_dir} --out NEW_RUN`; to run it again from step 0: "
+                             f"`ctm train --config {self.run_dir / RUN_CONFIG} --out NEW_RUN`")
+        self.notes.append(f"{self.run_dir} has no intact checkpoint (it stopped before its "
+                          f"first): starting it again from step 0 with its saved config")
+        return None
+
+    def _work_left(self) -> list[str]:
+        """What a run without a usable checkpoint still holds that starting it again would
+        overwrite: its models and logged rows."""
+        left = [f"{self.run_dir / name}/" for name in (FINAL_MODEL, BEST_MODEL)
+                if (self.run_dir / name / WEIGHTS_FILE).is_file()]
+        metrics = self.run_dir / METRICS
+        rows = (sum(1 for line in metrics.read_text(errors="replace").splitlines()
+                    if line.strip()) if metrics.is_file() else 0)
+        if rows:
+            left.append(f"{metrics} ({rows} rows)")
+        return left
 
     def _start(self) -> None:
         self.run_dir.mkdir(parents=True, exist_ok=True)
         write_json(self.run_dir / RUN_CONFIG, self.run.to_dict())
+        self._name_the_run()
         (self.run_dir / METRICS).write_text("")
+
+    def _name_the_run(self) -> None:
+        """Give the run its random name (kept if it has one), which its checkpoints repeat."""
+        if run_id(self.run_dir) is None:
+            atomic_write(self.run_dir / RUN_ID, (uuid.uuid4().hex + "\n").encode())
 
     def _load_checkpoint(self, state: TrainerState) -> None:
         load_optimizer_state(self.model, self.optimizer, state.optimizer,
@@ -171,6 +206,7 @@ class Trainer:
         torch.set_rng_state(state.rng)
         self.step = state.step
         if self.processes.main:
+            self._name_the_run()  # runs made before runs had names get one here
             self._truncate_metrics(after=state.step)
             write_json(self.run_dir / RUN_CONFIG, self.run.to_dict())  # the settings now
 
