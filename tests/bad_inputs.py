@@ -668,6 +668,9 @@ CASES: list[Case] = [
          "expected comma-separated integers"),
     Case("viz", "a path that does not exist", ("viz", "{ws}/nowhere"), "not found"),
     Case("viz", "--static without --html", ("viz", "{ws}/run", "--static"), "add --html DIR"),
+    Case("viz", "--html onto an existing file", ("viz", "{ws}/run", "--html", "{ws}/page.html"),
+         "--html {ws}/page.html is a file, and this writes into a folder",
+         _write("page.html", b"<html></html>")),
     Case("viz", "an onnxruntime-web folder without the runtime",
          ("viz", "{ws}/run", "--html", "{ws}/page", "--ort-dir", "{ws}"),
          "does not hold onnxruntime-web"),
@@ -696,6 +699,8 @@ CASES: list[Case] = [
     # --- export ----------------------------------------------------------------------------------
     Case("export", "a path that does not exist", ("export", "{ws}/nowhere", "--out", "{ws}/x"),
          "not found"),
+    Case("export", "--out onto an existing file", ("export", "{ws}/run", "--out", "{ws}/m.onnx"),
+         "--out {ws}/m.onnx is a file, and this writes into a folder", _write("m.onnx", b"x")),
     Case("export", "zero ticks", ("export", "{ws}/run", "--out", "{ws}/x", "--ticks", "0"),
          "--ticks must be >= 1"),
     Case("export", "a batch of zero", ("export", "{ws}/run", "--out", "{ws}/x", "--batch", "0"),

@@ -4,6 +4,7 @@ flags several commands take (threads, device, a trained model and its task optio
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 from typing import Any, NoReturn
 
 from ..flags import add_dataclass_flags, collect
@@ -16,6 +17,13 @@ class UserError(Exception):
 class Parser(argparse.ArgumentParser):
     def error(self, message: str) -> NoReturn:
         raise UserError(f"{message} (see `{self.prog} --help`)")
+
+
+def check_output_folder(path: Path | None, flag: str) -> None:
+    """Refuse, before any work, an output folder that is an existing file."""
+    if path is not None and path.exists() and not path.is_dir():
+        raise UserError(f"{flag} {path} is a file, and this writes into a folder: remove the "
+                        f"file or choose another path")
 
 
 def add_threads(parser: argparse.ArgumentParser) -> None:

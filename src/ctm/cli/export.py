@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .common import Parser
+from .common import Parser, check_output_folder
 
 HELP = "export a trained model: ONNX, torch.export, or a Hugging Face style folder"
 
@@ -36,6 +36,7 @@ def main(argv: list[str]) -> int:
     args = build_parser().parse_args(argv)
     if args.batch < 1:
         raise ValueError(f"--batch must be >= 1, got {args.batch}")
+    check_output_folder(args.out, "--out")
     result = export_run(args.source, args.out, args.fmt, args.ticks, args.per_tick,
                         args.attention, examples=args.batch)
     for path in result.files:

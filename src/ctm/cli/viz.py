@@ -14,6 +14,7 @@ from .common import (
     add_task_options,
     add_threads,
     apply_task_options,
+    check_output_folder,
     peek_task,
     set_threads,
 )
@@ -60,6 +61,8 @@ def main(argv: list[str]) -> int:
         raise UserError("--static and --ort-dir shape the thought viewer: add --html DIR")
     if args.ticks is not None and (not args.ticks or min(args.ticks) < 1):
         raise UserError(f"--ticks must be positive, got {list(args.ticks)}")
+    check_output_folder(args.html, "--html")
+    check_output_folder(args.out, "--out")
     run, model = load_run(args.path, args.task, best=args.best)
     model.to(device)
     run = apply_task_options(run, args)
