@@ -599,6 +599,9 @@ CASES: list[Case] = [
          "the sort task's ticks are its answer's own", _sort_run),
     Case("eval", "--best for a run that kept no best model",
          ("eval", "bundled:maze15", "--best"), "has no best model yet"),
+    Case("eval", "the weights file instead of its folder",
+         ("eval", "{ws}/run/model/model.safetensors", "--task", "parity"),
+         "model.safetensors is a file; give the folder that holds it"),
     Case("eval", "a run with no model or checkpoint yet", ("eval", "{ws}/run"),
          "has no trained model or intact checkpoint yet", _no_checkpoints),
     # --- data on disk --------------------------------------------------------------------------

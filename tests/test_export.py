@@ -131,6 +131,10 @@ def test_loading_the_wrong_class_or_nothing_is_one_clear_error(tmp_path: Path) -
     with pytest.raises(ValueError, match="holds a lstm model, not a CTM"):
         CTM.from_pretrained(tmp_path / "lstm")
     assert isinstance(LSTMBaseline.from_pretrained(tmp_path / "lstm"), LSTMBaseline)
+    weights = tmp_path / "lstm" / "model.safetensors"
+    with pytest.raises(ValueError, match=f"{weights} is a file; give the folder that holds "
+                                         f"it with its config.json \\({tmp_path / 'lstm'}\\)"):
+        LSTMBaseline.from_pretrained(weights)
     (tmp_path / "empty").mkdir()
     with pytest.raises(FileNotFoundError, match="not a saved model"):
         from_pretrained(tmp_path / "empty")

@@ -90,6 +90,9 @@ def pretrained_dir(source: str | os.PathLike, revision: str | None = None) -> Pa
     if text.startswith(bundled.PREFIX):
         return bundled.bundled_dir(text) / RUN_MODEL
     path = Path(text)
+    if path.is_file():
+        raise ValueError(f"{path} is a file; give the folder that holds it with its "
+                         f"{CONFIG_FILE} ({path.parent})")
     if path.is_dir():
         if (path / WEIGHTS_FILE).is_file() and _is_model_config(path / CONFIG_FILE):
             return path

@@ -51,6 +51,9 @@ def source_model_dir(source: str | Path, *, quiet: bool = False) -> Path:
         if checkpoint is not None:
             return checkpoint
         raise FileNotFoundError(f"{path} has no trained model or intact checkpoint yet")
+    if path.is_file():
+        raise FileNotFoundError(f"{source} is a file; give the folder that holds it (a saved "
+                                f"model's or a run's: {path.parent})")
     if path.is_dir():
         raise FileNotFoundError(f"{source} is neither a run directory (no {RUN_CONFIG} naming "
                                 f"a task) nor a saved model (no {WEIGHTS_FILE})")
