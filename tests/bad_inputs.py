@@ -216,6 +216,16 @@ def _no_checkpoints(ws: Path) -> None:
     shutil.rmtree(ws / "run" / "model")
 
 
+_HELD: list[object] = []  # locks a case holds for as long as the test process lives
+
+
+def _being_trained(ws: Path) -> None:
+    """The run's lock held, as a `ctm train --resume` still running elsewhere holds it."""
+    from ctm.run.lock import RunLock
+
+    _HELD.append(RunLock(ws / "run"))
+
+
 def _every_checkpoint_damaged(ws: Path) -> None:
     for weights in (ws / "run" / "checkpoints").glob("*/model.safetensors"):
         weights.write_bytes(b"")
@@ -504,6 +514,9 @@ CASES: list[Case] = [
          ("train", "--resume", "{ws}/run", "--no-progress"),
          "step-000006 is not this run's (it belongs to another run", _checkpoint_from_another_run,
          status=0, warning=True),
+    Case("resume", "a second --resume of a run that is still training",
+         ("train", "--resume", "{ws}/run", "--no-progress"),
+         "{ws}/run is being trained by another process (pid", _being_trained),
     Case("resume", "--init-from a folder that does not exist",
          (*TRAIN, "--init-from", "{ws}/nowhere"), "--init-from: {ws}/nowhere not found"),
     Case("resume", "--init-from a model of another size",

@@ -17,6 +17,7 @@ from ctm.cli import main
 from ctm.device import check_device
 from ctm.run import RunConfig
 from ctm.run.checkpoint import check_checkpoint, find_checkpoint
+from ctm.run.lock import RunInUse
 from ctm.train import Trainer, TrainingDiverged
 
 TINY = ["--length", "4", "--eval-size", "32", "--d-model", "16", "--d-input", "8", "--heads",
@@ -213,6 +214,37 @@ def test_a_resume_with_every_checkpoint_damaged_changes_nothing(tmp_path):
         Trainer(tiny_run(steps=6, keep_checkpoints=3), tmp_path, resume=True, progress=False)
     after = {p: p.read_bytes() for p in tmp_path.rglob("*") if p.is_file()}
     assert after == before
+
+
+def test_a_run_is_trained_by_one_process_at_a_time(tmp_path):
+    finished(tmp_path)
+    first = Trainer(tiny_run(steps=8, keep_checkpoints=3), tmp_path, resume=True,
+                    progress=False)
+    rows = (tmp_path / "metrics.jsonl").read_text()
+    with pytest.raises(RunInUse, match=f"{tmp_path} is being trained by another process "
+                                       f"\\(pid {os.getpid()}\\)"):
+        Trainer(tiny_run(steps=8, keep_checkpoints=3), tmp_path, resume=True, progress=False)
+    assert (tmp_path / "metrics.jsonl").read_text() == rows  # the refused one wrote nothing
+    first.fit()  # the lock goes with the end of training
+    again = Trainer(tiny_run(steps=8, keep_checkpoints=3), tmp_path, resume=True,
+                    progress=False)
+    assert again.step == 8
+    again.fit()
+
+
+def test_a_failed_set_up_gives_the_run_back(tmp_path, monkeypatch):
+    import ctm.train.trainer as trainer_module
+
+    finished(tmp_path)
+
+    def broken(config):
+        raise ValueError("no model today")
+
+    monkeypatch.setattr(trainer_module, "build_model", broken)
+    with pytest.raises(ValueError, match="no model today"):
+        Trainer(tiny_run(steps=6, keep_checkpoints=3), tmp_path, resume=True, progress=False)
+    monkeypatch.undo()
+    Trainer(tiny_run(steps=6, keep_checkpoints=3), tmp_path, resume=True, progress=False)
 
 
 # --- what a resume may change ---------------------------------------------------------------------

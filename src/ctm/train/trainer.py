@@ -46,6 +46,7 @@ from ..run.layout import (
     TENSORBOARD,
     run_id,
 )
+from ..run.lock import RunLock
 from ..run.lookup import load_initial_weights
 from .compiled import ThoughtStep, forward_and_loss, resolve_compile
 from .distributed import (
@@ -84,6 +85,15 @@ class Trainer:
                  progress: bool = True) -> None:
         self.run, self.run_dir = run, Path(run_dir)
         self.notes: list[str] = []
+        self._lock: RunLock | None = None  # held by the process that writes the run, while
+        try:                               # it trains (released at the end of fit)
+            self._set_up(resume, progress)
+        except BaseException:
+            self._release_run()
+            raise
+
+    def _set_up(self, resume: bool, progress: bool) -> None:
+        run = self.run
         cfg = run.train
         self.processes = Processes.from_environment()  # torchrun's ranks, or one process
         self.progress = progress and self.processes.main
@@ -97,6 +107,8 @@ class Trainer:
         self._prefetcher: BatchPrefetcher | None = None
         self._skipped_in_a_row = 0
         self.skipped_steps = 0  # on_nonfinite="skip": steps taken without an update
+        if resume and self.processes.main and self.run_dir.is_dir():
+            self._lock = RunLock(self.run_dir)
         checkpoint = self._checkpoint_to_resume() if resume else None
         if not resume:
             self._refuse_existing_run()
@@ -191,6 +203,9 @@ class Trainer:
 
     def _start(self) -> None:
         self.run_dir.mkdir(parents=True, exist_ok=True)
+        if self._lock is None:  # a new run: another process may be starting it too
+            self._lock = RunLock(self.run_dir)
+            self._refuse_existing_run()
         write_json(self.run_dir / RUN_CONFIG, self.run.to_dict())
         self._name_the_run()
         (self.run_dir / METRICS).write_text("")
@@ -353,6 +368,12 @@ class Trainer:
                            f"--resume {self.run_dir}`") from None
         finally:
             self.processes.stop()
+            self._release_run()
+
+    def _release_run(self) -> None:
+        if self._lock is not None:
+            self._lock.release()
+            self._lock = None
 
     def _fit(self) -> dict[str, Any]:
         cfg = self.run.train
