@@ -29,6 +29,16 @@ def test_tasks_lists_every_task(capsys):
     assert names == ["images", "maze", "parity", "qa", "rl", "sort", "sudoku"]
 
 
+def test_version_is_the_packages(capsys):
+    import tomllib
+    from pathlib import Path
+
+    project = tomllib.loads((Path(__file__).parents[1] / "pyproject.toml").read_text())
+    for flag in ("--version", "-V"):
+        assert main([flag]) == 0
+        assert capsys.readouterr().out == f"ctm {project['project']['version']}\n"
+
+
 def test_train_then_eval_json_and_table(tmp_path, capsys):
     run = tmp_path / "run"
     assert main(["train", "parity", "--out", str(run), "--steps", "3", *TINY]) == 0

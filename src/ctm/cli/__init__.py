@@ -18,7 +18,7 @@ PEER_LOST = 4  # a process of a distributed run stopped because another one fail
 
 
 def usage() -> str:
-    lines = ["usage: ctm COMMAND [...]   (ctm COMMAND --help for its flags)", "",
+    lines = ["usage: ctm COMMAND [...]   (ctm COMMAND --help for its flags; ctm --version)", "",
              "Continuous Thought Machines.", "", "commands:"]
     lines += [f"  {name:<18} {module.HELP}" for name, module in COMMANDS.items()]
     return "\n".join(lines)
@@ -33,6 +33,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise UserError(f"name a command: {', '.join(COMMANDS)} (`ctm --help` says more)")
         if argv[0] in ("-h", "--help"):
             print(usage())
+            return 0
+        if argv[0] in ("-V", "--version"):
+            from .. import __version__
+
+            print(f"ctm {__version__}")
             return 0
         if argv[0] not in COMMANDS:
             raise UserError(f"unknown command {argv[0]!r}; commands: {', '.join(COMMANDS)}")
