@@ -14,9 +14,10 @@ from typing import Any
 import torch
 
 from ..files import write_json
+from ..progress import reported
 from .calibration import confidence_and_correct, reliability_diagram
 from .figures import line_plot
-from .ticks import sweep_ticks
+from .ticks import FixedTicks
 
 
 def default_tick_budgets(ticks: int) -> list[int]:
@@ -29,15 +30,16 @@ def visualise(task: Any, model: torch.nn.Module, out_dir: Path, ticks: list[int]
               ) -> tuple[dict[int, dict[str, Any]], list[Path]]:
     """Every picture, written into `out_dir`: returns the metrics at each tick budget and the
     files written."""
-    def batches() -> Any:
-        return task.eval_batches(batch_size, seed)
+    def batches(what: str = "evaluating on the held-out set") -> Any:
+        return reported(task.eval_batches(batch_size, seed), what)
 
     trained_ticks = model.config.ticks
     names = task.headline_metrics
     written: list[Path] = []
     sweep: dict[int, dict[str, Any]] = {}
     if task.adaptive_ticks:  # else the task's ticks are its answer's own, not a budget
-        sweep = sweep_ticks(lambda m, b: task.evaluate(m, b, device), model, batches, ticks)
+        sweep = {k: task.evaluate(FixedTicks(model, k), batches(f"evaluating with {k} ticks"),
+                                  device) for k in ticks}
         write_json(out_dir / "ticks_sweep.json",
                    {str(k): {m: v[m] for m in names} for k, v in sweep.items()})
         written += [out_dir / "ticks_sweep.json", line_plot(
@@ -52,7 +54,8 @@ def visualise(task: Any, model: torch.nn.Module, out_dir: Path, ticks: list[int]
             "tick", "held-out metric at that tick",
             f"{task.name}: every tick of a {trained_ticks}-tick run",
             out_dir / "metrics_per_tick.png"))
-    answers = task.calibration_logits(model, batches(), device)
+    answers = task.calibration_logits(model, batches("reading answers for the reliability "
+                                                     "diagram"), device)
     if answers is not None:
         written.append(reliability_diagram(*confidence_and_correct(*answers),
                                            out_dir / "reliability.png",

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 import torch
@@ -19,9 +18,3 @@ class FixedTicks(nn.Module):
     def forward(self, x: torch.Tensor) -> Any:
         return self.model(x, ticks=self.ticks)
 
-
-def sweep_ticks(evaluate: Callable[[nn.Module, Iterator[Any]], dict[str, Any]],
-                model: nn.Module, batches: Callable[[], Iterator[Any]],
-                ticks: Sequence[int]) -> dict[int, dict[str, Any]]:
-    """Run `evaluate(model_with_k_ticks, batches())` for every k in `ticks`."""
-    return {k: evaluate(FixedTicks(model, k), batches()) for k in ticks}

@@ -60,6 +60,7 @@ def build_parser(task_name: str | None) -> Parser:
 
 def main(argv: list[str]) -> int:
     from ..device import check_device
+    from ..progress import reported
     from ..run import build_task, load_run
 
     args = build_parser(peek_task(build_parser(None), argv)).parse_args(argv)
@@ -86,7 +87,8 @@ def main(argv: list[str]) -> int:
 
     if args.halt_at is not None or args.halt_sweep is not None:
         return _halting(args, task, model, batches, device)
-    metrics = task.evaluate(model, batches(), device)
+    metrics = task.evaluate(model, reported(batches(), "evaluating on the held-out set"),
+                            device)
     if not args.quick and args.data is None:
         metrics.update(task.final_evaluation(model, batch_size, seed, device))
     if args.temperature_scaling:

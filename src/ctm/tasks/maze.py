@@ -27,6 +27,7 @@ from ..losses import (
 )
 from ..metrics import GroupedAccuracy, per_tick_table
 from ..model import CTMConfig, CTMOutput
+from ..progress import reported
 from .base import Batch, Task, eval_seed, train_seed
 from .held_out import maze_key, reserved_bytes
 from .maze_data import (
@@ -221,9 +222,11 @@ class MazeTask(Task):
             # training sees only its own size, and none of that size's held-out half
             held_out = True if size == self.options.size else None
             mazes = [m for m, _ in self._generated(self.options.eval_size, rng, size, held_out)]
+            starts = range(0, len(mazes), batch_size)
             solved = sum(solve_by_reapplication(model, mazes[i: i + batch_size],
                                                 self.options.reapply, device)
-                         for i in range(0, len(mazes), batch_size))
+                         for i in reported(starts, f"re-applying the model to {size}×{size} "
+                                                   f"mazes"))
             results[f"solve_rate_reapplied_{size}"] = solved / len(mazes)
         return results
 

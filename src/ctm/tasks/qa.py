@@ -29,6 +29,7 @@ import torch
 from ..losses import TickLoss, grouped_logits, per_tick_cross_entropy, two_tick_loss
 from ..metrics import GroupedAccuracy
 from ..model import CTMConfig, CTMOutput
+from ..progress import reported
 from .base import Batch, Task, batch_counts, eval_seed, train_seed
 from .image_data import ArraySource, load_digits_split, load_mnist_split
 
@@ -346,7 +347,9 @@ class QATask(Task):
         for pace in sorted({1, r, 2 * r}):
             task = QATask(dataclasses.replace(self.options, ticks_per_observation=pace))
             task._splits = self.splits()  # the images are read once, not once per pace
-            metrics = task.evaluate(model, task.eval_batches(batch_size, seed), device)
+            batches = reported(task.eval_batches(batch_size, seed),
+                               f"evaluating with {pace} tick(s) per observation")
+            metrics = task.evaluate(model, batches, device)
             by_pace[str(pace)] = metrics["answer_accuracy"]
         return {"answer_accuracy_by_ticks_per_observation": by_pace}
 

@@ -22,11 +22,11 @@ from typing import Any
 
 import numpy as np
 import torch
-from tqdm import tqdm
 
 from ..losses import TickLoss, grouped_logits, per_tick_cross_entropy, two_tick_loss
 from ..metrics import per_tick_table
 from ..model import CTMConfig, CTMOutput
+from ..progress import Progress, reported
 from .base import Batch, Task, batch_counts, eval_seed, train_seed
 from .sudoku_data import (
     SHAPES,
@@ -234,8 +234,7 @@ class SudokuTask(Task):
         rng = random.Random(seed)
         puzzles: list[Puzzle] = []
         draws = 0
-        with tqdm(total=count, desc=f"generating {what} sudoku", unit="puzzle",
-                  disable=None, file=sys.stderr) as bar:
+        with Progress(count, f"generating {what} sudoku puzzles", "puzzle") as bar:
             while len(puzzles) < count:
                 puzzle = generate_rated(o.size, rng, min_rating, "--min-rating" if what == "train"
                                         else "--eval-min-rating")
@@ -439,7 +438,8 @@ class SudokuTask(Task):
         """Exact grids when the model may think again on its own most certain answers."""
         puzzles = self.held_out(seed)
         exact, used = [], []
-        for first in range(0, len(puzzles), batch_size):
+        starts = range(0, len(puzzles), batch_size)
+        for first in reported(starts, "re-applying the model to held-out puzzles"):
             right, applications = solve_by_reapplication(
                 model, puzzles[first: first + batch_size], self.options.reapply, device)
             exact.append(right)

@@ -33,6 +33,7 @@ from ..model import CTM, build_model, save_model
 from ..model.build import WEIGHTS_FILE, load_weights
 from ..optimizer import adamw
 from ..precision import apply_precision, precision_context
+from ..progress import Progress
 from ..run.checkpoint import TrainerState, find_checkpoint, load_trainer_state, save_checkpoint
 from ..run.config import RunConfig, build_task
 from ..run.layout import (
@@ -335,7 +336,7 @@ class Trainer:
                                f"the update, {kept}; try a smaller --lr (now "
                                f"{self.run.train.lr:g}) or --grad-clip")
 
-    def _say(self, bar: tqdm, line: str) -> None:
+    def _say(self, bar: Progress, line: str) -> None:
         if self.processes.main:
             bar.write(line)
 
@@ -378,9 +379,9 @@ class Trainer:
     def _fit(self) -> dict[str, Any]:
         cfg = self.run.train
         metrics: dict[str, Any] = {}
-        # disable=None: tqdm draws only on a terminal, so logs of scripts stay readable
-        bar = tqdm(total=cfg.steps, initial=self.step, disable=None if self.progress else True,
-                   desc=f"{self.run.task}", unit="step", file=sys.stderr, dynamic_ncols=True)
+        # a bar on a terminal, a line every few seconds in a log (rank 0 only)
+        bar = Progress(cfg.steps, f"training {self.run.task}", "step", initial=self.step,
+                       enabled=self.progress)
         started, first_step = time.perf_counter(), self.step
         log_path = self.run_dir / METRICS if self.processes.main else Path(os.devnull)
         with self._closing_writer(), bar, open(log_path, "a") as log, \
