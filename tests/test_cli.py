@@ -206,3 +206,37 @@ def test_eval_and_viz_take_the_runs_task_options_as_flags(tmp_path, capsys):
     assert main(["eval", "--halt-at", "0.5", "--eval-size", "16", "--json", str(run)]) == 0
     assert json.loads(capsys.readouterr().out)["halt_at"] == 0.5
     one_line_error(capsys, ["eval"], "the following arguments are required: RUN_OR_MODEL")
+
+
+@pytest.mark.parametrize("task", sorted(__import__("ctm.tasks", fromlist=["TASKS"]).TASKS))
+def test_every_train_flag_says_what_it_does(task):
+    from ctm.cli.train import build_parser
+
+    bare = [a.dest for a in build_parser(task)._actions
+            if a.help is None or a.help.startswith("(default") or a.help.startswith("(one of")]
+    assert bare == [], f"flags of `ctm train {task}` with no description: {bare}"
+
+
+def test_rl_help_shows_the_recipe_of_the_environment_given(capsys):
+    from ctm.cli.train import build_parser
+
+    def shown(argv, dest):
+        action = next(a for a in build_parser("rl", argv)._actions if a.dest == dest)
+        return action.help.rsplit("(default: ", 1)[1].rstrip(")")
+
+    assert shown([], "options.reward_scale") == "0.1"  # CartPole-v1's recipe, not the field's
+    assert shown(["--env", "Acrobot-v1"], "options.reward_scale") == "0.01"
+    assert shown(["--env=Acrobot-v1"], "options.entropy_weight") == "0.1"
+    assert shown(["--env", "Acrobot-v1"], "train.steps") == "300"
+    assert shown(["--env", "NoSuchEnv-v0"], "options.reward_scale") == "0.1"  # parsing says why
+
+
+@pytest.mark.parametrize("command", ["eval", "viz", "export", "bench"])
+def test_every_flag_of_every_command_says_what_it_does(command):
+    from ctm.cli import COMMANDS
+
+    module = COMMANDS[command]
+    parser = module.build_parser(*(["parity"] if command in ("eval", "viz") else []))
+    bare = [a.dest for a in parser._actions
+            if not a.help or a.help.startswith(("(default", "(one of"))]
+    assert bare == [], f"flags of `ctm {command}` with no description: {bare}"

@@ -71,3 +71,29 @@ def test_halting_model_counts_ticks():
     wrapped = HaltingModel(model, halt_at=0.0)
     out = wrapped(x)
     assert out.logits.shape == (16, 1, 6) and wrapped.mean_ticks() == 1.0
+
+
+def test_the_full_row_is_timed_through_the_loop_early_exit_runs(monkeypatch):
+    # a threshold no sample reaches must cost what the full row does: both rows' timed work
+    # is `think` running every tick, and the full row's answers come from an untimed forward
+    import ctm.inference as inference
+
+    model, x = model_and_input()
+    calls = []
+    real_think = inference.think
+
+    def counting_think(model, x, halt_at=None, rule=None, max_ticks=None):
+        calls.append((halt_at, rule))
+        return real_think(model, x, halt_at=halt_at, rule=rule, max_ticks=max_ticks)
+
+    monkeypatch.setattr(inference, "think", counting_think)
+    full, never = HaltingModel(model, None), HaltingModel(model, 1.0)
+    out = full(x)
+    never(x)
+    assert [halt for halt, _ in calls] == [None, 1.0] and calls[0][1] is not None
+    assert full.mean_ticks() == never.mean_ticks() == model.config.ticks
+    with torch.no_grad():
+        assert torch.equal(out.logits, model(x).logits)  # all ticks, for the most-certain one
+    rows = inference.halting_sweep(lambda m: {"n": float(m(x).logits.shape[0])}, model,
+                                   [None, 1.0], repeats=1)
+    assert rows[0]["mean_ticks"] == rows[1]["mean_ticks"] == model.config.ticks

@@ -19,8 +19,8 @@ RANKS = {
     "analysis": 2, "inference": 2, "bench": 2,
     "metrics": 1, "losses": 1,
     "model": 0.5,
-    "files": 0, "fields": 0, "compilation": 0, "optimizer": 0, "progress": 0, "precision": 0, "device": 0,
-    "flags": 0,
+    "files": 0, "fields": 0, "compilation": 0, "optimizer": 0, "precision": 0, "device": 0,
+    "flags": 0, "progress": 0,
 }
 DATA_ONLY = {"bundled"}  # imports nothing from ctm
 ROOT = {"__init__", "__main__"}  # the package's own entry points may import anything

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import textwrap
 import typing
 from typing import Any
 
@@ -41,6 +42,44 @@ def _parser_for(annotation: Any) -> tuple[Any, str]:
     raise TypeError(f"no command-line parser for fields of type {annotation}")
 
 
+def field_descriptions(cls: type) -> dict[str, str]:
+    """Each field's comment in `cls`'s source, as one line: the comment after the field and
+    any comment lines right under it (a dataclass documents its fields where they are
+    declared, and --help says the same)."""
+    import ast
+    import inspect
+
+    described: dict[str, str] = {}
+    for klass in reversed(cls.__mro__):
+        if not dataclasses.is_dataclass(klass):
+            continue
+        try:
+            lines, first = inspect.getsourcelines(klass)
+        except (OSError, TypeError):
+            continue
+        body = ast.parse(textwrap.dedent("".join(lines))).body[0]
+        for node in getattr(body, "body", []):
+            if not (isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name)):
+                continue
+            end = node.end_lineno or node.lineno
+            last = lines[end - 1]
+            parts: list[str] = []
+            if "#" in last:  # a comment after the field, and the comment lines under it
+                parts.append(last.partition("#")[2].strip())
+                for line in lines[end:]:
+                    if not line.strip().startswith("#"):
+                        break
+                    parts.append(line.strip().lstrip("#").strip())
+            else:  # else the comment lines right above it
+                above = node.lineno - 2
+                while above >= 0 and lines[above].strip().startswith("#"):
+                    parts.insert(0, lines[above].strip().lstrip("#").strip())
+                    above -= 1
+            if parts:
+                described[node.target.id] = " ".join(parts)
+    return described
+
+
 def add_dataclass_flags(parser: argparse.ArgumentParser, cls: type, section: str,
                         title: str, defaults: Any | None = None,
                         skip: tuple[str, ...] = (), description: str | None = None) -> None:
@@ -51,6 +90,7 @@ def add_dataclass_flags(parser: argparse.ArgumentParser, cls: type, section: str
     hints = typing.get_type_hints(cls)
     # fields with a fixed set of values (registries) list them: `--backbone` names every one
     choices = cls.field_choices() if hasattr(cls, "field_choices") else {}
+    described = field_descriptions(cls)
     for f in dataclasses.fields(cls):
         if f.name in skip:
             continue
@@ -60,8 +100,10 @@ def add_dataclass_flags(parser: argparse.ArgumentParser, cls: type, section: str
             shown = ",".join(str(v) for v in shown)
         group.add_argument(f"--{f.name.replace('_', '-')}", dest=f"{section}.{f.name}",
                            type=kind, metavar=metavar, default=None,
-                           help=(f"one of: {choices[f.name]} " if f.name in choices else "")
-                           + f"(default: {shown})")
+                           help=" ".join(part for part in (
+                               described.get(f.name, ""),
+                               f"(one of: {choices[f.name]})" if f.name in choices else "",
+                               f"(default: {shown})") if part))
 
 
 def collect(namespace: argparse.Namespace, section: str) -> dict[str, Any]:

@@ -91,6 +91,10 @@ def think(model: CTM, x: torch.Tensor, halt_at: float | None = None,
     return ThinkResult(logits=logits, certainty=final_certainty, ticks=ticks)
 
 
+def _never(history: torch.Tensor, tick: int) -> torch.Tensor:
+    return torch.zeros(history.shape[0], dtype=torch.bool, device=history.device)
+
+
 class HaltingModel(nn.Module):
     """Wraps a CTM so that `model(x)` returns one tick per sample, the tick `think` stopped at;
     task metrics "at the most-certain tick" then measure the early-exit answers. With
@@ -107,15 +111,21 @@ class HaltingModel(nn.Module):
     def forward(self, x: torch.Tensor) -> CTMOutput:
         start = time.perf_counter()
         if self.halt_at is None:
+            # timed through the loop the early-exit rows run, so that a threshold no sample
+            # reaches costs what this row does (1.0x); the answers at the most-certain tick
+            # come from the usual forward pass, untimed
+            think(self.model, x, rule=_never)
+            self.seconds += time.perf_counter() - start
             with torch.no_grad():
                 out = self.model(x)
-            ticks = torch.full((x.shape[0],), self.config.ticks)
-        else:
-            result = think(self.model, x, halt_at=self.halt_at)
-            out = CTMOutput(logits=result.logits.unsqueeze(1),
-                            certainty=result.certainty.unsqueeze(1),
-                            sync_out=result.logits.new_zeros(0))
-            ticks = result.ticks
+            self.samples += x.shape[0]
+            self.ticks_spent += x.shape[0] * self.config.ticks
+            return out
+        result = think(self.model, x, halt_at=self.halt_at)
+        out = CTMOutput(logits=result.logits.unsqueeze(1),
+                        certainty=result.certainty.unsqueeze(1),
+                        sync_out=result.logits.new_zeros(0))
+        ticks = result.ticks
         self.seconds += time.perf_counter() - start
         self.samples += len(ticks)
         self.ticks_spent += int(ticks.sum())

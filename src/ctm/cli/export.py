@@ -16,7 +16,8 @@ def build_parser() -> Parser:
         "config.json, model.safetensors and a model card, for CTM.from_pretrained."))
     p.add_argument("source", help="run directory or bundled:NAME")
     p.add_argument("--format", dest="fmt", default="onnx",
-                   choices=("onnx", "torch-export", "pretrained"), help="(default onnx)")
+                   choices=("onnx", "torch-export", "pretrained"),
+                   help="what to write: onnx, torch-export or pretrained (default onnx)")
     p.add_argument("--out", type=Path, required=True, help="folder to write into")
     p.add_argument("--ticks", type=int, default=None,
                    help="ticks per call (default: the model's, or 1 with --per-tick)")

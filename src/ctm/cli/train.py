@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import signal
 import sys
+import typing
 from pathlib import Path
 
 from ..flags import add_dataclass_flags, collect
@@ -13,7 +14,21 @@ from .common import Parser, UserError
 HELP = "train a CTM (ctm train TASK --out RUN_DIR; --help for flags)"
 
 
-def build_parser(task_name: str | None) -> Parser:
+def _given_options(argv: list[str], options_cls: type) -> dict[str, str]:
+    """Text-valued task options given in `argv` (such as rl's --env), which decide the
+    defaults --help shows."""
+    hints = typing.get_type_hints(options_cls)
+    names = {f"--{f.name.replace('_', '-')}": f.name for f in dataclasses.fields(options_cls)
+             if hints[f.name] is str}
+    given = {}
+    for i, arg in enumerate(argv):
+        flag, _, value = arg.partition("=")
+        if flag in names and (value or i + 1 < len(argv)):
+            given[names[flag]] = value or argv[i + 1]
+    return given
+
+
+def build_parser(task_name: str | None, argv: list[str] | None = None) -> Parser:
     from ..model import CTMConfig
     from ..run.config import TrainConfig
     from ..tasks import get_task
@@ -37,12 +52,17 @@ def build_parser(task_name: str | None) -> Parser:
         add_dataclass_flags(parser, TrainConfig, "train", "training")
     else:
         task = get_task(task_name)
-        instance = task(task.Options())
+        given = _given_options(argv or [], task.Options)
+        try:  # the defaults those options bring (an environment's recipe)
+            options = task.Options(**{**task.option_defaults(given), **given})
+        except (ValueError, TypeError):  # a mistake among them: parsing will name it
+            options = task.Options(**task.option_defaults({}))
+        instance = task(options)
         note = task.defaults_note or None
         add_dataclass_flags(parser, TrainConfig, "train", f"training (defaults for {task_name})",
                             TrainConfig(**instance.train_defaults()), description=note)
         add_dataclass_flags(parser, task.Options, "options", f"{task_name} task options",
-                            description=note)
+                            options, description=note)
         add_dataclass_flags(parser, CTMConfig, "model", f"model (defaults for {task_name})",
                             instance.model_defaults())
     return parser
@@ -71,7 +91,7 @@ def main(argv: list[str]) -> int:
     task_name = find_task(argv)
     if task_name is not None and task_name not in TASKS:
         raise UserError(f"unknown task {task_name!r}; available: {', '.join(sorted(TASKS))}")
-    args = build_parser(task_name).parse_args(argv)
+    args = build_parser(task_name, argv).parse_args(argv)
     overrides = {s: collect(args, s) for s in ("options", "model", "train")}
     if args.resume is not None:
         if args.out is not None or args.config is not None:

@@ -30,7 +30,7 @@ class CTMConfig:
 
     d_model: int = 256  # D, number of neurons
     d_input: int = 64  # attention width (keys, values, query, attention output)
-    heads: int = 4
+    heads: int = 4  # attention heads
     ticks: int = 25  # T, internal ticks per forward pass
     memory_length: int = 10  # M, pre-activation history each neuron model sees
     synapse_depth: int = 1  # 1: GLU layer; >1: U-Net MLP
@@ -40,8 +40,8 @@ class CTMConfig:
     n_sync_out: int = 32  # neurons (dense, semi-dense) or pairs (random-pairing) for outputs
     n_sync_action: int = 32  # same, for the attention query
     n_self: int = 0  # random-pairing only: how many of the pairs are (i, i)
-    out_dims: int = 2
-    out_shape: tuple[int, ...] = (-1,)
+    out_dims: int = 2  # outputs per tick (the task sets it)
+    out_shape: tuple[int, ...] = (-1,)  # how outputs group into softmaxes (the task sets it)
     dropout: float = 0.0  # synapse and attention dropout
     dropout_nlm: float = 0.0  # dropout on each neuron model's input
     backbone: str = "parity"  # registered in BACKBONES (`ctm train --help` lists them)

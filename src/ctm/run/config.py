@@ -37,20 +37,20 @@ RESUMABLE = ("threads", "eval_every", "checkpoint_every", "keep_checkpoints", "l
 
 @dataclass
 class TrainConfig:
-    steps: int = 2000
-    batch_size: int = 64
-    lr: float = 1e-3
-    weight_decay: float = 0.0
+    steps: int = 2000  # optimiser updates; the learning rate's cosine ends here
+    batch_size: int = 64  # samples per step (over all processes together)
+    lr: float = 1e-3  # AdamW's peak learning rate
+    weight_decay: float = 0.0  # AdamW's decoupled weight decay
     warmup_steps: int = 100  # linear warm-up, then cosine decay to 0 at `steps`
     grad_clip: float = 1.0  # max global gradient norm; 0 disables clipping
-    eval_every: int = 250
-    eval_batch_size: int = 256
-    checkpoint_every: int = 250
-    keep_checkpoints: int = 2
-    log_every: int = 10
-    seed: int = 0
+    eval_every: int = 250  # steps between evaluations on the held-out set
+    eval_batch_size: int = 256  # samples per evaluation batch
+    checkpoint_every: int = 250  # steps between checkpoints
+    keep_checkpoints: int = 2  # the newest intact checkpoints kept on disk
+    log_every: int = 10  # steps between rows of metrics.jsonl and TensorBoard
+    seed: int = 0  # weights, batches and the held-out set all follow from it
     threads: int = 0  # torch CPU threads; 0 leaves torch's default
-    device: str = "cpu"
+    device: str = "cpu"  # cpu, cuda, cuda:N or mps
     compile: str = "auto"  # off | tick | thought | auto: what torch.compile covers
     compile_mode: str = "default"  # torch.compile mode; reduce-overhead adds CUDA graphs on GPUs
     checkpoint_ticks: bool = False  # activation checkpointing per tick: less memory, slower steps
@@ -58,7 +58,7 @@ class TrainConfig:
     data_workers: int = 0  # processes that build upcoming training batches ahead of the step
     init_from: str = ""  # start from this run's / saved model's / bundled:NAME's weights
     # a non-finite loss or gradient: "stop" the run (exit status 3, the last finite checkpoint
-    # kept) or "skip" the step without updating; 100 skips in a row stop the run all the same
+    # kept) or "skip" the step without updating; 20 skips in a row stop the run all the same
     on_nonfinite: str = "stop"
     # on several processes (torchrun): ddp keeps a whole model per process; fsdp shards it
     strategy: str = "ddp"

@@ -44,11 +44,10 @@ MAX_INDEX = 4  # index tokens have room for this many digits, whatever `digits` 
 class QAOptions:
     digits: int = 4  # episodes show 1..digits digit images (the count drawn per batch)
     operations: int = 4  # and ask 1..operations operations
-    min_digits: int = 1
-    min_operations: int = 1
-    # R: ticks each digit, index and operator is shown. One tick learned more in half the
-    # time: 47.5% against 42.8% of the same 512 held-out episodes after the default 6,000
-    # steps (docs/results.md)
+    min_digits: int = 1  # the fewest digit images an episode shows
+    min_operations: int = 1  # the fewest operations it asks
+    # R: ticks each digit, index and operator is shown (one tick learned more, in less
+    # time, than longer showings: docs/results.md)
     ticks_per_observation: int = 1
     answer_ticks: int = 3  # ticks with no input at the end; the loss looks only at these
     # training: the largest digits and operations counts drawn grow from the minimum to the
@@ -56,7 +55,7 @@ class QAOptions:
     curriculum_steps: int = 3000
     patch: int = 0  # digit patches of patch×patch pixels, one token each (0: half the side)
     dataset: str = "digits"  # digits (scikit-learn, bundled) | mnist (IDX files in --path)
-    path: str = ""
+    path: str = ""  # --dataset mnist: the folder holding its four IDX files
     eval_size: int = 1024  # held-out episodes, spread evenly over the (digits, operations) pairs
 
     def __post_init__(self) -> None:

@@ -60,7 +60,7 @@ class SudokuOptions:
     min_rating: int = 0  # generated puzzles need at least this many search nodes
     eval_size: int = 200  # held-out puzzles
     eval_min_rating: int = 0  # held-out puzzles' minimum rating (e.g. 10: an "extreme" split)
-    augment: bool = True
+    augment: bool = True  # draw each training puzzle in other clothes (relabel, permute)
     data: str = ""  # puzzles to train on (one per line, or a CSV with a question column)
     eval_data: str = ""  # puzzles to evaluate on
     input: str = "attention"  # "attention" over the cell tokens, or "direct": the whole grid

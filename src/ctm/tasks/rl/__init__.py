@@ -30,18 +30,14 @@ from .ppo import Chunks, collect, ppo_loss, replay
 EVAL_STREAM = 49_979_687
 SEED_SPACE = 2**31
 
-# Each environment's recipe: the settings measured to reach its target (docs/results.md), as
-# RL Zoo keeps hyperparameters per environment. They are defaults: flags override each one.
-# CartPole: no entropy bonus, lr 1e-3, rewards scaled by 0.1 (seeds 0 and 1: 500.0 after 600
-# updates, 488 or more at every evaluation from update 100; unscaled, evaluations swung
-# between 17 and 465 on the way). Acrobot: the original code's entropy bonus 0.1 and value
-# weight 0.25 (with no bonus the policy turned deterministic and never reached the goal), and
-# rewards scaled by 0.01: unscaled, the value loss (about 130) drowned the policy's gradient
-# under the clip, and seeds 1 and 2 never found the goal in 300 updates; scaled, seeds 0, 1
-# and 2 all score better than -85 from update 50.
-# MiniGrid: a small bonus, 0.01, and evaluation drawing actions from the policy (DoorKey-5x5:
-# seed 0 solved every held-out episode from update 100; seed 1, evaluated greedily, none at
-# update 150, where drawing its actions solved 87%).
+# Each environment's recipe: the settings measured to reach its target (the runs and their
+# figures are in docs/results.md), as RL Zoo keeps hyperparameters per environment. They are
+# defaults: flags override each one. CartPole: no entropy bonus and rewards scaled down, which
+# steadied a curve that swung unscaled. Acrobot: the original code's entropy bonus and value
+# weight (without a bonus the policy turned deterministic and never reached the goal), and
+# rewards scaled down further: unscaled, the value loss drowned the policy's gradient under
+# the clip. MiniGrid: a small bonus, and evaluation drawing actions from the policy (a greedy
+# agent that sees only its 7x7 view can walk in a loop until the time limit).
 ORIGINAL = {"gamma": 0.99, "gae_lambda": 0.95}
 RECIPES: dict[str, tuple[dict[str, Any], dict[str, Any]]] = {  # env -> (options, training)
     "CartPole-v1": ({"reward_scale": 0.1}, {"steps": 600, "lr": 1e-3}),
@@ -62,17 +58,17 @@ class RLOptions:
     chunk: int = 32  # steps of backpropagation through time; divides rollout_steps
     epochs: int = 4  # passes over each rollout
     minibatches: int = 4  # optimiser updates per pass
-    gamma: float = 0.98
-    gae_lambda: float = 0.98
+    gamma: float = 0.98  # discount of future rewards
+    gae_lambda: float = 0.98  # GAE's lambda: how far advantages look ahead
     clip: float = 0.2  # PPO's ratio clip
-    value_weight: float = 0.5
-    entropy_weight: float = 0.0
+    value_weight: float = 0.5  # weight of the value loss beside the policy's
+    entropy_weight: float = 0.0  # weight of the entropy bonus (keeps the policy exploring)
     # training multiplies each reward by this before advantages and value targets are worked
     # out (logged and evaluated returns stay in the environment's units): the policy and the
     # value share one model and one gradient clip, and returns of hundreds make the value
     # loss's gradient drown the policy's
     reward_scale: float = 1.0
-    eval_episodes: int = 100
+    eval_episodes: int = 100  # held-out episodes per evaluation
     # evaluation draws each action from the policy (seeded by the episode) instead of taking
     # the most likely one; MiniGrid's recipe does, as rl-starter-files' evaluation does: a
     # greedy agent that sees only its 7x7 view can walk in a loop until the time limit
@@ -119,9 +115,10 @@ class RLTask(Task):
     headline_metrics = ("mean_return",)
     adaptive_ticks = False  # ticks are per environment step; the episode is the answer
     needs_model_for_batches = True
-    defaults_note = ("the defaults shown are CartPole-v1's; Acrobot-v1 and the MiniGrid worlds "
-                     "bring their own recipes (entropy_weight, value_weight, reward_scale, "
-                     "gamma, gae_lambda, steps, lr: see RECIPES in ctm/tasks/rl), and flags "
+    defaults_note = ("each environment brings its own recipe (entropy_weight, value_weight, "
+                     "reward_scale, gamma, gae_lambda, steps, lr: RECIPES in ctm/tasks/rl); "
+                     "the defaults shown are those of the --env given (CartPole-v1 without "
+                     "one: `ctm train rl --env Acrobot-v1 --help` shows Acrobot's), and flags "
                      "override them")
 
     def __init__(self, options: RLOptions) -> None:
