@@ -204,3 +204,18 @@ def test_reveal_gives_away_solution_cells_in_training_only() -> None:
     assert all((p.grid == s).all() for p, s in zip(shown.training_set(0), stored, strict=True))
     held = next(iter(shown.eval_batches(4, 0)))  # evaluation puzzles stay as they are
     assert torch.equal(held.empty, next(iter(plain.eval_batches(4, 0))).empty)
+
+
+def test_held_out_puzzles_of_another_seed_are_unseen_by_the_models_training_set() -> None:
+    # `ctm eval RUN --seed 5` draws other held-out puzzles; they must still be new to the
+    # model, which trained on the puzzles of the run's own seed
+    def task(training_seed: int | None) -> SudokuTask:
+        made = SudokuTask(SudokuOptions(size=6, train_puzzles=40, eval_size=20))
+        made.training_seed = training_seed
+        return made
+
+    scoring = task(training_seed=0)
+    trained_on = {signature(p.grid) for p in task(None).training_set(0)}
+    held = scoring.held_out(5)
+    assert held and not {signature(p.grid) for p in held} & trained_on
+    assert {signature(p.grid) for p in scoring.training_set(0)} == trained_on

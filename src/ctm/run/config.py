@@ -185,7 +185,9 @@ class RunConfig:
 
 def build_task(run: RunConfig) -> Task:
     """The task object the run trains and evaluates on."""
-    return get_task(run.task)(run.options)
+    task = get_task(run.task)(run.options)
+    task.training_seed = run.train.seed
+    return task
 
 
 def _normal(value: Any) -> Any:

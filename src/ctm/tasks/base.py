@@ -92,6 +92,9 @@ class Task(ABC):
 
     def __init__(self, options: Any) -> None:
         self.options = options
+        # the seed of the run whose model this task trains or scores (`build_task` sets it):
+        # a held-out set evaluated with another seed must still be unseen by that model
+        self.training_seed: int | None = None
 
     @abstractmethod
     def model_defaults(self) -> CTMConfig:

@@ -277,11 +277,13 @@ class SudokuTask(Task):
         return self._train
 
     def held_out(self, seed: int) -> list[Puzzle]:
-        """Held-out puzzles: none shares a signature with a training puzzle (except 4×4, too
-        small to hold any out: there the figures measure fit)."""
+        """Held-out puzzles drawn from `seed`: none shares a signature with a puzzle of the
+        model's training set (generated from `training_seed`, which `ctm eval --seed` does not
+        change), except at 4×4, too small to hold any out: there the figures measure fit."""
         if self._eval is None:
             o = self.options
-            seen = ({signature(p.grid) for p in self.training_set(seed)}
+            trained = self.training_seed if self.training_seed is not None else seed
+            seen = ({signature(p.grid) for p in self.training_set(trained)}
                     if o.size not in FIT_ONLY else set())
             if o.eval_data:
                 read = self._read(o.eval_data)
