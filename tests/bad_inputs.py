@@ -216,14 +216,17 @@ def _no_checkpoints(ws: Path) -> None:
     shutil.rmtree(ws / "run" / "model")
 
 
-_HELD: list[object] = []  # locks a case holds for as long as the test process lives
-
-
 def _being_trained(ws: Path) -> None:
-    """The run's lock held, as a `ctm train --resume` still running elsewhere holds it."""
-    from ctm.run.lock import RunLock
+    """The run's lock held by another process for 30 s, as a `ctm train --resume` still
+    running there holds it."""
+    import subprocess
+    import sys
 
-    _HELD.append(RunLock(ws / "run"))
+    holder = subprocess.Popen(
+        [sys.executable, "-c", "import sys, time\nfrom ctm.run.lock import RunLock\n"
+         "lock = RunLock(sys.argv[1])\nprint('held', flush=True)\ntime.sleep(30)",
+         str(ws / "run")], stdout=subprocess.PIPE, text=True)
+    assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
 
 
 def _every_checkpoint_damaged(ws: Path) -> None:

@@ -314,3 +314,40 @@ def test_ranks_that_leave_right_after_a_collective_exit_cleanly(tmp_path: Path) 
     # pair in four had a rank abort here (`exit_codes(..., bare=True)`).
     codes = exit_codes(tmp_path, pairs=6)
     assert codes == [0] * len(codes), f"exit codes {codes} (-6: aborted while shutting down)"
+
+
+def ctm_on_processes(args: list[str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "ctm", "train", *args], env=environment(),
+                          capture_output=True, text=True, timeout=300)
+
+
+def test_a_mistake_on_every_rank_is_one_line_once(tmp_path: Path) -> None:
+    # each rank finds it (the device is checked where the ranks start); the user sees it once
+    done = ctm_on_processes([*TINY_QA, "--steps", "2", "--processes", "2", "--device", "cuda",
+                             "--out", str(tmp_path / "run")])
+    errors = [line for line in done.stderr.splitlines() if line.startswith("ctm: error:")]
+    assert done.returncode == 2, done.stderr
+    assert len(errors) == 1 and "cuda" in errors[0], done.stderr
+    assert "Traceback" not in done.stderr and "ChildFailedError" not in done.stderr
+
+
+def test_processes_flag_mistakes_are_caught_before_any_rank_starts(tmp_path: Path) -> None:
+    for extra, says in ((["--processes", "0"], "--processes must be >= 1"),
+                        (["--processes", "3"], "--batch-size 16 does not split evenly over 3")):
+        done = ctm_on_processes([*TINY_QA, "--out", str(tmp_path / "x"), *extra])
+        assert done.returncode == 2 and done.stderr.strip().splitlines() == [
+            f"ctm: error: {done.stderr.split('ctm: error: ')[1].strip()}"]
+        assert says in done.stderr and not (tmp_path / "x").exists()
+
+
+@pytest.mark.slow
+def test_processes_flag_trains_as_torchrun_does(tmp_path: Path) -> None:
+    steps = ["--steps", "6", "--eval-every", "1000", "--checkpoint-every", "3"]
+    done = ctm_on_processes([*TINY_QA, *steps, "--processes", "2", "--out",
+                             str(tmp_path / "ours")])
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.count("run directory:") == 1  # rank 0's summary, shown once
+    torchrun = ctm([*TINY_QA, *steps, "--out", str(tmp_path / "torchrun")], processes=2)
+    assert torchrun.returncode == 0, torchrun.stdout + torchrun.stderr
+    assert train_losses(tmp_path / "ours") == train_losses(tmp_path / "torchrun")
+    assert largest_difference(weights(tmp_path / "ours"), weights(tmp_path / "torchrun")) == 0

@@ -216,20 +216,43 @@ def test_a_resume_with_every_checkpoint_damaged_changes_nothing(tmp_path):
     assert after == before
 
 
+def hold_lock(run_dir, seconds=60):
+    """Another process holding `run_dir`'s lock, as a `ctm train` still running there does."""
+    holder = subprocess.Popen([sys.executable, "-c", HOLDER, str(run_dir), str(seconds)],
+                              stdout=subprocess.PIPE, text=True)
+    assert holder.stdout.readline().strip() == "held"
+    return holder
+
+
+HOLDER = """
+import sys, time
+from ctm.run.lock import RunLock
+lock = RunLock(sys.argv[1])
+print("held", flush=True)
+time.sleep(float(sys.argv[2]))
+"""
+
+
 def test_a_run_is_trained_by_one_process_at_a_time(tmp_path):
     finished(tmp_path)
+    rows = (tmp_path / "metrics.jsonl").read_text()
+    holder = hold_lock(tmp_path)
+    try:
+        with pytest.raises(RunInUse, match=f"{tmp_path} is being trained by another process "
+                                           f"\\(pid {holder.pid}\\)"):
+            Trainer(tiny_run(steps=8, keep_checkpoints=3), tmp_path, resume=True,
+                    progress=False)
+        assert (tmp_path / "metrics.jsonl").read_text() == rows  # the refused one wrote nothing
+    finally:
+        holder.kill()
+        holder.wait()
+    # the lock went with its process; within one process, trainers take turns
     first = Trainer(tiny_run(steps=8, keep_checkpoints=3), tmp_path, resume=True,
                     progress=False)
-    rows = (tmp_path / "metrics.jsonl").read_text()
-    with pytest.raises(RunInUse, match=f"{tmp_path} is being trained by another process "
-                                       f"\\(pid {os.getpid()}\\)"):
-        Trainer(tiny_run(steps=8, keep_checkpoints=3), tmp_path, resume=True, progress=False)
-    assert (tmp_path / "metrics.jsonl").read_text() == rows  # the refused one wrote nothing
-    first.fit()  # the lock goes with the end of training
-    again = Trainer(tiny_run(steps=8, keep_checkpoints=3), tmp_path, resume=True,
-                    progress=False)
-    assert again.step == 8
-    again.fit()
+    second = Trainer(tiny_run(steps=8, keep_checkpoints=3), tmp_path, resume=True,
+                     progress=False)
+    assert first.step == second.step == 6
+    second.fit()
 
 
 def test_a_failed_set_up_gives_the_run_back(tmp_path, monkeypatch):

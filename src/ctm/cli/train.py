@@ -45,6 +45,10 @@ def build_parser(task_name: str | None, argv: list[str] | None = None) -> Parser
                              "(from step 0 if it has none); only settings that do not change "
                              "what is computed may change")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    parser.add_argument("--processes", type=int, default=1, metavar="N",
+                        help="train on N processes of this machine (distributed data "
+                             "parallel; the global --batch-size is split between them): ctm "
+                             "starts them itself, as `torchrun --standalone` would (default 1)")
     parser.add_argument("--match-ctm", action="store_true",
                         help="baselines: choose d_model so the parameter count matches the CTM "
                              "this config would build with --architecture ctm")
@@ -107,6 +111,8 @@ def main(argv: list[str]) -> int:
         if args.match_ctm:
             run.model = _match_ctm(run.model)
         run_dir = args.out
+    if args.processes != 1:
+        return _on_processes(argv, args.processes, run.train.batch_size)
     trainer = Trainer(run, run_dir, resume=args.resume is not None,
                       progress=not args.no_progress)
     main_process = trainer.processes.main  # on several processes, rank 0 alone speaks
@@ -120,6 +126,33 @@ def main(argv: list[str]) -> int:
     print(trainer.task.summary(metrics))
     print(f"run directory: {run_dir}  (evaluate again with `ctm eval {run_dir}`)")
     return 0
+
+
+def _on_processes(argv: list[str], processes: int, batch_size: int) -> int:
+    """`ctm train` again on `processes` ranks, the flags checked once here first."""
+    import os
+
+    from ..train.launch import launch
+
+    if processes < 1:
+        raise UserError(f"--processes must be >= 1, got {processes}")
+    if "WORLD_SIZE" in os.environ:
+        raise UserError("--processes starts the ranks itself; under torchrun leave it out")
+    if batch_size % processes:
+        raise UserError(f"--batch-size {batch_size} does not split evenly over {processes} "
+                        f"processes: use a multiple of {processes}")
+    rest, skip = [], False
+    for arg in argv:
+        if skip:
+            skip = False
+        elif arg == "--processes":
+            skip = True
+        elif not arg.startswith("--processes="):
+            rest.append(arg)
+    status, line = launch(rest, processes)
+    if line is not None:
+        print(line, file=sys.stderr)
+    return status
 
 
 def _match_ctm(config: object) -> object:

@@ -24,14 +24,21 @@ class RunInUse(ValueError):
     """Another process is training this run."""
 
 
+# run directories this process holds: within one process trainers take turns (a trainer
+# stepped by hand and then left for a resumed one is a fine use of the library), so a second
+# lock on a directory this process holds already is granted and holds nothing
+_HELD_HERE: set[Path] = set()
+
+
 class RunLock:
-    """An exclusive lock on a run directory, taken at construction; `release()` (or the
-    process's end) gives it up."""
+    """An exclusive lock on a run directory against other processes, taken at construction;
+    `release()` (or the process's end) gives it up."""
 
     def __init__(self, run_dir: Path) -> None:
         self.path = Path(run_dir) / LOCK_FILE
         self._file = None
-        if fcntl is None:
+        self._key = self.path.resolve()
+        if fcntl is None or self._key in _HELD_HERE:
             return
         file = open(self.path, "a+")  # noqa: SIM115 - held open for the lock's lifetime
         try:
@@ -48,8 +55,10 @@ class RunLock:
         file.write(f"{os.getpid()}\n")
         file.flush()
         self._file = file
+        _HELD_HERE.add(self._key)
 
     def release(self) -> None:
         if self._file is not None:
             self._file.close()  # closing the descriptor drops the flock
             self._file = None
+            _HELD_HERE.discard(self._key)
