@@ -270,6 +270,10 @@ CASES: list[Case] = [
     # --- the command line ----------------------------------------------------------------------
     Case("command", "unknown command", ("trian",), "unknown command 'trian'"),
     Case("command", "no command at all", (), "name a command: tasks, train"),
+    Case("train flags", "zero processes", (*TRAIN, "--processes", "0"),
+         "--processes must be >= 1"),
+    Case("train flags", "a batch that does not split over --processes",
+         (*TRAIN, "--processes", "3"), "--batch-size 8 does not split evenly over 3 processes"),
     Case("train flags", "an unknown way to share a model over processes",
          (*TRAIN[:-2], "--strategy", "zero"), "strategy must be one of ddp, fsdp"),
     Case("train flags", "an unknown way for Sudoku's grid to reach the model",

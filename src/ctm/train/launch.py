@@ -33,7 +33,9 @@ def launch(argv: list[str], processes: int) -> tuple[int, str | None]:
         rdzv_backend="c10d", rdzv_endpoint="localhost:0", max_restarts=0,
         logs_specs=DefaultLogsSpecs(log_dir=str(logs), redirects=Std.ALL,
                                     tee={0: Std.ALL}),
-        log_line_prefix_template="")
+        # rank 0's lines shown as they are: the prefix is the role's name, and the role has
+        # none (an empty template would bring back the default "[default_role0]:")
+        role="", log_line_prefix_template="${role_name}")
     quiet = [logging.getLogger(name) for name in ("torch.distributed.elastic",
                                                   "torch.distributed.launcher")]
     levels = [logger.level for logger in quiet]
