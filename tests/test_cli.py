@@ -221,7 +221,8 @@ def test_rl_help_shows_the_recipe_of_the_environment_given(capsys):
     from ctm.cli.train import build_parser
 
     def shown(argv, dest):
-        action = next(a for a in build_parser("rl", argv)._actions if a.dest == dest)
+        action = next(a for a in build_parser("rl", [*argv, "--help"])._actions
+                      if a.dest == dest)
         return action.help.rsplit("(default: ", 1)[1].rstrip(")")
 
     assert shown([], "options.reward_scale") == "0.1"  # CartPole-v1's recipe, not the field's

@@ -56,12 +56,16 @@ def build_parser(task_name: str | None, argv: list[str] | None = None) -> Parser
         add_dataclass_flags(parser, TrainConfig, "train", "training")
     else:
         task = get_task(task_name)
-        given = _given_options(argv or [], task.Options)
-        try:  # the defaults those options bring (an environment's recipe)
+        # the defaults --help shows follow the options given (an environment's recipe); only
+        # for --help: a task built from the user's options may read their data
+        asked = argv is not None and ("-h" in argv or "--help" in argv)
+        given = _given_options(argv, task.Options) if asked else {}
+        try:
             options = task.Options(**{**task.option_defaults(given), **given})
-        except (ValueError, TypeError):  # a mistake among them: parsing will name it
+            instance = task(options)
+        except (ValueError, TypeError, OSError):  # a mistake among them: parsing names it
             options = task.Options(**task.option_defaults({}))
-        instance = task(options)
+            instance = task(options)
         note = task.defaults_note or None
         add_dataclass_flags(parser, TrainConfig, "train", f"training (defaults for {task_name})",
                             TrainConfig(**instance.train_defaults()), description=note)
