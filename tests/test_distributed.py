@@ -132,11 +132,14 @@ def test_an_unknown_strategy_is_one_line(tmp_path: Path) -> None:
 @pytest.mark.slow
 @pytest.mark.parametrize("strategy", ["ddp", "fsdp"])
 def test_two_processes_train_as_one_does(tmp_path: Path, strategy: str) -> None:
+    # ddp's two processes are started by `ctm train --processes 2`, fsdp's by torchrun: the
+    # two launchers train alike, and each is checked against one process
     steps = ["--steps", "8", "--eval-every", "8", "--checkpoint-every", "4"]
     one = ctm([*TINY_QA, *steps, "--out", str(tmp_path / "one")])
     assert one.returncode == 0, one.stderr
-    two = ctm([*TINY_QA, *steps, "--strategy", strategy, "--out", str(tmp_path / "two")],
-              processes=2)
+    run = [*TINY_QA, *steps, "--strategy", strategy, "--out", str(tmp_path / "two")]
+    two = (ctm_on_processes([*run, "--processes", "2"]) if strategy == "ddp"
+           else ctm(run, processes=2))
     assert two.returncode == 0, two.stdout + two.stderr
     # rank 0 alone speaks: one summary, one run directory line
     assert two.stdout.count("run directory:") == 1
@@ -312,7 +315,7 @@ def test_ranks_that_leave_right_after_a_collective_exit_cleanly(tmp_path: Path) 
     # returns; a process that exits inside that moment aborts (SIGABRT) in Python's shutdown,
     # as rank 1 did at the end of a CI run. Without the pause in Processes.stop about one
     # pair in four had a rank abort here (`exit_codes(..., bare=True)`).
-    codes = exit_codes(tmp_path, pairs=6)
+    codes = exit_codes(tmp_path, pairs=4)
     assert codes == [0] * len(codes), f"exit codes {codes} (-6: aborted while shutting down)"
 
 
@@ -338,16 +341,3 @@ def test_processes_flag_mistakes_are_caught_before_any_rank_starts(tmp_path: Pat
         assert done.returncode == 2 and done.stderr.strip().splitlines() == [
             f"ctm: error: {done.stderr.split('ctm: error: ')[1].strip()}"]
         assert says in done.stderr and not (tmp_path / "x").exists()
-
-
-@pytest.mark.slow
-def test_processes_flag_trains_as_torchrun_does(tmp_path: Path) -> None:
-    steps = ["--steps", "6", "--eval-every", "1000", "--checkpoint-every", "3"]
-    done = ctm_on_processes([*TINY_QA, *steps, "--processes", "2", "--out",
-                             str(tmp_path / "ours")])
-    assert done.returncode == 0, done.stderr
-    assert done.stdout.count("run directory:") == 1  # rank 0's summary, shown once
-    torchrun = ctm([*TINY_QA, *steps, "--out", str(tmp_path / "torchrun")], processes=2)
-    assert torchrun.returncode == 0, torchrun.stdout + torchrun.stderr
-    assert train_losses(tmp_path / "ours") == train_losses(tmp_path / "torchrun")
-    assert largest_difference(weights(tmp_path / "ours"), weights(tmp_path / "torchrun")) == 0
