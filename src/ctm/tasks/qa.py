@@ -242,10 +242,9 @@ class QATask(Task):
     def model_defaults(self) -> CTMConfig:
         o = self.options
         ticks = self.schedule_ticks(o.digits, o.operations) + o.answer_ticks
-        # each neuron's model sees the whole episode's history: with the original's window of
-        # 3 the same recipe answered 48.0% against 57.0% with 16 (one tick per observation,
-        # 10,000 steps; docs/results.md). A depth-2 synapse does better in long runs (59.2% at
-        # 10,000 steps) but not in the default 6,000 (49.2% against 52.2%)
+        # each neuron's model sees the whole episode's history: the original's window of 3
+        # answered less with the same recipe; a depth-2 synapse pays only in runs longer than
+        # the default (both measured in docs/results.md)
         return CTMConfig(d_model=256, d_input=64, heads=4, ticks=ticks,
                          memory_length=ticks, synapse_depth=1, deep_nlm=True, nlm_hidden=16,
                          pairing="random-pairing", n_sync_out=64, n_sync_action=64, n_self=0,
@@ -253,12 +252,9 @@ class QATask(Task):
                          in_channels=self.layout.width, input_mode="schedule")
 
     def train_defaults(self) -> dict[str, Any]:
-        # measured with 1-4 digits and 1-4 operations (then 2 ticks per observation, a window
-        # of 3 ticks): 37.5% after 6,000 steps at lr 3e-3 with the counts growing over the
-        # first 3,000; 21.1% after 3,000 at 1e-3 without; at 1e-2 and at 3e-3 without the
-        # curriculum, no better than always answering 0 (19.5%). Today's defaults (one tick,
-        # the window covering the episode) reach 52.2% in about 5 minutes; longer recipes reach
-        # 78.9% in about four hours (docs/results.md), but the defaults stay a run of minutes
+        # lr 3e-3 with the counts growing over the first half of the run learned where lower
+        # rates and no curriculum did not; longer recipes answer more, but the defaults stay
+        # a run of minutes (the runs are in docs/results.md)
         return {"lr": 3e-3, "steps": 6000, "eval_every": 1000}
 
     def model_requirements(self) -> dict[str, Any]:

@@ -172,8 +172,7 @@ class SortTask(Task):
         return {"out_dims": n + 1, "out_shape": (-1,), "input_size": n}
 
     def train_defaults(self) -> dict[str, Any]:
-        # measured on N=8, 1,500 steps (with n_sync_out 64): exact sequences 19% at 1e-3, 51%
-        # at 3e-3, 67% at 6e-3, 73% at 1e-2, 69% at 2e-2 (docs/results.md)
+        # the best of a sweep of learning rates on N=8 (the sweep is in docs/results.md)
         return {"lr": 1e-2}
 
     def check_model(self, config: CTMConfig) -> None:
