@@ -103,3 +103,89 @@ def test_the_checker_sees_late_imports(tmp_path):
     module = SRC / "run" / "lookup.py"
     assert "bundled" in imported_units(module) and "model" in imported_units(module)
     assert "run" in imported_units(SRC / "cli" / "eval.py")  # imported inside main()
+
+
+def module_graph() -> dict[str, set[str]]:
+    """Every ctm module and the ctm modules it imports (a package's `__init__` is the
+    package), at any depth of its code, type-checking imports included."""
+    def name_of(path: Path) -> str:
+        parts = list(path.relative_to(SRC.parent).with_suffix("").parts)
+        return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+    modules = {name_of(p): p for p in SRC.rglob("*.py")}
+    graph: dict[str, set[str]] = {m: set() for m in modules}
+    for name, path in modules.items():
+        package = name.split(".") if path.name == "__init__.py" else name.split(".")[:-1]
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom):
+                if node.level:
+                    base = package[: len(package) - (node.level - 1)]
+                    target = ".".join(base + (node.module.split(".") if node.module else []))
+                elif node.module and node.module.split(".")[0] == "ctm":
+                    target = node.module
+                else:
+                    continue
+                for alias in node.names:  # `from . import x` may name a module
+                    found = f"{target}.{alias.name}" if f"{target}.{alias.name}" in modules \
+                        else target
+                    if found in modules and found != name:
+                        graph[name].add(found)
+            elif isinstance(node, ast.Import):
+                graph[name].update(a.name for a in node.names
+                                   if a.name in modules and a.name != name)
+    return graph
+
+
+def cycles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """The strongly connected components of more than one module (Tarjan's algorithm)."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    found: list[list[str]] = []
+
+    def visit(node: str) -> None:
+        index[node] = low[node] = len(index)
+        stack.append(node)
+        for target in sorted(graph[node]):
+            if target not in index:
+                visit(target)
+                low[node] = min(low[node], low[target])
+            elif target in stack:
+                low[node] = min(low[node], index[target])
+        if low[node] == index[node]:
+            component = []
+            while True:
+                member = stack.pop()
+                component.append(member)
+                if member == node:
+                    break
+            if len(component) > 1:
+                found.append(sorted(component))
+
+    for node in sorted(graph):
+        if node not in index:
+            visit(node)
+    return found
+
+
+def test_no_modules_import_each_other_round_in_a_circle():
+    assert cycles(module_graph()) == []
+
+
+def test_the_cycle_finder_finds_a_cycle():
+    assert cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c"]]
+
+
+def test_no_task_imports_another():
+    # a task's modules are its file and the files named after it (qa, qa_data, qa_viz) or its
+    # package (rl); base, held_out and image_data serve every task
+    shared = {"ctm.tasks", "ctm.tasks.base", "ctm.tasks.held_out", "ctm.tasks.image_data"}
+
+    def task_of(module: str) -> str | None:
+        if not module.startswith("ctm.tasks.") or module in shared:
+            return None
+        return module.split(".")[2].split("_")[0]
+
+    crossing = sorted((m, t) for m, targets in module_graph().items() for t in targets
+                      if task_of(m) and task_of(t) and task_of(m) != task_of(t))
+    assert crossing == []

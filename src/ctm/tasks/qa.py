@@ -23,7 +23,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 
 from ..losses import TickLoss, grouped_logits, per_tick_cross_entropy, two_tick_loss
@@ -32,12 +31,10 @@ from ..model import CTMConfig, CTMOutput
 from ..progress import reported
 from .base import Batch, Task, batch_counts, eval_seed, train_seed
 from .image_data import ArraySource, load_digits_split, load_mnist_split
+from .qa_data import MAX_INDEX, QABatch, TokenLayout, answer_of
 
 EVAL_STREAM = 32_452_843
 DATASETS = ("digits", "mnist")
-OPERATORS = ("+", "-")
-KINDS = ("digit", "index", "operator")
-MAX_INDEX = 4  # index tokens have room for this many digits, whatever `digits` is
 
 
 @dataclass
@@ -76,58 +73,6 @@ class QAOptions:
             raise ValueError(f"dataset must be one of {DATASETS}, got {self.dataset!r}")
         if self.dataset == "mnist" and not self.path:
             raise ValueError("dataset mnist is read from disk: give --path")
-
-
-@dataclass
-class QABatch(Batch):
-    digits: int  # k, the same for the whole batch
-    operations: int  # m
-    labels: torch.Tensor  # (B, k) the digits' classes
-    question: torch.Tensor  # (B, 2m + 1): index, (operator, index) * m; operators as 0 (+), 1 (-)
-
-
-class TokenLayout:
-    """Where each feature of a token lives: patch pixels, patch position (one-hot), kind
-    (one-hot), index (one-hot), operator (one-hot)."""
-
-    def __init__(self, side: int, patch: int) -> None:
-        self.side, self.patch = side, patch
-        self.per_row = side // patch
-        self.patches = self.per_row ** 2
-        self.pixels = patch * patch
-        self.kind = self.pixels + self.patches
-        self.index = self.kind + len(KINDS)
-        self.operator = self.index + MAX_INDEX
-        self.width = self.operator + len(OPERATORS)
-
-    def digit_tokens(self, images: np.ndarray) -> torch.Tensor:
-        """(n, side, side) uint8 -> (n, patches, width)."""
-        n, p, r = len(images), self.patch, self.per_row
-        pixels = torch.from_numpy(images.astype(np.float32) / 255.0)
-        patches = pixels.reshape(n, r, p, r, p).permute(0, 1, 3, 2, 4).reshape(n, r * r, p * p)
-        tokens = torch.zeros(n, self.patches, self.width)
-        tokens[..., : self.pixels] = patches
-        tokens[:, torch.arange(self.patches), self.pixels + torch.arange(self.patches)] = 1.0
-        tokens[..., self.kind + KINDS.index("digit")] = 1.0
-        return tokens
-
-    def symbol_tokens(self, values: torch.Tensor, kind: str) -> torch.Tensor:
-        """(n,) indices or operators -> (n, patches, width): one token, the rest absent."""
-        tokens = torch.zeros(len(values), self.patches, self.width)
-        tokens[:, 0, self.kind + KINDS.index(kind)] = 1.0
-        offset = self.index if kind == "index" else self.operator
-        tokens[torch.arange(len(values)), 0, offset + values] = 1.0
-        return tokens
-
-
-def answer_of(labels: torch.Tensor, question: torch.Tensor) -> torch.Tensor:
-    """(B, k) labels, (B, 2m + 1) question -> (B,) the answer, each operation mod 10."""
-    rows = torch.arange(len(labels))
-    value = labels[rows, question[:, 0]] % 10
-    for i in range(1, question.shape[1], 2):
-        digit = labels[rows, question[:, i + 1]]
-        value = torch.where(question[:, i] == 0, value + digit, value - digit) % 10
-    return value
 
 
 class QAMeter:

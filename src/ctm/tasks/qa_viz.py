@@ -4,14 +4,11 @@ the digit's patches), its certainty over the ticks, and its answer at each answe
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import numpy as np
 
 from ..analysis.figures import pyplot, save_figure
-
-if TYPE_CHECKING:
-    from .qa import QABatch, TokenLayout
+from .qa_data import QABatch, TokenLayout
 
 
 def episode_figure(batch: QABatch, k: int, layout: TokenLayout, ticks_per_observation: int,

@@ -233,8 +233,9 @@ class SortTask(Task):
         meter = SortMeter(self.options.length)
         for eval_batch in self.eval_batches(256, seed):
             meter.update(model(eval_batch.inputs), eval_batch)
-        written.append(wait_gap_plot(np.array(meter.gaps), np.array(meter.waits),
-                                     out_dir / "wait_against_gap.png"))
+        gaps, waits = np.array(meter.gaps), np.array(meter.waits)
+        deciles = gap_bins(gaps, waits, 10) if len(gaps) else []
+        written.append(wait_gap_plot(gaps, waits, deciles, out_dir / "wait_against_gap.png"))
         return written
 
     def held_out_note(self) -> str:

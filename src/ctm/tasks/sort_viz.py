@@ -8,7 +8,6 @@ from pathlib import Path
 import numpy as np
 
 from ..analysis.figures import pyplot, save_figure
-from .sort import gap_bins
 
 
 def emission_plot(values: np.ndarray, order: np.ndarray, probabilities: np.ndarray,
@@ -32,15 +31,16 @@ def emission_plot(values: np.ndarray, order: np.ndarray, probabilities: np.ndarr
     return save_figure(figure, path)
 
 
-def wait_gap_plot(gaps: np.ndarray, waits: np.ndarray, path: Path) -> Path:
+def wait_gap_plot(gaps: np.ndarray, waits: np.ndarray,
+                  deciles: list[tuple[float, float, float, float]], path: Path) -> Path:
     """Ticks waited before each correctly emitted index against the gap from the previous
-    sorted value: every emission as a faint point, and the mean per gap decile."""
+    sorted value: every emission as a faint point, and the mean per gap decile (`deciles`:
+    (low, high, centre, mean wait) per decile)."""
     plt = pyplot()
     figure, axis = plt.subplots(figsize=(5, 3.5), dpi=120)
     if len(gaps):
         jitter = np.random.default_rng(0).uniform(-0.15, 0.15, len(waits))
         axis.scatter(gaps, waits + jitter, s=3, alpha=0.15, color="C0", label="emissions")
-        deciles = gap_bins(gaps, waits, 10)
         axis.plot([centre for _, _, centre, _ in deciles], [wait for *_, wait in deciles], "o-",
                   color="C3", label="mean per gap decile")
         axis.legend(fontsize=7)
