@@ -4,6 +4,7 @@ flags several commands take (threads, device, a trained model and its task optio
 from __future__ import annotations
 
 import argparse
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -98,3 +99,28 @@ def apply_task_options(run: Any, args: argparse.Namespace, **more: Any) -> Any:
     refused where the model does not fit them."""
     changes = {**collect(args, "options"), **more}
     return run.with_options(**changes) if changes else run
+
+
+def parsed_for_a_model(build_parser: Callable[[str | None], Parser], argv: list[str]
+                       ) -> argparse.Namespace:
+    """The flags of a command that reads a trained model (eval, viz): its task's option
+    flags come from the model `argv` names, so the command's parser is built for that task;
+    threads are set at once."""
+    args = build_parser(peek_task(build_parser(None), argv)).parse_args(argv)
+    set_threads(args.threads)
+    return args
+
+
+def load_for_use(args: argparse.Namespace,
+                 more: Callable[[Any], dict[str, Any]] | None = None
+                 ) -> tuple[Any, Any, Any, Any]:
+    """(run config, model on the device, task, device) for the model `args.path` names,
+    with the task option flags applied, and the options `more(run)` gives."""
+    from ..device import check_device
+    from ..run import build_task, load_run
+
+    device = check_device(args.device)
+    run, model = load_run(args.path, args.task, best=args.best)
+    model.to(device)
+    run = apply_task_options(run, args, **(more(run) if more is not None else {}))
+    return run, model, build_task(run), device

@@ -12,9 +12,8 @@ from .common import (
     add_model_source,
     add_task_options,
     add_threads,
-    apply_task_options,
-    peek_task,
-    set_threads,
+    load_for_use,
+    parsed_for_a_model,
 )
 
 HELP = "evaluate a run's model on held-out data"
@@ -59,26 +58,22 @@ def build_parser(task_name: str | None) -> Parser:
 
 
 def main(argv: list[str]) -> int:
-    from ..device import check_device
     from ..progress import reported
-    from ..run import build_task, load_run
 
-    args = build_parser(peek_task(build_parser(None), argv)).parse_args(argv)
-    set_threads(args.threads)
-    device = check_device(args.device)
+    args = parsed_for_a_model(build_parser, argv)
     if args.batch_size < 0 or args.repeats < 1:
         raise UserError("--batch-size must be >= 1 and --repeats >= 1")
-    run, model = load_run(args.path, args.task, best=args.best)
-    model.to(device)
-    data = {}
-    if args.data is not None:
+
+    def data(run: object) -> dict[str, str]:  # --data: the held-out set from a folder
+        if args.data is None:
+            return {}
         if not hasattr(run.options, "eval_data"):
             raise UserError(f"the {run.task} task does not read data from disk (--data)")
         if not args.data.is_dir():
             raise UserError(f"--data {args.data} is not a folder")
-        data = {"eval_data": str(args.data)}
-    run = apply_task_options(run, args, **data)
-    task = build_task(run)
+        return {"eval_data": str(args.data)}
+
+    run, model, task, device = load_for_use(args, data)
     batch_size = args.batch_size or run.train.eval_batch_size
     seed = run.train.seed if args.seed is None else args.seed
 

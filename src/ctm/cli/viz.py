@@ -13,10 +13,9 @@ from .common import (
     add_model_source,
     add_task_options,
     add_threads,
-    apply_task_options,
     check_output_folder,
-    peek_task,
-    set_threads,
+    load_for_use,
+    parsed_for_a_model,
 )
 
 HELP = "pictures of a model thinking, and metrics against ticks"
@@ -48,13 +47,9 @@ def build_parser(task_name: str | None) -> Parser:
 
 def main(argv: list[str]) -> int:
     from ..analysis.report import default_tick_budgets, visualise
-    from ..device import check_device
-    from ..run import build_task, load_run
     from ..run.lookup import is_bundled, resolve
 
-    args = build_parser(peek_task(build_parser(None), argv)).parse_args(argv)
-    set_threads(args.threads)
-    device = check_device(args.device)
+    args = parsed_for_a_model(build_parser, argv)
     if args.count is not None and args.count < 1:
         raise UserError(f"--count must be >= 1, got {args.count}")
     if (args.static or args.ort_dir) and args.html is None:
@@ -63,10 +58,7 @@ def main(argv: list[str]) -> int:
         raise UserError(f"--ticks must be positive, got {list(args.ticks)}")
     check_output_folder(args.html, "--html")
     check_output_folder(args.out, "--out")
-    run, model = load_run(args.path, args.task, best=args.best)
-    model.to(device)
-    run = apply_task_options(run, args)
-    task = build_task(run)
+    run, model, task, device = load_for_use(args)
     if args.html is not None:
         return thought_viewer(run, model, task, args)
     source = resolve(args.path)
