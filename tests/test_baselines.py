@@ -110,3 +110,16 @@ def test_train_command_matches_a_baseline_to_the_ctm(tmp_path, capsys):
     matched = CTMConfig.from_dict(config)
     assert abs(parameter_count(matched) - parameter_count(ctm_config)) / parameter_count(
         ctm_config) < 0.05
+
+
+def test_every_architecture_says_what_tasks_ask_of_it():
+    # tasks check capabilities, not names: a new architecture declares both
+    from ctm.model import ARCHITECTURES
+
+    said = {name: (ARCHITECTURES.get(name).answers_over_ticks,
+                   ARCHITECTURES.get(name).carries_state) for name in ARCHITECTURES.names()}
+    assert said == {"ctm": (True, True), "lstm": (True, True), "feedforward": (False, False),
+                    "recursive": (True, False)}
+    for name in ARCHITECTURES.names():  # a state carried means a start state to carry from
+        model = ARCHITECTURES.get(name)
+        assert model.carries_state == hasattr(model, "initial_state"), name

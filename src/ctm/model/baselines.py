@@ -15,6 +15,7 @@ from __future__ import annotations
 import dataclasses
 import math
 from dataclasses import dataclass
+from typing import ClassVar
 
 import torch
 from torch import nn
@@ -41,6 +42,9 @@ class LSTMState(CarriedBatch):
 class LSTMBaseline(Pretrained, nn.Module):
     """An LSTM of `d_model` units over `ticks` ticks, reading the input through the config's
     input mode (attention with a query from its hidden state, or direct)."""
+
+    answers_over_ticks: ClassVar[bool] = True
+    carries_state: ClassVar[bool] = True
 
     def __init__(self, config: CTMConfig) -> None:
         super().__init__()
@@ -93,6 +97,8 @@ class FeedForwardBaseline(Pretrained, nn.Module):
     input_mode "direct" the flattened input is projected instead of pooled tokens."""
 
     input_modes = ("attention", "direct")  # it has no ticks to spread a schedule over
+    answers_over_ticks: ClassVar[bool] = False  # thinks once: every tick's logits are one
+    carries_state: ClassVar[bool] = False
 
     def __init__(self, config: CTMConfig) -> None:
         super().__init__()
@@ -138,6 +144,9 @@ class RecursiveBaseline(Pretrained, nn.Module):
 
     Unlike TRM, gradients flow through every tick and the loss is the two-tick rule like every
     other model here, so the comparison with a CTM changes the model and nothing else."""
+
+    answers_over_ticks: ClassVar[bool] = True
+    carries_state: ClassVar[bool] = False
 
     input_modes = ("attention",)  # it reads the tokens themselves, every step
     width_multiple_of_heads = True  # for match_parameters: attention splits d_model by heads

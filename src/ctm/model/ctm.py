@@ -89,6 +89,11 @@ class CTM(Pretrained, nn.Module):
     >>> out = model(torch.randint(0, 2, (8, 16)) * 2 - 1)   # logits (8, 10, 32)
     """
 
+    # what tasks ask of an architecture (each one says it of itself): an answer per tick, and
+    # a state carried from one call to the next (`initial_state`, `out.state`)
+    answers_over_ticks: ClassVar[bool] = True
+    carries_state: ClassVar[bool] = True
+
     def __init__(self, config: CTMConfig) -> None:
         super().__init__()
         config.validate()

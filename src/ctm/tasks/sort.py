@@ -24,7 +24,7 @@ import torch
 
 from ..losses import TickLoss, ctc_over_ticks
 from ..metrics import ctc_greedy_decode
-from ..model import CTMConfig, CTMOutput
+from ..model import ARCHITECTURES, CTMConfig, CTMOutput
 from .base import Batch, Task, batch_counts, eval_seed, train_seed
 from .held_out import MIN_RESERVED, reserved_bytes
 
@@ -177,9 +177,9 @@ class SortTask(Task):
 
     def check_model(self, config: CTMConfig) -> None:
         n = self.options.length
-        if config.architecture == "feedforward":
-            raise ValueError("sort emits its answer over ticks; the feedforward baseline "
-                             "thinks once: use --architecture lstm for a baseline")
+        if not ARCHITECTURES.get(config.architecture).answers_over_ticks:
+            raise ValueError(f"sort emits its answer over ticks; the {config.architecture} "
+                             f"baseline thinks once: use --architecture lstm for a baseline")
         if config.ticks < n:
             raise ValueError(f"sorting {n} numbers emits {n} indices, one tick each at least: "
                              f"ticks must be >= {n}, got {config.ticks}")

@@ -20,7 +20,7 @@ import numpy as np
 import torch
 
 from ...losses import TickLoss
-from ...model import CTMConfig, CTMOutput
+from ...model import ARCHITECTURES, CTMConfig, CTMOutput
 from ..base import Batch, Task, batch_counts, eval_seed, train_seed
 from ..held_out import reserved_bytes
 from .envs import ENV_IDS, MINIGRID, VELOCITIES, EnvSpec, env_spec
@@ -163,9 +163,10 @@ class RLTask(Task):
                 "eval_batch_size": 50, "log_every": 1, **RECIPES[self.options.env][1]}
 
     def check_model(self, config: CTMConfig) -> None:
-        if config.architecture == "feedforward":
-            raise ValueError("rl carries the agent's state between steps; the feedforward "
-                             "baseline has none: use --architecture lstm for a baseline")
+        if not ARCHITECTURES.get(config.architecture).carries_state:
+            raise ValueError(f"rl carries the agent's state between steps; the "
+                             f"{config.architecture} baseline has none: use --architecture "
+                             f"lstm for a baseline")
 
     # --- data: rollouts ------------------------------------------------------------------------
 
