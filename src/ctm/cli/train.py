@@ -136,15 +136,14 @@ def _on_processes(argv: list[str], processes: int, batch_size: int) -> int:
     """`ctm train` again on `processes` ranks, the flags checked once here first."""
     import os
 
+    from ..train import Processes
     from ..train.launch import launch
 
     if processes < 1:
         raise UserError(f"--processes must be >= 1, got {processes}")
     if "WORLD_SIZE" in os.environ:
         raise UserError("--processes starts the ranks itself; under torchrun leave it out")
-    if batch_size % processes:
-        raise UserError(f"--batch-size {batch_size} does not split evenly over {processes} "
-                        f"processes: use a multiple of {processes}")
+    Processes(0, processes).split(batch_size)  # the ranks' own check, made before they start
     rest, skip = [], False
     for arg in argv:
         if skip:
