@@ -54,7 +54,7 @@ def field_descriptions(cls: type) -> dict[str, str]:
         if not dataclasses.is_dataclass(klass):
             continue
         try:
-            lines, first = inspect.getsourcelines(klass)
+            lines, _ = inspect.getsourcelines(klass)
         except (OSError, TypeError):
             continue
         body = ast.parse(textwrap.dedent("".join(lines))).body[0]

@@ -24,6 +24,7 @@ from ..model.build import CONFIG_FILE, WEIGHTS_FILE
 from .layout import CHECKPOINTS, CHECKSUMS, LATEST, STATE_FILE, run_id
 
 CHECKED_FILES = (WEIGHTS_FILE, CONFIG_FILE, STATE_FILE)
+FOREIGN = "it belongs to another run"  # how check_checkpoint begins for another run's checkpoint
 
 
 @dataclass
@@ -80,8 +81,7 @@ def check_checkpoint(directory: Path, owner: str | None = None) -> str | None:
         return f"its {CHECKSUMS} is damaged"
     theirs = data.get("run")
     if owner is not None and theirs is not None and theirs != owner:
-        return (f"it belongs to another run: its {CHECKSUMS} names run {theirs}, and this "
-                f"run is {owner}")
+        return f"{FOREIGN}: its {CHECKSUMS} names run {theirs}, and this run is {owner}"
     for name in CHECKED_FILES:
         path = directory / name
         if not path.is_file():
@@ -121,7 +121,7 @@ def find_checkpoint(run_dir: Path) -> tuple[Path | None, list[str]]:
             if passed:
                 passed[-1] += f"; using {directory.name}"
             return directory, passed
-        verdict = "is not this run's" if problem.startswith("it belongs") else "is damaged"
+        verdict = "is not this run's" if problem.startswith(FOREIGN) else "is damaged"
         passed.append(f"checkpoint {directory} {verdict} ({problem})")
     return None, passed
 
