@@ -216,17 +216,29 @@ def _no_checkpoints(ws: Path) -> None:
     shutil.rmtree(ws / "run" / "model")
 
 
-def _being_trained(ws: Path) -> None:
-    """The run's lock held by another process for 30 s, as a `ctm train --resume` still
-    running there holds it."""
+_HOLDER = """
+import sys, time
+from ctm.run.lock import RunLock
+lock = RunLock(sys.argv[1])
+print("held", flush=True)
+time.sleep(float(sys.argv[2]))
+"""
+
+
+def hold_lock(run_dir: Path, seconds: float = 60) -> object:
+    """Another process holding `run_dir`'s lock for `seconds`, as a `ctm train` still running
+    there does (returned: its Popen, to stop it early)."""
     import subprocess
     import sys
 
-    holder = subprocess.Popen(
-        [sys.executable, "-c", "import sys, time\nfrom ctm.run.lock import RunLock\n"
-         "lock = RunLock(sys.argv[1])\nprint('held', flush=True)\ntime.sleep(30)",
-         str(ws / "run")], stdout=subprocess.PIPE, text=True)
+    holder = subprocess.Popen([sys.executable, "-c", _HOLDER, str(run_dir), str(seconds)],
+                              stdout=subprocess.PIPE, text=True)
     assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
+    return holder
+
+
+def _being_trained(ws: Path) -> None:
+    hold_lock(ws / "run", seconds=30)
 
 
 def _every_checkpoint_damaged(ws: Path) -> None:

@@ -13,6 +13,7 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
+from bad_inputs import hold_lock
 from ctm.cli import main
 from ctm.device import check_device
 from ctm.run import RunConfig
@@ -214,23 +215,6 @@ def test_a_resume_with_every_checkpoint_damaged_changes_nothing(tmp_path):
         Trainer(tiny_run(steps=6, keep_checkpoints=3), tmp_path, resume=True, progress=False)
     after = {p: p.read_bytes() for p in tmp_path.rglob("*") if p.is_file()}
     assert after == before
-
-
-def hold_lock(run_dir, seconds=60):
-    """Another process holding `run_dir`'s lock, as a `ctm train` still running there does."""
-    holder = subprocess.Popen([sys.executable, "-c", HOLDER, str(run_dir), str(seconds)],
-                              stdout=subprocess.PIPE, text=True)
-    assert holder.stdout.readline().strip() == "held"
-    return holder
-
-
-HOLDER = """
-import sys, time
-from ctm.run.lock import RunLock
-lock = RunLock(sys.argv[1])
-print("held", flush=True)
-time.sleep(float(sys.argv[2]))
-"""
 
 
 def test_a_run_is_trained_by_one_process_at_a_time(tmp_path):
