@@ -119,7 +119,7 @@ def test_every_architecture_says_what_tasks_ask_of_it():
     said = {name: (ARCHITECTURES.get(name).answers_over_ticks,
                    ARCHITECTURES.get(name).carries_state) for name in ARCHITECTURES.names()}
     assert said == {"ctm": (True, True), "lstm": (True, True), "feedforward": (False, False),
-                    "recursive": (True, False)}
+                    "recursive": (True, False), "original-rl": (True, True)}
     for name in ARCHITECTURES.names():  # a state carried means a start state to carry from
         model = ARCHITECTURES.get(name)
         assert model.carries_state == hasattr(model, "initial_state"), name

@@ -243,3 +243,40 @@ def test_sampled_evaluation_is_seeded_per_episode():
         model, sampled.eval_batches(2, 0), "cpu")
     assert "actions drawn from the policy" in sampled.summary(
         sampled.evaluate(model, sampled.eval_batches(3, 0), "cpu"))
+
+
+def test_reward_spread_against_a_hand_computation():
+    from ctm.tasks.rl.ppo import reward_spread
+
+    rewards = torch.tensor([[1.0, 2.0], [1.0, 2.0], [1.0, 2.0]])
+    dones = torch.tensor([[False, False], [True, False], [False, False]])
+    # running discounted returns with gamma 0.5: env 0: 1, 1.5, then a new episode: 1;
+    # env 1: 2, 3, 3.5
+    seen = torch.tensor([1.0, 1.5, 1.0, 2.0, 3.0, 3.5], dtype=torch.float64)
+    expected = torch.sqrt(seen.var(unbiased=False) + 1e-8).float()
+    assert torch.allclose(reward_spread(rewards, dones, 0.5), expected)
+
+
+def test_the_original_recipe_brings_the_original_agent_and_settings():
+    run = RunConfig.create("rl", {"recipe": "original"})
+    o = run.options
+    assert (o.clip, o.entropy_weight, o.value_weight, o.gamma, o.gae_lambda, o.epochs,
+            o.reward_norm, o.reward_scale, o.max_episode_steps) == (
+        0.1, 0.1, 0.25, 0.99, 0.95, 4, True, 1.0, 200)
+    # the original's 256 environments x 100 steps per update, as 128 x 200 in 100-step chunks
+    assert run.train.batch_size * o.rollout_steps == 256 * 100 and o.chunk == 100
+    assert (run.model.architecture, run.model.pairing, run.model.n_sync_out,
+            run.model.memory_length, run.model.d_input) == ("original-rl", "dense", 16, 20, 128)
+    acrobot = RunConfig.create("rl", {"recipe": "original", "env": "Acrobot-v1",
+                                      "clip": 0.2}, {"d_model": 64})
+    assert (acrobot.options.clip, acrobot.options.epochs, acrobot.model.d_model,
+            acrobot.train.lr) == (0.2, 1, 64, 5e-4)  # flags override the recipe
+    with pytest.raises(ValueError, match="offered for CartPole-v1 and Acrobot-v1"):
+        RunConfig.create("rl", {"recipe": "original", "env": "MiniGrid-Empty-5x5-v0"})
+    # the episode cap reaches the environments the task makes
+    env = build_task(run).spec.make()
+    assert env.spec.max_episode_steps == 200
+    env.close()
+    capped = build_task(RunConfig.create("rl", {"max_episode_steps": 3})).spec.make()
+    capped.reset(seed=0)
+    assert [capped.step(0)[3] for _ in range(3)] == [False, False, True]

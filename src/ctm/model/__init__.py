@@ -2,7 +2,8 @@
 
 Importing the package fills its registries (backbones, input modes, architectures)."""
 
-from . import baselines  # noqa: F401  (registers the baseline architectures)
+# importing these registers the baseline architectures and the original code's RL agent
+from . import baselines, original_rl  # noqa: F401
 from .build import build_model, load_model, save_model
 from .config import CTMConfig, CTMOutput
 from .ctm import CTM, certainty, normalised_entropy

@@ -48,7 +48,7 @@ class CTMConfig:
     in_channels: int = 3  # channels of an input image; token width for backbone "none"
     positional_embedding: str = "none"  # one of POSITIONAL_EMBEDDINGS
     pair_seed: int = 0  # seeds the random choice of synchronisation pairs
-    architecture: str = "ctm"  # registered in ARCHITECTURES: "ctm", or a baseline
+    architecture: str = "ctm"  # "ctm", a baseline, or original-rl (the original's RL agent)
     input_mode: str = "attention"  # registered in INPUT_MODES: how input reaches the neurons
     input_size: int = 0  # input_mode "direct": features per example after the backbone
     value_head: bool = False  # also read a scalar value from the last tick (actor-critic RL)
@@ -92,6 +92,9 @@ class CTMConfig:
         need(modes is None or self.input_mode in modes,
              f"the {self.architecture} architecture takes input_mode {', '.join(modes or ())}, "
              f"not {self.input_mode!r}")
+        check = getattr(ARCHITECTURES.get(self.architecture), "check_config", None)
+        if check is not None:  # what an architecture needs beyond the common checks
+            check(self, need)
         need(0.0 <= self.dropout < 1.0, f"dropout must be in [0, 1), got {self.dropout}")
         need(0.0 <= self.dropout_nlm < 1.0,
              f"dropout_nlm must be in [0, 1), got {self.dropout_nlm}")

@@ -288,3 +288,75 @@ def read_original_checkpoint(weights: Path, config: Path | None = None
                                               for v in state.values()):
         raise ValueError(f"{weights} does not hold a state dict of tensors")
     return state, kwargs
+
+
+# --- the original's RL agent (models/ctm_rl.py inside tasks/rl/train.py's Agent) -------------
+
+_RL_RENAMES = [  # (our prefix, original prefix) beyond the neuron-level models
+    ("start_pre", "recurrent_model.start_trace"),
+    ("start_post", "recurrent_model.start_activated_trace"),
+    ("decay", "recurrent_model.decay_params_out"),
+    ("synapse.", "recurrent_model.synapses."),
+    ("actor.", "actor."),
+    ("critic.", "critic."),
+]
+# its backbone is Flatten, Linear, GLU, LayerNorm, Linear, GLU, LayerNorm; ours has no Flatten
+_RL_BACKBONE = {0: 1, 2: 3, 3: 4, 5: 6}
+# buffers the original keeps but its RL agent never reads (it slices the last neurons itself)
+_RL_UNUSED = ("recurrent_model.out_neuron_indices_left", "recurrent_model.out_neuron_indices_right",
+              "recurrent_model.diagonal_mask_out")
+
+
+def rl_config_from_original(args: dict, observation_size: int, actions: int) -> CTMConfig:
+    """Our `original-rl` config for the original RL script's arguments (tasks/rl/train.py)."""
+    if args.get("model_type", "ctm") != "ctm":
+        raise ValueError(f"model_type {args['model_type']!r}: only the CTM agent converts")
+    if args.get("neuron_select_type") != "first-last":
+        raise ValueError("the original's RL agent synchronises only with neuron_select_type "
+                         f"'first-last', got {args.get('neuron_select_type')!r}")
+    if args.get("do_normalisation", False):
+        raise ValueError("do_normalisation=True (unused in the paper) is not supported")
+    return CTMConfig(architecture="original-rl", input_mode="direct", backbone="none",
+                     pairing="dense", d_model=int(args["d_model"]),
+                     d_input=int(args["d_input"]), heads=1, ticks=int(args["iterations"]),
+                     memory_length=int(args["memory_length"]),
+                     synapse_depth=int(args["synapse_depth"]),
+                     deep_nlm=bool(args["deep_memory"]),
+                     nlm_hidden=int(args["memory_hidden_dims"]),
+                     n_sync_out=int(args["n_synch_out"]), n_sync_action=1,
+                     out_dims=actions, out_shape=(-1,), input_size=observation_size,
+                     dropout=float(args.get("dropout", 0.0)), value_head=True)
+
+
+def rl_state_dict_from_original(original: dict[str, torch.Tensor], config: CTMConfig
+                                ) -> dict[str, torch.Tensor]:
+    """The original RL Agent's state dict in our `original-rl` keys and layouts; every tensor
+    it holds is used or known to be unused."""
+    nlm = {theirs: ours for ours, theirs, _ in _nlm_key_pairs(config)}
+    ours: dict[str, torch.Tensor] = {}
+    for key, value in original.items():
+        if key in _RL_UNUSED:
+            continue
+        if key.startswith("recurrent_model.trace_processor."):
+            mine = nlm.get(key[len("recurrent_model."):])
+            if mine is None:
+                raise KeyError(f"no counterpart for original key {key!r}")
+            if mine.endswith(".weight"):
+                value = value.permute(2, 1, 0)  # (in, out, D) -> (D, out, in)
+            elif mine.endswith(".bias"):
+                value = value.squeeze(0).unsqueeze(-1)  # (1, D, out) -> (D, out, 1)
+            ours[mine] = value.contiguous()
+            continue
+        prefix = "recurrent_model.backbone.input_projector."
+        if key.startswith(prefix):
+            index, rest = key[len(prefix):].split(".", 1)
+            mapped = {theirs: mine for mine, theirs in _RL_BACKBONE.items()}.get(int(index))
+            if mapped is None:
+                raise KeyError(f"no counterpart for original key {key!r}")
+            ours[f"backbone.{mapped}.{rest}"] = value
+            continue
+        mine = _rename(key, [(theirs, mine) for mine, theirs in _RL_RENAMES])
+        if mine is None:
+            raise KeyError(f"no counterpart for original key {key!r}")
+        ours[mine] = value
+    return ours

@@ -15,7 +15,7 @@ from typing import Any
 
 from ..fields import build_checked
 from ..files import read_json
-from ..model import CTMConfig
+from ..model import ARCHITECTURES, CTMConfig
 from ..precision import PRECISIONS, check_precision
 from ..tasks import Task, get_task
 
@@ -121,6 +121,11 @@ class RunConfig:
         instance = task_cls(opts)
         defaults = instance.model_defaults() if task_defaults else CTMConfig()
         model_fields = dataclasses.asdict(defaults)
+        architecture = (model or {}).get("architecture", model_fields["architecture"])
+        if architecture in ARCHITECTURES:  # an unknown name is refused with the config
+            # fields an architecture implies (the original's RL agent pairs densely) replace
+            # the task's defaults, and give way to what the run gives
+            model_fields.update(getattr(ARCHITECTURES.get(architecture), "implied_fields", {}))
         model_fields.update(model or {})
         for key, value in instance.model_requirements().items():
             given = (model or {}).get(key)

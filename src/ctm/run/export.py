@@ -169,8 +169,8 @@ def export_model(model: nn.Module, task: Task, out_dir: str | os.PathLike, fmt: 
         raise ValueError(f"a {model.config.input_mode} {model.config.architecture} model does "
                          f"not attend: drop --attention")
     if trace and model.config.architecture != "ctm":
-        raise ValueError(f"a {model.config.architecture} baseline has no neuron traces or "
-                         f"synchronisation to show")
+        raise ValueError(f"--trace exports a CTM's neuron traces and synchronisation; "
+                         f"this is a {model.config.architecture} model")
     wrapper = WholeThought(model, n_ticks, attention, trace).eval()
     names = output_names(model, attention, trace)
     target = out_dir / ("model.onnx" if fmt == "onnx" else "model.pt2")

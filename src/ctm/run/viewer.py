@@ -38,7 +38,7 @@ def viewer_data(task: Task, model: nn.Module, run: RunConfig, count: int, static
                          f"have one); `ctm viz RUN` draws its pictures")
     if model.config.architecture != "ctm":
         raise ValueError(f"the thought viewer shows a CTM's ticks; this is a "
-                         f"{model.config.architecture} baseline")
+                         f"{model.config.architecture} model")
     first = torch.tensor(spec["examples"][0]["input"], dtype=torch.float32).unsqueeze(0)
     ticks = task.ticks_for(first, model.config)
     attention = attends(model)

@@ -40,7 +40,7 @@ def resolve_compile(scope: str, architecture: str, device: torch.device, steps: 
     if scope != "auto":
         return scope, f"--compile {scope}"
     if architecture != "ctm":
-        return "off", "auto: baselines train eager"
+        return "off", "auto: only the CTM is compiled; other architectures train eager"
     if device.type != "cpu":
         return "off", (f"auto: compiled training is not yet verified equal on {device.type}; "
                        f"--compile thought to try it")

@@ -10,6 +10,7 @@ reports their mean return.
 
 from __future__ import annotations
 
+import dataclasses
 import random
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -48,6 +49,27 @@ RECIPES: dict[str, tuple[dict[str, Any], dict[str, Any]]] = {  # env -> (options
              {"steps": 300, "lr": 1e-3})
        for env in MINIGRID},
 }
+# `--recipe original`: the original code's agent and settings (its tasks/rl/scripts/*/
+# train_ctm_2.sh), as far as this trainer can follow them; docs/design.md says where it
+# cannot. Its rollouts of 100 steps continue episodes across updates, which ours restart
+# (a rollout here is a function of the weights, seed and step, so a resumed run is exact):
+# rollouts as long as the episode cap, cut into 100-step chunks, give the same environment
+# steps per update and let training see episodes to their end.
+ORIGINAL_PPO = {**ORIGINAL, "clip": 0.1, "entropy_weight": 0.1, "value_weight": 0.25,
+                "minibatches": 4, "chunk": 100, "reward_scale": 1.0, "reward_norm": True}
+ORIGINAL_RECIPES: dict[str, tuple[dict[str, Any], dict[str, Any], dict[str, Any]]] = {
+    # env -> (options, model, training); the original's environment steps per update, and
+    # its total steps (CartPole 10M, Acrobot 2M)
+    "CartPole-v1": ({**ORIGINAL_PPO, "epochs": 4, "max_episode_steps": 200,
+                     "rollout_steps": 200},
+                    {"d_model": 128, "d_input": 128, "n_sync_out": 16, "memory_length": 20},
+                    {"steps": 390, "lr": 1e-3, "batch_size": 128}),
+    "Acrobot-v1": ({**ORIGINAL_PPO, "epochs": 1, "max_episode_steps": 500,
+                    "rollout_steps": 500},
+                   {"d_model": 256, "d_input": 64, "n_sync_out": 16, "memory_length": 10},
+                   {"steps": 333, "lr": 5e-4, "batch_size": 12}),
+}
+RECIPE_NAMES = ("ours", "original")
 
 
 @dataclass
@@ -73,10 +95,17 @@ class RLOptions:
     # the most likely one; MiniGrid's recipe does, as rl-starter-files' evaluation does: a
     # greedy agent that sees only its 7x7 view can walk in a loop until the time limit
     sample_actions: bool = False
+    # training divides each reward by the spread of the rollout's running discounted returns,
+    # as the original's gymnasium NormalizeReward does with a spread kept over all of training
+    reward_norm: bool = False
+    max_episode_steps: int = 0  # end episodes after this many steps; 0: the environment's own
+    # ours: this project's measured settings per environment; original: the original code's
+    # agent (architecture original-rl) and PPO settings, for CartPole and Acrobot
+    recipe: str = "ours"
 
     @classmethod
     def field_choices(cls) -> dict[str, str]:
-        return {"env": ", ".join(ENV_IDS)}
+        return {"env": ", ".join(ENV_IDS), "recipe": ", ".join(RECIPE_NAMES)}
 
     def __post_init__(self) -> None:
         if self.env not in ENV_IDS:
@@ -94,6 +123,16 @@ class RLOptions:
             raise ValueError(f"reward_scale must be > 0, got {self.reward_scale}")
         if not 0.0 < self.clip < 1.0:
             raise ValueError(f"clip must be in (0, 1), got {self.clip}")
+        if self.max_episode_steps < 0:
+            raise ValueError(f"max_episode_steps must be >= 0, got {self.max_episode_steps}")
+        if self.recipe not in RECIPE_NAMES:
+            raise ValueError(f"recipe must be one of {', '.join(RECIPE_NAMES)}, "
+                             f"got {self.recipe!r}")
+        if self.recipe == "original" and self.env not in ORIGINAL_RECIPES:
+            raise ValueError(f"the original recipe is offered for "
+                             f"{' and '.join(ORIGINAL_RECIPES)}: the original's MiniGrid agent "
+                             f"reads its view through object embeddings this task does not "
+                             f"build (got env {self.env!r})")
 
 
 def _usable(seed: int, held_out: bool) -> bool:
@@ -116,10 +155,11 @@ class RLTask(Task):
     adaptive_ticks = False  # ticks are per environment step; the episode is the answer
     needs_model_for_batches = True
     defaults_note = ("each environment brings its own recipe (entropy_weight, value_weight, "
-                     "reward_scale, gamma, gae_lambda, steps, lr: RECIPES in ctm/tasks/rl); "
-                     "the defaults shown are those of the --env given (CartPole-v1 without "
-                     "one: `ctm train rl --env Acrobot-v1 --help` shows Acrobot's), and flags "
-                     "override them")
+                     "reward_scale, gamma, gae_lambda, steps, lr: RECIPES in ctm/tasks/rl; "
+                     "--recipe original: the original code's agent and settings); "
+                     "the defaults shown are those of the --env and --recipe given "
+                     "(CartPole-v1 without one: `ctm train rl --env Acrobot-v1 --help` shows "
+                     "Acrobot's), and flags override them")
 
     def __init__(self, options: RLOptions) -> None:
         super().__init__(options)
@@ -135,10 +175,18 @@ class RLTask(Task):
     @property
     def spec(self) -> EnvSpec:
         if self._spec is None:
-            self._spec = env_spec(self.options.env, self.options.mask_velocity)
+            self._spec = env_spec(self.options.env, self.options.mask_velocity,
+                                  self.options.max_episode_steps)
         return self._spec
 
     def model_defaults(self) -> CTMConfig:
+        ours = self._our_model()
+        if self.options.recipe != "original":
+            return ours
+        return dataclasses.replace(ours, architecture="original-rl", pairing="dense",
+                                   n_self=0, **ORIGINAL_RECIPES[self.options.env][1])
+
+    def _our_model(self) -> CTMConfig:
         spec = self.spec
         return CTMConfig(d_model=128, d_input=64, heads=4, ticks=2, memory_length=5,
                          synapse_depth=1, deep_nlm=True, nlm_hidden=4, pairing="random-pairing",
@@ -154,13 +202,18 @@ class RLTask(Task):
 
     @classmethod
     def option_defaults(cls, given: dict[str, Any]) -> dict[str, Any]:
-        return RECIPES.get(given.get("env", RLOptions.env), ({}, {}))[0]
+        env = given.get("env", RLOptions.env)
+        if given.get("recipe") == "original":
+            return ORIGINAL_RECIPES.get(env, ({}, {}, {}))[0]
+        return RECIPES.get(env, ({}, {}))[0]
 
     def train_defaults(self) -> dict[str, Any]:
         # batch_size is the number of environments; one step is one PPO update
         return {"steps": 600, "batch_size": 8, "lr": 1e-3, "warmup_steps": 0,
                 "grad_clip": 0.5, "eval_every": 50, "checkpoint_every": 10,
-                "eval_batch_size": 50, "log_every": 1, **RECIPES[self.options.env][1]}
+                "eval_batch_size": 50, "log_every": 1,
+                **(ORIGINAL_RECIPES[self.options.env][2] if self.options.recipe == "original"
+                   else RECIPES[self.options.env][1])}
 
     def check_model(self, config: CTMConfig) -> None:
         if not ARCHITECTURES.get(config.architecture).carries_state:
@@ -190,7 +243,8 @@ class RLTask(Task):
         was_training = model.training
         model.eval()
         chunks = collect(model, self.spec, share, o.rollout_steps, o.chunk, seeds,
-                         generator, o.gamma, o.gae_lambda, device, o.reward_scale)
+                         generator, o.gamma, o.gae_lambda, device, o.reward_scale,
+                         o.reward_norm)
         model.train(was_training)
         count = len(chunks.targets)
         if count < o.minibatches:

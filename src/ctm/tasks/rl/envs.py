@@ -33,8 +33,12 @@ class EnvSpec:
     success: Callable[[float], bool] | None  # episode return -> solved (MiniGrid), else None
 
 
-def env_spec(env_id: str, mask_velocity: bool = True) -> EnvSpec:
+def env_spec(env_id: str, mask_velocity: bool = True, max_episode_steps: int = 0) -> EnvSpec:
+    """How to make `env_id` and encode its observations; `max_episode_steps` > 0 ends its
+    episodes there (the original code caps CartPole at 200), 0 keeps its own limit."""
     import gymnasium as gym
+
+    limit = {"max_episode_steps": max_episode_steps} if max_episode_steps else {}
 
     if env_id in VELOCITIES:
         probe = gym.make(env_id)
@@ -49,7 +53,7 @@ def env_spec(env_id: str, mask_velocity: bool = True) -> EnvSpec:
             return np.asarray(obs, dtype=np.float32) * mask
 
         return EnvSpec(env_id, size, actions, lambda render_mode=None: gym.make(
-            env_id, render_mode=render_mode), encode_vector, None)
+            env_id, render_mode=render_mode, **limit), encode_vector, None)
     if env_id in MINIGRID:
         import minigrid  # noqa: F401  (registers the MiniGrid environments)
 
@@ -72,6 +76,7 @@ def env_spec(env_id: str, mask_velocity: bool = True) -> EnvSpec:
 
         size = cells * (OBJECTS + COLOURS + STATES) + DIRECTIONS
         return EnvSpec(env_id, size, actions,
-                       lambda render_mode=None: gym.make(env_id, render_mode=render_mode),
+                       lambda render_mode=None: gym.make(env_id, render_mode=render_mode,
+                                                         **limit),
                        encode_grid, lambda episode_return: episode_return > 0)
     raise ValueError(f"env must be one of {', '.join(ENV_IDS)}, got {env_id!r}")

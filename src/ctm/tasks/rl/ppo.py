@@ -65,15 +65,32 @@ def gae(rewards: torch.Tensor, values: torch.Tensor, dones: torch.Tensor,
     return advantages, advantages + values
 
 
+def reward_spread(rewards: torch.Tensor, dones: torch.Tensor, gamma: float,
+                  epsilon: float = 1e-8) -> torch.Tensor:
+    """sqrt(var + epsilon) of the running discounted returns G_t = r_t + gamma G_{t-1} over a
+    rollout's (T, E) rewards, G restarting after each episode's end: the scale gymnasium's
+    NormalizeReward (which the original code wraps its environments in) divides rewards by.
+    That wrapper keeps its statistics over all of training, per environment, and carries G
+    across an episode cut off by the time limit; here they are this rollout's, pooled."""
+    running = torch.zeros(rewards.shape[1], dtype=torch.float64)
+    seen = []
+    for t in range(rewards.shape[0]):
+        running = running * gamma + rewards[t].double()
+        seen.append(running)
+        running = running * (~dones[t]).double()
+    return torch.sqrt(torch.stack(seen).var(unbiased=False) + epsilon).float()
+
+
 @torch.no_grad()
 def collect(model: torch.nn.Module, spec: EnvSpec, envs: int, steps: int, chunk: int,
             episode_seeds: list[Iterator[int]], generator: torch.Generator,
             gamma: float, lam: float, device: torch.device | str,
-            reward_scale: float = 1.0) -> Chunks:
+            reward_scale: float = 1.0, reward_norm: bool = False) -> Chunks:
     """Run `envs` environments for `steps` steps with the model's sampled actions (its last
     tick's output), carrying its state across steps and restarting it when an episode ends.
     `episode_seeds[i]` seeds environment i's episodes in turn. Rewards are multiplied by
-    `reward_scale` for the advantages and returns; the episode returns reported are not."""
+    `reward_scale` for the advantages and returns, and with `reward_norm` divided by
+    `reward_spread`; the episode returns reported are not."""
     made = [spec.make() for _ in range(envs)]
     try:
         next_seed = [iter(seeds) for seeds in episode_seeds]
@@ -119,6 +136,8 @@ def collect(model: torch.nn.Module, spec: EnvSpec, envs: int, steps: int, chunk:
     finally:
         for env in made:
             env.close()
+    if reward_norm:
+        rewards = rewards / reward_spread(rewards, dones, gamma)
     advantages, returns = gae(rewards, values, dones, last_value, gamma, lam)
 
     def chunked(x: torch.Tensor) -> torch.Tensor:  # (T, E, ...) -> (T/L · E, L, ...) in (c, e)
