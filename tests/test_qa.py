@@ -109,7 +109,8 @@ def test_meter_tables_by_digits_and_operations():
 def test_models_that_cannot_do_it_and_bad_options_are_refused():
     with pytest.raises(ValueError, match="feedforward architecture takes input_mode"):
         RunConfig.create("qa", {}, {"architecture": "feedforward"})
-    with pytest.raises(ValueError, match="min_digits <= digits <= 4"):
+    with pytest.raises(ValueError,
+                       match=r"digits \(5\) must be <= index_slots \(4\).*--index-slots 5"):
         QAOptions(digits=5)
     with pytest.raises(ValueError, match="give --path"):
         QAOptions(dataset="mnist")
@@ -240,3 +241,35 @@ def test_the_default_model_remembers_the_whole_episode_in_each_neuron():
         longest = task.schedule_ticks(options.digits, options.operations) + options.answer_ticks
         assert config.ticks == config.memory_length == longest
     assert QATask(QAOptions()).model_defaults().memory_length == (4 + 1 + 8) * 1 + 3
+
+
+def test_a_model_with_room_for_ten_indices_is_evaluated_out_of_distribution(tmp_path, capsys):
+    """Trained on 1-2 digits and operations with room for 10 indices, the same model is
+    scored on episodes of up to 10 digits and 10 operations, as the original evaluates."""
+    import json
+
+    from ctm.cli import main
+    from ctm.train import Trainer
+
+    run = RunConfig.create("qa", {"digits": 2, "operations": 2, "index_slots": 10,
+                                  "eval_size": 8},
+                           {"d_model": 16, "d_input": 8, "heads": 2, "n_sync_out": 4,
+                            "n_sync_action": 4, "n_self": 0},
+                           {"steps": 1, "batch_size": 4, "eval_every": 1, "threads": 1})
+    assert run.model.in_channels == TokenLayout(8, 4, 10).width == TokenLayout(8, 4).width + 6
+    Trainer(run, tmp_path / "run", progress=False).fit()
+    capsys.readouterr()
+    assert main(["eval", str(tmp_path / "run"), "--digits", "10", "--operations", "10",
+                 "--eval-size", "100", "--json", "--threads", "1"]) == 0
+    metrics = json.loads(capsys.readouterr().out)
+    assert set(metrics["answer_accuracy_by_digits"]) == {str(k) for k in range(1, 11)}
+    assert set(metrics["answer_accuracy_by_operations"]) == {str(m) for m in range(1, 11)}
+    # a model with room for 4 indices cannot be shown 10 digits: one clear line
+    Trainer(RunConfig.create("qa", {"digits": 2, "operations": 1, "eval_size": 8},
+                             {"d_model": 16, "d_input": 8, "heads": 2, "n_sync_out": 4,
+                              "n_sync_action": 4, "n_self": 0},
+                             {"steps": 1, "batch_size": 4, "eval_every": 1, "threads": 1}),
+            tmp_path / "four", progress=False).fit()
+    capsys.readouterr()
+    assert main(["eval", str(tmp_path / "four"), "--digits", "10", "--threads", "1"]) == 2
+    assert "index_slots (4)" in capsys.readouterr().err

@@ -54,11 +54,20 @@ class QAOptions:
     dataset: str = "digits"  # digits (scikit-learn, bundled) | mnist (IDX files in --path)
     path: str = ""  # --dataset mnist: the folder holding its four IDX files
     eval_size: int = 1024  # held-out episodes, spread evenly over the (digits, operations) pairs
+    # one-hot slots of an index token: the most digits the model can ever be shown. More
+    # than digits lets the same model be evaluated on longer episodes than it trained on,
+    # as the original does up to 10 (`ctm eval RUN --digits 10 --operations 10`)
+    index_slots: int = MAX_INDEX
 
     def __post_init__(self) -> None:
-        if not 1 <= self.min_digits <= self.digits <= MAX_INDEX:
-            raise ValueError(f"need 1 <= min_digits <= digits <= {MAX_INDEX}, got "
-                             f"min_digits {self.min_digits}, digits {self.digits}")
+        if not 1 <= self.min_digits <= self.digits:
+            raise ValueError(f"need 1 <= min_digits <= digits, got min_digits "
+                             f"{self.min_digits}, digits {self.digits}")
+        if self.digits > self.index_slots:
+            raise ValueError(f"digits ({self.digits}) must be <= index_slots "
+                             f"({self.index_slots}): index tokens have room for "
+                             f"{self.index_slots} digits (train with --index-slots "
+                             f"{self.digits} to show more)")
         if not 1 <= self.min_operations <= self.operations:
             raise ValueError(f"need 1 <= min_operations <= operations, got min_operations "
                              f"{self.min_operations}, operations {self.operations}")
@@ -178,7 +187,7 @@ class QATask(Task):
         patch = self.options.patch or max(1, side // 2)
         if side % patch:
             raise ValueError(f"patch {patch} does not divide the {side}-pixel digit images")
-        return TokenLayout(side, patch)
+        return TokenLayout(side, patch, self.options.index_slots)
 
     def schedule_ticks(self, digits: int, operations: int) -> int:
         """Ticks with input in an episode of `digits` digits and `operations` operations."""

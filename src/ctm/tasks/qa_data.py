@@ -12,7 +12,9 @@ from .base import Batch
 
 OPERATORS = ("+", "-")
 KINDS = ("digit", "index", "operator")
-MAX_INDEX = 4  # index tokens have room for this many digits, whatever `digits` is
+# index tokens have room for this many digits unless a run asks for more (`index_slots`):
+# the original's Q&A trains on up to 4 digits
+MAX_INDEX = 4
 
 
 @dataclass
@@ -27,14 +29,14 @@ class TokenLayout:
     """Where each feature of a token lives: patch pixels, patch position (one-hot), kind
     (one-hot), index (one-hot), operator (one-hot)."""
 
-    def __init__(self, side: int, patch: int) -> None:
+    def __init__(self, side: int, patch: int, index_slots: int = MAX_INDEX) -> None:
         self.side, self.patch = side, patch
         self.per_row = side // patch
         self.patches = self.per_row ** 2
         self.pixels = patch * patch
         self.kind = self.pixels + self.patches
         self.index = self.kind + len(KINDS)
-        self.operator = self.index + MAX_INDEX
+        self.operator = self.index + index_slots
         self.width = self.operator + len(OPERATORS)
 
     def digit_tokens(self, images: np.ndarray) -> torch.Tensor:
