@@ -204,3 +204,19 @@ def test_activation_checkpointing_changes_nothing_but_memory():
     torch.testing.assert_close(results[0][0], results[1][0], rtol=0, atol=0)
     for key, grad in results[0][1].items():
         torch.testing.assert_close(grad, results[1][1][key], rtol=1e-6, atol=1e-7, msg=key)
+
+
+def test_image_backbones_say_the_token_grid_they_make():
+    """Pictures of attention read the grid from the backbone's registry entry, and it is the
+    grid the backbone really makes."""
+    from ctm.analysis.figures import token_grid
+    from ctm.model.backbones import build_backbone
+
+    assert token_grid("resnet18-2", 28, 28) == (7, 7)  # max-pool 28 -> 14, one halving -> 7
+    assert token_grid("resnet50-3", 15, 9) == (2, 2)  # 15 -> 8 -> 4 -> 2; 9 -> 5 -> 3 -> 2
+    config = CTMConfig(backbone="resnet18-3", in_channels=1, d_model=16, d_input=8, heads=2,
+                       n_sync_out=4, n_sync_action=4, n_self=0)
+    tokens = build_backbone(config).eval()(torch.zeros(1, 1, 15, 9))
+    assert tokens.shape[1] == math.prod(token_grid("resnet18-3", 15, 9))
+    with pytest.raises(ValueError, match="no grid"):
+        token_grid("parity", 8, 8)

@@ -53,12 +53,14 @@ def save_gif(frames: Sequence[np.ndarray], path: str | Path, seconds_per_frame: 
 
 
 def token_grid(backbone: str, height: int, width: int) -> tuple[int, int]:
-    """Rows and columns of the token grid a ResNet backbone makes from an H×W image: the
-    stride-2 max-pool, then one halving per stage after the first."""
-    h, w = (height - 1) // 2 + 1, (width - 1) // 2 + 1
-    for _ in range(int(backbone.split("-")[1]) - 1):
-        h, w = (h - 1) // 2 + 1, (w - 1) // 2 + 1
-    return h, w
+    """Rows and columns of the token grid an image backbone makes from an H×W image, as the
+    backbone's registry entry says."""
+    from ..model import BACKBONES
+
+    grid = BACKBONES.get(backbone).grid
+    if grid is None:
+        raise ValueError(f"the {backbone} backbone's tokens are no grid over an image")
+    return grid(height, width)
 
 
 def line_plot(xs: Sequence[float], series: dict[str, Sequence[float]], xlabel: str,

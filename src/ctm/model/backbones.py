@@ -7,6 +7,7 @@ structure is the same, so checkpoints convert by renaming only.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -22,6 +23,9 @@ class Backbone:
     build: Callable[[CTMConfig], nn.Module]  # config -> module, input -> (B, N_tok, C)
     channels: Callable[[CTMConfig], int]  # C, the width of its tokens
     sequence: bool  # tokens are positions of a sequence (a 1-D positional embedding applies)
+    # image backbones: an H×W image -> the (rows, columns) of the tokens it makes, for
+    # pictures of attention; None where tokens are no grid
+    grid: Callable[[int, int], tuple[int, int]] | None = None
 
 
 def register_backbone(name: str, *, summary: str, channels: Callable[[CTMConfig], int],
@@ -193,17 +197,21 @@ def _none(config: CTMConfig) -> nn.Module:
     return PassThrough()
 
 
-def _resnet_channels(config: CTMConfig) -> int:
-    family, stages = config.backbone.split("-")
-    base = 64 if family in ("resnet18", "resnet34") else 256
-    return base * 2 ** (int(stages) - 1)
+def _resnet_grid(stages: int, height: int, width: int) -> tuple[int, int]:
+    """The stride-2 max-pool, then one halving per stage after the first."""
+    h, w = (height - 1) // 2 + 1, (width - 1) // 2 + 1
+    for _ in range(stages - 1):
+        h, w = (h - 1) // 2 + 1, (w - 1) // 2 + 1
+    return h, w
 
 
 for _family in _RESNET_BLOCKS:
+    _base = 64 if _family in ("resnet18", "resnet34") else 256
     for _stages in range(1, 5):
         BACKBONES.add(f"{_family}-{_stages}",
                       Backbone(lambda c: ImageBackbone(c.backbone, c.in_channels),
-                               _resnet_channels, sequence=False),
+                               lambda c, k=_stages, base=_base: base * 2 ** (k - 1),
+                               sequence=False, grid=functools.partial(_resnet_grid, _stages)),
                       summary="images (B, C, H, W) -> the first 1-4 stages of a ResNet, one "
                               "token per position", family=_family)
 
