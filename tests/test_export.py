@@ -14,12 +14,14 @@ import onnxruntime
 import pytest
 import torch
 
+import ctm
 from ctm.cli import main as cli
 from ctm.model import CTM, CTMConfig, build_model
 from ctm.model.baselines import LSTMBaseline
 from ctm.model.pretrained import ModelCard, from_pretrained, save_pretrained
 from ctm.run.config import RunConfig, build_task
 from ctm.run.export import export_model
+from ctm.run.lookup import load_run
 from ctm.tasks import TASKS, get_task
 from ctm.train import Trainer
 
@@ -91,7 +93,7 @@ def test_a_runs_export_matches_pytorch_and_its_card_says_how_it_was_measured(
     assert cli(["export", str(run), "--format", "torch-export", "--out",
                 str(tmp_path / "pt2")]) == 0
     program = torch.export.load(tmp_path / "pt2" / "model.pt2").module()
-    loaded = from_pretrained(run)
+    loaded = ctm.load(run)
     x = build_task(RunConfig.read(run / "config.json")).example_inputs(1, 0)
     with torch.no_grad():
         assert torch.allclose(program(x)[0], loaded(x, ticks=x.shape[1] + 1).logits)
@@ -142,7 +144,7 @@ def test_loading_the_wrong_class_or_nothing_is_one_clear_error(tmp_path: Path) -
     (tmp_path / "empty").mkdir()
     with pytest.raises(FileNotFoundError, match="not a saved model"):
         from_pretrained(tmp_path / "empty")
-    with pytest.raises(FileNotFoundError, match="Hub repository id"):
+    with pytest.raises(FileNotFoundError, match="saved model's folder or a Hub repository id"):
         from_pretrained(tmp_path / "nowhere" / "at" / "all")
 
 
@@ -153,9 +155,25 @@ def test_a_hub_id_without_huggingface_hub_says_what_to_install(
         from_pretrained("someone/some-ctm")
 
 
-def test_bundled_models_load_through_the_same_path() -> None:
-    model = CTM.from_pretrained("bundled:maze15")
+def test_one_load_reads_every_source_and_from_pretrained_points_to_it(tmp_path: Path) -> None:
+    """ctm.load reads a bundled model, a run (final or best) and a saved folder;
+    from_pretrained, in the model package, knows folders and Hub ids only and says where runs
+    and bundled models are read."""
+    model = ctm.load("bundled:maze15")
     assert model.config.architecture == "ctm" and not model.training
+    run = tiny_qa_run(tmp_path)
+    final, best = ctm.load(run), ctm.load(run, best=True)
+    for key, value in load_run(run)[1].state_dict().items():
+        assert torch.equal(final.state_dict()[key], value)
+    assert torch.equal(next(iter(best.state_dict().values())),
+                       next(iter(load_run(run, best=True)[1].state_dict().values())))
+    assert isinstance(ctm.load(run / "model"), CTM)
+    for source, words in (("bundled:maze15", r"ctm.load\('bundled:maze15'\)"),
+                          (run, "is a training run, not a saved model: ctm.load")):
+        with pytest.raises(ValueError, match=words):
+            CTM.from_pretrained(source)
+    with pytest.raises(ValueError, match="not a run"):
+        ctm.load(run / "model", best=True)
 
 
 def test_export_mistakes_are_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]

@@ -1,11 +1,12 @@
 """Sharing trained models the Hugging Face way: a folder with `config.json` (the model
 config), `model.safetensors` (the weights) and `README.md` (the model card).
 
-`save_pretrained` writes such a folder; `from_pretrained` reads one from a local folder,
-a run directory (its final model), `bundled:NAME`, or the Hugging Face Hub (`owner/name`,
-with the optional `huggingface_hub` package and a network). Every architecture (the CTM and
-the baselines) saves and loads alike. The card's metrics are whatever the caller measured,
-with the command that measured them.
+`save_pretrained` writes such a folder; `from_pretrained` reads one from a local folder or
+the Hugging Face Hub (`owner/name`, with the optional `huggingface_hub` package and a
+network). Every architecture (the CTM and the baselines) saves and loads alike. The card's
+metrics are whatever the caller measured, with the command that measured them. Runs and the
+models bundled with ctm are not this package's business: `ctm.load` (run/lookup.py) reads
+those, and any of these sources too.
 """
 
 from __future__ import annotations
@@ -18,12 +19,10 @@ from typing import Any
 
 from torch import nn
 
-from .. import bundled
 from ..files import atomic_write
 from .build import CONFIG_FILE, WEIGHTS_FILE, load_model, save_model
 
 CARD_FILE = "README.md"
-RUN_MODEL = "model"  # where a run directory keeps its final model
 
 
 @dataclass
@@ -87,8 +86,6 @@ def pretrained_dir(source: str | os.PathLike, revision: str | None = None) -> Pa
     """The local folder holding `source`'s config.json and model.safetensors, downloading a
     Hub repository first."""
     text = str(source)
-    if text.startswith(bundled.PREFIX):
-        return bundled.bundled_dir(text) / RUN_MODEL
     path = Path(text)
     if path.is_file():
         raise ValueError(f"{path} is a file; give the folder that holds it with its "
@@ -96,13 +93,17 @@ def pretrained_dir(source: str | os.PathLike, revision: str | None = None) -> Pa
     if path.is_dir():
         if (path / WEIGHTS_FILE).is_file() and _is_model_config(path / CONFIG_FILE):
             return path
-        if (path / RUN_MODEL / WEIGHTS_FILE).is_file():
-            return path / RUN_MODEL
+        if (path / CONFIG_FILE).is_file() and not _is_model_config(path / CONFIG_FILE):
+            raise ValueError(f"{path} is a training run, not a saved model: ctm.load({text!r}) "
+                             f"loads a run's model")
         raise FileNotFoundError(f"{path} holds no {WEIGHTS_FILE} with its {CONFIG_FILE}: not a "
                                 f"saved model")
+    if ":" in text:  # bundled:NAME, or another scheme this function does not know
+        raise ValueError(f"{text!r} is not a folder or a Hub repository id: ctm.load({text!r}) "
+                         f"reads runs and bundled models")
     if text.count("/") != 1 or text.startswith((".", "/")) or path.exists():
-        raise FileNotFoundError(f"{source} not found: give a model folder, a run directory, "
-                                f"bundled:NAME or a Hub repository id (owner/name)")
+        raise FileNotFoundError(f"{source} not found: give a saved model's folder or a Hub "
+                                f"repository id (owner/name)")
     return _download(text, revision)
 
 
@@ -131,8 +132,8 @@ def _download(repo_id: str, revision: str | None) -> Path:
 
 def from_pretrained(source: str | os.PathLike, *, revision: str | None = None,
                     map_location: str = "cpu") -> nn.Module:
-    """The model saved in `source` (a folder, a run directory, `bundled:NAME` or a Hub
-    repository id), of whatever architecture it is, in eval mode."""
+    """The model saved in `source` (a folder or a Hub repository id), of whatever
+    architecture it is, in eval mode. `ctm.load` also reads runs and bundled models."""
     return load_model(pretrained_dir(source, revision), map_location).eval()
 
 

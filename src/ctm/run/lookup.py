@@ -1,5 +1,7 @@
-"""One lookup for trained models: a run directory, a saved model directory, or `bundled:NAME`.
+"""One lookup for trained models: a run directory, a saved model directory, `bundled:NAME`,
+or a Hugging Face Hub id.
 
+    load(source) -> model in eval mode (`ctm.load`)
     load_run(source, task=None) -> (RunConfig, model in eval mode)
 
 A run directory gives its final model, else its newest intact checkpoint; a saved model has no
@@ -17,6 +19,7 @@ from torch import nn
 from .. import bundled
 from ..model import CTMConfig, load_model
 from ..model.build import WEIGHTS_FILE, load_config, load_weights
+from ..model.pretrained import from_pretrained
 from ..tasks import get_task
 from .checkpoint import find_checkpoint
 from .config import RunConfig
@@ -73,6 +76,33 @@ def source_model_config(source: str | Path) -> CTMConfig:
     return load_config(source_model_dir(source, quiet=True))
 
 
+def load(source: str | Path, *, best: bool = False, revision: str | None = None,
+         map_location: str = "cpu") -> nn.Module:
+    """Any trained model, in eval mode: a run directory (its final model, else its newest
+    intact checkpoint; with `best` its best evaluated one), a saved model's folder,
+    `bundled:NAME`, or a Hugging Face Hub repository id (`owner/name`, at `revision`).
+
+    >>> import ctm
+    >>> model = ctm.load("bundled:maze15")
+    """
+    path = resolve(source)
+    if not (str(source).startswith(bundled.PREFIX) or path.exists()):
+        return from_pretrained(str(source), revision=revision, map_location=map_location)
+    return load_model(_model_dir(source, path, best), map_location).eval()
+
+
+def _model_dir(source: str | Path, path: Path, best: bool) -> Path:
+    """The folder of `source`'s model: with `best`, a run's best evaluated one."""
+    if not best:
+        return source_model_dir(path)
+    if not is_run_dir(path):
+        raise ValueError(f"--best picks a run's best evaluated model; {source} is not a run")
+    if not (path / BEST_MODEL / WEIGHTS_FILE).is_file():
+        raise FileNotFoundError(f"{source} has no best model yet (it is written at the first "
+                                f"evaluation)")
+    return path / BEST_MODEL
+
+
 def load_run(source: str | Path, task: str | None = None, best: bool = False
              ) -> tuple[RunConfig, nn.Module]:
     """(RunConfig, model in eval mode) of a run directory, a saved model (with `task`, which
@@ -83,19 +113,11 @@ def load_run(source: str | Path, task: str | None = None, best: bool = False
         run = RunConfig.read(path / RUN_CONFIG)
         if task is not None and task != run.task:
             raise ValueError(f"{source} is a {run.task} run, not {task}: drop --task")
-        if best:
-            if not (path / BEST_MODEL / WEIGHTS_FILE).is_file():
-                raise FileNotFoundError(f"{source} has no best model yet (it is written at "
-                                        f"the first evaluation)")
-            directory = path / BEST_MODEL
-        else:
-            directory = source_model_dir(path)
+        directory = _model_dir(source, path, best)
         model = load_model(directory)
         _agree(run.model.to_dict(), model.config.to_dict(), path / RUN_CONFIG, directory)
         return run, model.eval()
-    if best:
-        raise ValueError(f"--best picks a run's best evaluated model; {source} is not a run")
-    model = load_model(source_model_dir(path))
+    model = load_model(_model_dir(source, path, best))
     if task is None:
         raise ValueError(f"{source} is a saved model, not a run: say which task it solves "
                          f"with --task")
