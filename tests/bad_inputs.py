@@ -98,7 +98,7 @@ def _mazes(folder: str, stray: bool) -> Callable[[Path], None]:
     def prepare(ws: Path) -> None:
         from PIL import Image
 
-        from ctm.tasks.maze_data import generate_maze, render
+        from ctm.tasks.maze.data import generate_maze, render
 
         root = ws / folder
         root.mkdir(parents=True)
@@ -115,7 +115,7 @@ def _sudoku_csv(damage: str) -> Callable[[Path], None]:
     `short-row`, `wrong-answer`, `broken-givens`, `rating-word`, `bom` (a byte-order mark
     first, as spreadsheets write) or `binary` (the file replaced by bytes)."""
     def prepare(ws: Path) -> None:
-        from ctm.tasks.sudoku_data import format_line, generate
+        from ctm.tasks.sudoku.data import format_line, generate
 
         rng = random.Random(0)
         rows = []

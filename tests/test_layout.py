@@ -176,15 +176,28 @@ def test_the_cycle_finder_finds_a_cycle():
     assert cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c"]]
 
 
+def test_every_task_is_a_package():
+    """One layout for a task: a package named after it (its task in __init__, its data and
+    pictures beside), registered in ctm.tasks; the other modules there serve every task."""
+    from ctm.tasks import TASKS
+
+    tasks_dir = SRC / "tasks"
+    packages = {p.name for p in tasks_dir.iterdir() if (p / "__init__.py").is_file()}
+    assert packages == set(TASKS)
+    assert {p.stem for p in tasks_dir.glob("*.py")} == SHARED_TASK_MODULES
+
+
+SHARED_TASK_MODULES = {"__init__", "base", "held_out", "image_data"}
+
+
 def test_no_task_imports_another():
-    # a task's modules are its file and the files named after it (qa, qa_data, qa_viz) or its
-    # package (rl); base, held_out and image_data serve every task
-    shared = {"ctm.tasks", "ctm.tasks.base", "ctm.tasks.held_out", "ctm.tasks.image_data"}
+    # a task's modules are its package's; base, held_out and image_data serve every task
+    shared = {f"ctm.tasks.{m}" for m in SHARED_TASK_MODULES - {"__init__"}} | {"ctm.tasks"}
 
     def task_of(module: str) -> str | None:
         if not module.startswith("ctm.tasks.") or module in shared:
             return None
-        return module.split(".")[2].split("_")[0]
+        return module.split(".")[2]
 
     crossing = sorted((m, t) for m, targets in module_graph().items() for t in targets
                       if task_of(m) and task_of(t) and task_of(m) != task_of(t))

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from ctm.tasks.maze_data import (
+from ctm.tasks.maze.data import (
     BLUE,
     DOWN,
     LEFT,

@@ -11,7 +11,7 @@ from ctm.model import CTMOutput
 from ctm.run.config import RunConfig
 from ctm.tasks.image_data import load_digits_split, load_mnist_split, read_idx
 from ctm.tasks.qa import QAMeter, QAOptions, QATask, TokenLayout, answer_of
-from ctm.tasks.qa_viz import _image
+from ctm.tasks.qa.viz import _image
 
 
 def test_answers_take_each_operation_mod_10():

@@ -18,7 +18,7 @@ from ctm.tasks.sudoku import (
     solve_by_reapplication,
     tokens,
 )
-from ctm.tasks.sudoku_data import Puzzle, format_line, parse_line, signature
+from ctm.tasks.sudoku.data import Puzzle, format_line, parse_line, signature
 
 EASY = "53..7....6..195....98....6.8...6...34..8.3..17...2...6.6....28....419..5....8..79"
 

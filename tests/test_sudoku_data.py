@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from ctm.tasks.sudoku_data import (
+from ctm.tasks.sudoku.data import (
     augment,
     format_line,
     generate,

@@ -1,4 +1,4 @@
-"""Task registry: names -> task classes. A new task is one module plus one line here."""
+"""Task registry: names -> task classes. A new task is one package plus one line here."""
 
 from __future__ import annotations
 

@@ -85,7 +85,7 @@ function mazeInput() {
   return input;
 }
 
-// Walk the moves from the start as ctm.tasks.maze_data.follow does.
+// Walk the moves from the start as ctm.tasks.maze.data.follow does.
 function follow(moves) {
   const m = viewer.maze;
   const [height, width] = [m.open.length, m.open[0].length];

@@ -18,19 +18,19 @@ from typing import Any
 import numpy as np
 import torch
 
-from ..losses import (
+from ...losses import (
     TickLoss,
     curriculum_mask,
     grouped_logits,
     per_tick_cross_entropy,
     two_tick_loss,
 )
-from ..metrics import GroupedAccuracy, per_tick_table
-from ..model import CTMConfig, CTMOutput
-from ..progress import reported
-from .base import Batch, Task, eval_seed, train_seed
-from .held_out import maze_key, reserved_bytes
-from .maze_data import (
+from ...metrics import GroupedAccuracy, per_tick_table
+from ...model import CTMConfig, CTMOutput
+from ...progress import reported
+from ..base import Batch, Task, eval_seed, train_seed
+from ..held_out import maze_key, reserved_bytes
+from .data import (
     Maze,
     follow,
     generate_maze,
@@ -43,7 +43,7 @@ from .maze_data import (
 )
 
 IMAGE_SUFFIXES = (".png", ".bmp", ".gif", ".jpg", ".jpeg")
-MOVE_NAMES = ("U", "D", "L", "R", "W")  # up, down, left, right, wait: maze_data's move order
+MOVE_NAMES = ("U", "D", "L", "R", "W")  # up, down, left, right, wait: data.py's move order
 EVAL_STREAM = 104_729
 
 
@@ -233,7 +233,7 @@ class MazeTask(Task):
     def viewer_examples(self, config: CTMConfig, count: int, seed: int) -> dict[str, Any]:
         """Held-out generated mazes (the first of `evaluate`'s), editable in the page: the
         page rebuilds the image from `maze` (open cells, start, goal) as `image_tensor` does."""
-        from ..analysis.figures import token_grid
+        from ...analysis.figures import token_grid
 
         rng = random.Random(eval_seed(seed, EVAL_STREAM))
         examples = self._generated(count, rng, held_out=True)
@@ -250,7 +250,7 @@ class MazeTask(Task):
 
     def visualise(self, model: torch.nn.Module, out_dir: Path, count: int, seed: int
                   ) -> list[Path]:
-        from .maze_viz import visualise_mazes
+        from .viz import visualise_mazes
 
         batch = next(iter(self.eval_batches(count, seed)))
         assert isinstance(batch, MazeBatch)

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..analysis.figures import pyplot, save_figure
+from ...analysis.figures import pyplot, save_figure
 
 
 def emission_plot(values: np.ndarray, order: np.ndarray, probabilities: np.ndarray,

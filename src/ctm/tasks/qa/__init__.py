@@ -25,13 +25,13 @@ from typing import Any
 
 import torch
 
-from ..losses import TickLoss, grouped_logits, per_tick_cross_entropy, two_tick_loss
-from ..metrics import GroupedAccuracy
-from ..model import CTMConfig, CTMOutput
-from ..progress import reported
-from .base import Batch, Task, batch_counts, eval_seed, train_seed
-from .image_data import ArraySource, load_digits_split, load_mnist_split
-from .qa_data import MAX_INDEX, QABatch, TokenLayout, answer_of
+from ...losses import TickLoss, grouped_logits, per_tick_cross_entropy, two_tick_loss
+from ...metrics import GroupedAccuracy
+from ...model import CTMConfig, CTMOutput
+from ...progress import reported
+from ..base import Batch, Task, batch_counts, eval_seed, train_seed
+from ..image_data import ArraySource, load_digits_split, load_mnist_split
+from .data import MAX_INDEX, QABatch, TokenLayout, answer_of
 
 EVAL_STREAM = 32_452_843
 DATASETS = ("digits", "mnist")
@@ -307,7 +307,7 @@ class QATask(Task):
                   ) -> list[Path]:
         """One picture per episode: the input at each tick with the attention over it, the
         certainty over ticks and the prediction at each answer tick."""
-        from .qa_viz import episode_figure
+        from .viz import episode_figure
 
         o = self.options
         rng = random.Random(eval_seed(seed, EVAL_STREAM))

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ..analysis.figures import pyplot, save_figure
-from .qa_data import QABatch, TokenLayout
+from ...analysis.figures import pyplot, save_figure
+from .data import QABatch, TokenLayout
 
 
 def episode_figure(batch: QABatch, k: int, layout: TokenLayout, ticks_per_observation: int,

@@ -23,12 +23,12 @@ from typing import Any
 import numpy as np
 import torch
 
-from ..losses import TickLoss, grouped_logits, per_tick_cross_entropy, two_tick_loss
-from ..metrics import per_tick_table
-from ..model import CTMConfig, CTMOutput
-from ..progress import Progress, reported
-from .base import Batch, Task, batch_counts, eval_seed, train_seed
-from .sudoku_data import (
+from ...losses import TickLoss, grouped_logits, per_tick_cross_entropy, two_tick_loss
+from ...metrics import per_tick_table
+from ...model import CTMConfig, CTMOutput
+from ...progress import Progress, reported
+from ..base import Batch, Task, batch_counts, eval_seed, train_seed
+from .data import (
     SHAPES,
     Puzzle,
     augment,
@@ -219,7 +219,7 @@ class SudokuTask(Task):
                    avoid: set[tuple] | None = None) -> list[Puzzle]:
         """`count` generated puzzles from `seed`, cached on disk; `avoid`: signatures the
         puzzles must not have (the training set's, for held-out puzzles)."""
-        from .. import files
+        from ... import files
 
         o = self.options
         name = f"sudoku-v{GENERATOR}-{o.size}-{what}-seed{seed}-n{count}-rating{min_rating}"
@@ -455,8 +455,8 @@ class SudokuTask(Task):
         """Per puzzle: the grid as the model fills it at a few ticks (givens black, right
         digits green, wrong ones red), with each tick's certainty; over the held-out set, the
         tick early exit would stop at against the puzzle's rating."""
-        from ..analysis.figures import pyplot
-        from ..analysis.thinking import stopping_ticks_by_difficulty
+        from ...analysis.figures import pyplot
+        from ...analysis.thinking import stopping_ticks_by_difficulty
 
         batch = next(iter(self.eval_batches(count, seed)))
         out = model(batch.inputs)

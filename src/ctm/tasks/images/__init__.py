@@ -11,11 +11,11 @@ from typing import Any
 import numpy as np
 import torch
 
-from ..losses import TickLoss, grouped_logits, per_tick_cross_entropy, two_tick_loss
-from ..metrics import ClassMeter, per_tick_table
-from ..model import CTMConfig, CTMOutput
-from .base import Batch, Task, train_seed
-from .image_data import (
+from ...losses import TickLoss, grouped_logits, per_tick_cross_entropy, two_tick_loss
+from ...metrics import ClassMeter, per_tick_table
+from ...model import CTMConfig, CTMOutput
+from ..base import Batch, Task, train_seed
+from ..image_data import (
     ImageSource,
     load_cifar_split,
     load_digits_split,
@@ -130,7 +130,7 @@ class ImagesTask(Task):
         return ClassMeter(config)
 
     def viewer_examples(self, config: CTMConfig, count: int, seed: int) -> dict[str, Any]:
-        from ..analysis.figures import token_grid
+        from ...analysis.figures import token_grid
 
         _, test = self.splits()
         indices = list(range(min(count, len(test))))
@@ -147,10 +147,10 @@ class ImagesTask(Task):
                   ) -> list[Path]:
         """Attention GIFs, certainty and neuron traces for `count` held-out images; stopping
         ticks of early exit per class and against difficulty over the whole held-out set."""
-        from ..analysis import thinking
-        from ..analysis.figures import token_grid
-        from ..inference import think
-        from ..model import CTM
+        from ...analysis import thinking
+        from ...analysis.figures import token_grid
+        from ...inference import think
+        from ...model import CTM
 
         _, test = self.splits()
         indices = list(range(min(count, len(test))))

@@ -7,9 +7,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ..analysis.figures import figure_to_array, pyplot, save_figure, save_gif, token_grid
-from ..losses import grouped_logits
-from .maze_data import Maze, render, step
+from ...analysis.figures import figure_to_array, pyplot, save_figure, save_gif, token_grid
+from ...losses import grouped_logits
+from .data import Maze, render, step
 
 ACTION_NAMES = ("up", "down", "left", "right", "wait")
 

@@ -10,11 +10,11 @@ from typing import Any
 
 import torch
 
-from ..losses import TickLoss, grouped_logits, per_tick_cross_entropy, two_tick_loss
-from ..metrics import GroupMeter, per_tick_table
-from ..model import CTMConfig, CTMOutput
-from .base import Batch, Task, batch_counts, eval_seed, train_seed
-from .held_out import MIN_RESERVED, SHARE, reserved_bits, reserved_sequence_count
+from ...losses import TickLoss, grouped_logits, per_tick_cross_entropy, two_tick_loss
+from ...metrics import GroupMeter, per_tick_table
+from ...model import CTMConfig, CTMOutput
+from ..base import Batch, Task, batch_counts, eval_seed, train_seed
+from ..held_out import MIN_RESERVED, SHARE, reserved_bits, reserved_sequence_count
 
 EVAL_STREAM = 7_919  # offsets the evaluation seed away from training steps' seeds
 
@@ -109,7 +109,7 @@ class ParityTask(Task):
                   ) -> list[Path]:
         """Per sequence: attention over positions and correctness per position, tick by tick;
         certainty over ticks and neuron traces."""
-        from ..analysis import thinking
+        from ...analysis import thinking
 
         batch = next(iter(self.eval_batches(count, seed)))
         out = model(batch.inputs, trace=True)

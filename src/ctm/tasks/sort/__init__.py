@@ -22,11 +22,11 @@ from typing import Any
 import numpy as np
 import torch
 
-from ..losses import TickLoss, ctc_over_ticks
-from ..metrics import ctc_greedy_decode
-from ..model import ARCHITECTURES, CTMConfig, CTMOutput
-from .base import Batch, Task, batch_counts, eval_seed, train_seed
-from .held_out import MIN_RESERVED, reserved_bytes
+from ...losses import TickLoss, ctc_over_ticks
+from ...metrics import ctc_greedy_decode
+from ...model import ARCHITECTURES, CTMConfig, CTMOutput
+from ..base import Batch, Task, batch_counts, eval_seed, train_seed
+from ..held_out import MIN_RESERVED, reserved_bytes
 
 EVAL_STREAM = 15_485_863
 GAP_BINS = 8  # quantile bins of the gap between successive sorted values, for the wait picture
@@ -214,8 +214,8 @@ class SortTask(Task):
                   ) -> list[Path]:
         """Per sequence: the class probabilities over ticks with the emitted indices; over the
         held-out set: ticks waited against the gap between successive sorted values."""
-        from ..analysis import thinking
-        from .sort_viz import emission_plot, wait_gap_plot
+        from ...analysis import thinking
+        from .viz import emission_plot, wait_gap_plot
 
         batch = next(iter(self.eval_batches(count, seed)))
         out = model(batch.inputs, trace=True)

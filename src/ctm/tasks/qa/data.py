@@ -1,5 +1,5 @@
 """What a Q&A episode is made of: its batch, how its tokens are laid out, and its answer
-(`qa.py` draws the episodes and trains on them; `qa_viz.py` draws one)."""
+(the task in `__init__.py` draws the episodes and trains on them; `viz.py` draws one)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from .base import Batch
+from ..base import Batch
 
 OPERATORS = ("+", "-")
 KINDS = ("digit", "index", "operator")
