@@ -766,7 +766,7 @@ CASES: list[Case] = [
          "unknown task 'chess'"),
     Case("bench", "unknown benchmark", ("bench", "nosuchbench"), "unknown benchmark"),
     Case("bench", "zero timed steps", ("bench", "parity16", "--steps", "0"),
-         "--steps, --warmup and --threads must be >= 1"),
+         "--steps must be >= 1, got 0"),
     Case("bench", "device tpu", ("bench", "parity16", "--device", "tpu"),
          "device must be cpu, cuda, cuda:N or mps"),
     Case("bench", "unknown compile mode", ("bench", "parity16", "--compile-mode", "fast"),

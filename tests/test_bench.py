@@ -93,15 +93,17 @@ def test_growth_times_each_factor_alone_and_draws_them(tmp_path):
 
 def test_bench_times_the_path_long_training_runs_take_unless_told_otherwise(capsys):
     from ctm.cli.bench import _scope, build_parser
+    from ctm.flags import collect
 
     def scope(*argv: str) -> str:
-        return _scope(build_parser().parse_args(list(argv)))
+        args = build_parser().parse_args(list(argv))
+        given = collect(args, "bench")
+        return _scope(given, args.growth, given.get("device", "cpu"))
 
     assert scope("parity16") == "thought"  # as `ctm train --compile auto` for a long CPU run
     assert "--compile thought" in capsys.readouterr().err
     assert scope("parity16", "--device", "cuda") == "off"  # not yet verified on GPUs
     assert scope("--growth") == "off"  # every swept shape would compile anew
     assert scope("parity16", "--compile-mode", "reduce-overhead") == "tick"
-    assert scope("parity16", "--compile") == "tick"
     for asked in ("off", "tick", "thought"):
         assert scope("parity16", "--compile", asked) == asked

@@ -241,3 +241,27 @@ def test_every_flag_of_every_command_says_what_it_does(command):
     bare = [a.dest for a in parser._actions
             if not a.help or a.help.startswith(("(default", "(one of"))]
     assert bare == [], f"flags of `ctm {command}` with no description: {bare}"
+
+
+def test_help_text_comes_from_each_fields_own_comments():
+    """A field's help is the comment after it and the comment lines under it, or, for a field
+    without a comment of its own, the comment lines above it: lines above such a field are
+    never taken as the previous field's continuation."""
+    from dataclasses import dataclass
+
+    from ctm.flags import field_descriptions
+
+    @dataclass
+    class Sample:
+        alpha: int = 1  # the first
+        # and its second line
+        beta: int = 2  # beta's own
+        # these lines are about gamma,
+        # which has no comment of its own
+        gamma: int = 3
+        delta: int = 4  # delta
+
+    assert field_descriptions(Sample) == {
+        "alpha": "the first and its second line", "beta": "beta's own",
+        "gamma": "these lines are about gamma, which has no comment of its own",
+        "delta": "delta"}

@@ -11,6 +11,9 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+# torch.compile's modes, as `ctm train --compile-mode` and `ctm bench --compile-mode` take them
+COMPILE_MODES = ("default", "reduce-overhead", "max-autotune", "max-autotune-no-cudagraphs")
+
 
 def use_persistent_cache() -> Path:
     """Point inductor's cache at `~/.cache/ctm/inductor` (under `XDG_CACHE_HOME` when set)

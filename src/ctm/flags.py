@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import re
 import textwrap
 import typing
 from typing import Any
@@ -64,12 +65,17 @@ def field_descriptions(cls: type) -> dict[str, str]:
             end = node.end_lineno or node.lineno
             last = lines[end - 1]
             parts: list[str] = []
-            if "#" in last:  # a comment after the field, and the comment lines under it
+            if "#" in last:  # a comment after the field, and the comment lines under it,
                 parts.append(last.partition("#")[2].strip())
+                under = []
                 for line in lines[end:]:
                     if not line.strip().startswith("#"):
+                        # unless they stand above a field without a comment of its own: then
+                        # they are that field's
+                        if "#" in line or not re.match(r"\s*\w+\s*:", line):
+                            parts += under
                         break
-                    parts.append(line.strip().lstrip("#").strip())
+                    under.append(line.strip().lstrip("#").strip())
             else:  # else the comment lines right above it
                 above = node.lineno - 2
                 while above >= 0 and lines[above].strip().startswith("#"):

@@ -25,7 +25,7 @@ from typing import Any
 
 import torch
 
-from ..compilation import use_persistent_cache
+from ..compilation import COMPILE_MODES, use_persistent_cache
 from ..losses import curriculum_mask, grouped_logits, per_tick_cross_entropy, two_tick_loss
 from ..model import CTM, CTMConfig, CTMOutput
 from ..model.original import state_dict_to_original
@@ -102,16 +102,38 @@ def _rss_mb() -> float:
 
 @dataclass
 class Options:
-    """How to measure: the same for both implementations except where noted."""
+    """How to measure: the same for both implementations except where noted. `ctm bench`'s
+    flags are these fields (their comments are the help)."""
 
-    steps: int = 10
-    warmup: int = 2
-    threads: int = 2
-    device: str = "cpu"
-    compile: str = "off"  # fast model only: off | tick | thought (as `ctm train --compile`)
-    compile_mode: str = "default"  # torch.compile mode (reduce-overhead: CUDA graphs)
-    checkpoint_ticks: bool = False  # fast model only: activation checkpointing per tick
-    precision: str = "float32"  # float32 | bf16 (autocast, both implementations)
+    steps: int = 10  # timed steps
+    warmup: int = 2  # untimed steps first
+    threads: int = 2  # torch threads
+    device: str = "cpu"  # cpu or cuda
+    # the fast model: eager (off), torch.compile each tick (tick), or the whole thought with
+    # its loss (thought); first_step_s holds the compile. `ctm bench` defaults to auto: the
+    # path `ctm train` takes for a long run on this device (thought on a CPU, off on a GPU;
+    # --growth, which would compile every swept shape anew, times eager)
+    compile: str = "off"
+    # torch.compile mode (reduce-overhead: each tick replayed as a CUDA graph); on its own it
+    # means --compile tick
+    compile_mode: str = "default"
+    checkpoint_ticks: bool = False  # the fast model: activation checkpointing per tick
+    # bf16: autocast, both implementations; on a CPU it pays only with --compile thought
+    precision: str = "float32"
+
+    @classmethod
+    def field_choices(cls) -> dict[str, str]:
+        return {"compile": ", ".join((*COMPILE_SCOPES, "auto")), "precision": "float32, bf16",
+                "compile_mode": ", ".join(COMPILE_MODES)}
+
+    def __post_init__(self) -> None:
+        for name in ("steps", "warmup", "threads"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"--{name} must be >= 1, got {getattr(self, name)}")
+        for name, allowed in self.field_choices().items():
+            if getattr(self, name) not in allowed.split(", "):
+                raise ValueError(f"--{name.replace('_', '-')} must be one of {allowed}, got "
+                                 f"{getattr(self, name)!r}")
 
 
 def _autocast(o: Options) -> Any:

@@ -2,44 +2,24 @@
 
 from __future__ import annotations
 
-import argparse
+import dataclasses
 import json
 from pathlib import Path
 
+from ..flags import add_dataclass_flags, collect
 from .common import Parser, UserError
 
 HELP = "time training steps against the reference, or on 1 and 2 processes (--distributed)"
 
 
 def build_parser() -> Parser:
-    from ..bench import COMPILE_SCOPES
+    from ..bench import Options
 
     p = Parser(prog="ctm bench", description=HELP)
     p.add_argument("names", nargs="*",
                    help="parity16, maze15, cifar32 (the default), maze-large (only when named)")
     p.add_argument("--json", action="store_true", help="one JSON line per benchmark")
-    p.add_argument("--steps", type=int, default=10, help="timed steps (default 10)")
-    p.add_argument("--warmup", type=int, default=2, help="untimed steps first (default 2)")
-    p.add_argument("--threads", type=int, default=2, help="torch threads (default 2)")
-    p.add_argument("--device", default="cpu", help="cpu or cuda (default cpu)")
-    p.add_argument("--compile", nargs="?", const="tick", default="auto",
-                   choices=(*COMPILE_SCOPES, "auto"),
-                   help="fast model: eager (off), torch.compile each tick (tick, as a bare "
-                        "--compile), or the whole thought with its loss (thought); "
-                        "first_step_s holds the compile. auto (the default) times the path "
-                        "`ctm train` takes for a long run on this device: thought on a CPU, "
-                        "off on a GPU; --growth, which would compile every swept shape anew, "
-                        "times eager")
-    p.add_argument("--checkpoint-ticks", action="store_true",
-                   help="fast model: activation checkpointing per tick")
-    p.add_argument("--compile-mode", default="default", metavar="MODE",
-                   help="torch.compile mode (implies --compile tick unless --compile is given): "
-                        "default, reduce-overhead (each "
-                        "tick replayed as a CUDA graph), max-autotune, "
-                        "max-autotune-no-cudagraphs")
-    p.add_argument("--precision", choices=("float32", "bf16"), default="float32",
-                   help="bf16: autocast, both implementations; on a CPU it pays only with "
-                        "--compile thought (default float32)")
+    add_dataclass_flags(p, Options, "bench", "how to measure", Options(compile="auto"))
     g = p.add_argument_group("--growth: step time against ticks, batch, d_model and memory "
                              "length, each varied alone from one configuration")
     g.add_argument("--growth", action="store_true",
@@ -63,7 +43,7 @@ def build_parser() -> Parser:
     return p
 
 
-def distributed(args: object) -> int:
+def distributed(args: object, o: object) -> int:
     from ..tasks import TASKS
     from ..train.scaling import time_training
 
@@ -71,19 +51,17 @@ def distributed(args: object) -> int:
         counts = [int(c) for c in args.processes.split(",")]
     except ValueError:
         raise UserError(f"--processes takes counts like 1,2, got {args.processes!r}") from None
-    if not counts or min(counts) < 1 or max(counts) > args.threads:
-        raise UserError(f"--processes must be between 1 and --threads ({args.threads}): each "
+    if not counts or min(counts) < 1 or max(counts) > o.threads:
+        raise UserError(f"--processes must be between 1 and --threads ({o.threads}): each "
                         f"process gets at least one core")
     if args.task not in TASKS:
         raise UserError(f"unknown task {args.task!r}; available: {', '.join(sorted(TASKS))}")
-    skip = args.warmup
-    if args.steps < 1 or skip < 1:
-        raise UserError("--steps and --warmup must be >= 1")
-    if args.device != "cpu":
+    skip = o.warmup
+    if o.device != "cpu":
         raise UserError("--distributed times CPU processes here; on GPUs run torchrun yourself")
     rows = []
     for count in counts:
-        rows.append(time_training(args.task, count, args.threads, args.steps + skip,
+        rows.append(time_training(args.task, count, o.threads, o.steps + skip,
                                   args.batch_size, skip, args.strategy))
         if args.json:
             print(json.dumps({**rows[-1], "speedup": rows[-1]["steps_per_s"]
@@ -95,7 +73,7 @@ def distributed(args: object) -> int:
             print(f"{row['processes']:>9} {row['threads_each']:>12} {row['steps_per_s']:>8.2f} "
                   f"{row['samples_per_s']:>9.1f} "
                   f"{row['steps_per_s'] / rows[0]['steps_per_s']:>7.2f}x")
-        print(f"{args.task}, global batch {args.batch_size}, {args.steps} timed steps after "
+        print(f"{args.task}, global batch {args.batch_size}, {o.steps} timed steps after "
               f"{skip}; speed-up against {counts[0]} process(es)")
     return 0
 
@@ -129,7 +107,7 @@ def growth(args: object, options: object) -> int:
     return 0
 
 
-def _scope(args: argparse.Namespace) -> str:
+def _scope(given: dict, growth: bool, device: str) -> str:
     """What --compile means for this benchmark: `auto` made concrete as `ctm train` would for
     a run long enough to repay compiling (said on stderr), eager for --growth."""
     import sys
@@ -138,13 +116,13 @@ def _scope(args: argparse.Namespace) -> str:
 
     from ..train.compiled import AUTO_THOUGHT_MIN_STEPS, resolve_compile
 
-    if args.compile != "auto":
-        return args.compile
-    if args.compile_mode != "default":  # a compile mode alone meant compiled ticks
+    if given.get("compile", "auto") != "auto":
+        return given["compile"]
+    if given.get("compile_mode", "default") != "default":  # a compile mode alone: compiled ticks
         return "tick"
-    if args.growth:
+    if growth:
         return "off"
-    scope, _ = resolve_compile("auto", "ctm", torch.device(args.device), AUTO_THOUGHT_MIN_STEPS)
+    scope, _ = resolve_compile("auto", "ctm", torch.device(device), AUTO_THOUGHT_MIN_STEPS)
     if scope != "off":
         print(f"ctm bench: --compile auto times the path long training runs take here: "
               f"--compile {scope} (the first step compiles; --compile off times eager)",
@@ -155,32 +133,30 @@ def _scope(args: argparse.Namespace) -> str:
 def main(argv: list[str]) -> int:
     from ..bench import DEFAULT, SPECS, Options, matmul_peak_gflops, peak_source, run_bench
     from ..device import check_device
-    from ..run.config import COMPILE_MODES
 
     args = build_parser().parse_args(argv)
-    check_device(args.device)
+    given = collect(args, "bench")
+    try:
+        measured = Options(**{**given, "compile": given.get("compile", "auto")})
+    except ValueError as error:
+        raise UserError(str(error)) from None
+    check_device(measured.device)
     if args.distributed:
-        return distributed(args)
+        return distributed(args, measured)
 
     names = args.names or list(DEFAULT)
     unknown = [n for n in names if n not in SPECS]
     if unknown:
         raise UserError(f"unknown benchmark(s) {', '.join(unknown)}; available: "
                         f"{', '.join(SPECS)}")
-    if args.steps < 1 or args.threads < 1 or args.warmup < 1:
-        raise UserError("--steps, --warmup and --threads must be >= 1")
     if args.plot and not args.growth:
         raise UserError("--plot draws the --growth sweep: add --growth")
-    scope = _scope(args)
-    options = Options(steps=args.steps, warmup=args.warmup, threads=args.threads,
-                      device=args.device, compile=scope,
-                      compile_mode=args.compile_mode,
-                      checkpoint_ticks=args.checkpoint_ticks, precision=args.precision)
-    if args.compile_mode not in COMPILE_MODES:
-        raise UserError(f"--compile-mode must be one of {', '.join(COMPILE_MODES)}")
+    options = dataclasses.replace(measured, compile=_scope(given, args.growth,
+                                                            measured.device))
     if args.growth:
         return growth(args, options)
-    peak = matmul_peak_gflops(args.threads, device=args.device, precision=args.precision)
+    peak = matmul_peak_gflops(options.threads, device=options.device,
+                              precision=options.precision)
     if not args.json:
         print(f"{'config':<11} {'step s':>7} {'min/max s':>13} {'infer s':>8} {'samples/s':>9}"
               f" {'peak MB':>8} {'GFLOP/s':>8} {'of peak':>7} {'ref step s':>10} "

@@ -13,13 +13,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..compilation import COMPILE_MODES
 from ..fields import build_checked
 from ..files import read_json
 from ..model import ARCHITECTURES, CTMConfig
 from ..precision import PRECISIONS, check_precision
 from ..tasks import Task, get_task
 
-COMPILE_MODES = ("default", "reduce-overhead", "max-autotune", "max-autotune-no-cudagraphs")
 # what torch.compile covers: nothing, each tick, or the whole thought (every tick, the loss and
 # the certainty as one graph, and its backward); `auto` picks one when the run starts
 # (ctm.train.compiled.resolve_compile)
