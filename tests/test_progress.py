@@ -32,10 +32,11 @@ def test_off_a_terminal_a_line_every_few_seconds_with_what_is_left(clock: list[f
             if k == 59:
                 p.set_postfix(loss="0.1234")
     lines = log.getvalue().splitlines()
-    # a line at 10, 20, 30, 40 and 50 s, and the last one at the end
+    # the first line after 2 s, then at 12, 22, 32 and 42 s, and the last one at the end
     assert len(lines) == 6 and "\r" not in log.getvalue()
-    assert lines[0] == ("generating train sudoku puzzles: 20/100 puzzles (20%), 10 s, "
-                        "about 40 s left")
+    assert lines[0] == ("generating train sudoku puzzles: 4/100 puzzles (4%), 2 s, "
+                        "about 48 s left")
+    assert lines[1].startswith("generating train sudoku puzzles: 24/100 puzzles (24%), 12 s")
     assert lines[3].endswith("loss 0.1234")
     assert lines[-1].startswith("generating train sudoku puzzles: 100/100 puzzles (100%), 50 s")
 
@@ -43,8 +44,22 @@ def test_off_a_terminal_a_line_every_few_seconds_with_what_is_left(clock: list[f
 def test_short_work_off_a_terminal_says_nothing(clock: list[float]) -> None:
     log = io.StringIO()
     for _ in reported(range(5), "evaluating", file=log):
-        clock[0] += 1
+        clock[0] += 0.3
     assert log.getvalue() == ""
+
+
+def test_a_stage_of_a_few_seconds_says_where_it_is(clock: list[float]) -> None:
+    """A command of several short stages is never silent for long: each stage that runs past
+    two seconds says so, though it ends long before the ten-second lines."""
+    log = io.StringIO()
+    for stage in ("evaluating", "re-applying at 21x21"):
+        for _ in reported(range(5), stage, file=log):
+            clock[0] += 1
+    assert log.getvalue().splitlines() == [
+        "evaluating: 2/5 batches (40%), 2 s, about 3 s left",
+        "evaluating: 5/5 batches (100%), 5 s",
+        "re-applying at 21x21: 2/5 batches (40%), 2 s, about 3 s left",
+        "re-applying at 21x21: 5/5 batches (100%), 5 s"]
 
 
 def test_on_a_terminal_it_is_a_bar_and_lines_go_above_it(clock: list[float],

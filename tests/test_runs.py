@@ -304,7 +304,9 @@ def test_a_closed_pipe_ends_eval_quietly(tmp_path):
     command = f"{sys.executable} -m ctm eval {run} --json"
     done = subprocess.run(f"{command} | head -c 20", shell=True, capture_output=True,
                           text=True, env=env, check=False)
-    assert len(done.stdout) == 20 and done.stderr == "", done.stderr
+    # nothing but progress (said on stderr after a couple of seconds on a slow machine)
+    said = [line for line in done.stderr.splitlines() if not line.startswith("evaluating ")]
+    assert len(done.stdout) == 20 and said == [], done.stderr
     # a reader that is gone before anything is written: the write itself fails (EPIPE)
     err = tmp_path / "err.txt"
     done = subprocess.run(["bash", "-c", f"{command} 2>{err} | true; echo ${{PIPESTATUS[0]}}"],

@@ -1,6 +1,6 @@
 """How long work says how far along it is: a tqdm bar on a terminal, and where stderr is a log
-file or a pipe, one plain line every few seconds (tqdm's carriage returns would pile up in a
-log as one endless line).
+file or a pipe, plain lines (tqdm's carriage returns would pile up in a log as one endless
+line): the first once the work has run a couple of seconds, then one every ten.
 
     with Progress(total=1000, desc="generating train sudoku", unit="puzzle") as progress:
         for ...:
@@ -21,6 +21,9 @@ from tqdm import tqdm
 T = TypeVar("T")
 
 LINE_EVERY_S = 10.0  # off a terminal: seconds between progress lines
+# off a terminal: a stage that has run this long says where it is, so that a command made of
+# several short stages is never silent for long
+FIRST_LINE_S = 2.0
 
 
 def _on_terminal(stream: TextIO) -> bool:
@@ -48,14 +51,16 @@ class Progress:
 
     def __init__(self, total: int | None, desc: str, unit: str = "it", *, initial: int = 0,
                  enabled: bool = True, file: TextIO | None = None,
-                 every: float = LINE_EVERY_S) -> None:
+                 every: float = LINE_EVERY_S, first: float = FIRST_LINE_S) -> None:
         self.total, self.desc, self.unit = total, desc, unit
         self.n = initial
         self.file = file or sys.stderr
         self.enabled = enabled
         self.every = every
         self._postfix = ""
-        self._start = self._last = time.monotonic()
+        self._start = time.monotonic()
+        self._first_after = min(first, every)
+        self._next = self._start + self._first_after
         self._first = initial
         self._bar = (tqdm(total=total, initial=initial, desc=desc, unit=unit, file=self.file,
                           dynamic_ncols=True)
@@ -65,7 +70,7 @@ class Progress:
         self.n += n
         if self._bar is not None:
             self._bar.update(n)
-        elif self.enabled and time.monotonic() - self._last >= self.every:
+        elif self.enabled and time.monotonic() >= self._next:
             self._line()
 
     def set_postfix(self, **values: Any) -> None:
@@ -84,7 +89,7 @@ class Progress:
 
     def _line(self) -> None:
         now = time.monotonic()
-        self._last = now
+        self._next = now + self.every
         elapsed = now - self._start
         done = self.n - self._first
         rate = done / elapsed if elapsed > 0 else 0.0
@@ -94,7 +99,7 @@ class Progress:
         if self.total:
             parts[0] += f" ({100 * self.n / self.total:.0f}%)"
         parts.append(f"{_duration(elapsed)}")
-        if rate > 0 and self.total:
+        if rate > 0 and self.total and self.n < self.total:
             parts.append(f"about {_duration((self.total - self.n) / rate)} left")
         if self._postfix:
             parts.append(self._postfix)
@@ -104,7 +109,7 @@ class Progress:
         if self._bar is not None:
             self._bar.close()
             self._bar = None
-        elif self.enabled and time.monotonic() - self._start >= self.every:
+        elif self.enabled and time.monotonic() - self._start >= self._first_after:
             self._line()  # long work off a terminal ends with where it got to
             self.enabled = False
 
@@ -117,14 +122,15 @@ class Progress:
 
 def reported(items: Iterable[T], desc: str, unit: str = "batch", total: int | None = None,
              enabled: bool = True, file: TextIO | None = None,
-             every: float = LINE_EVERY_S) -> Iterator[T]:
+             every: float = LINE_EVERY_S, first: float = FIRST_LINE_S) -> Iterator[T]:
     """`items`, saying how far along they are (see Progress)."""
     if total is None:
         try:
             total = len(items)  # type: ignore[arg-type]
         except TypeError:
             total = None
-    with Progress(total, desc, unit, enabled=enabled, file=file, every=every) as progress:
+    with Progress(total, desc, unit, enabled=enabled, file=file, every=every,
+                  first=first) as progress:
         for item in items:
             yield item
             progress.update()
