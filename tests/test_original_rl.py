@@ -97,3 +97,16 @@ def test_rl_trains_the_original_agent_and_implies_its_pairing():
     assert all(p.grad is not None for p in model.parameters())
     with pytest.raises(ValueError, match="pairing"):
         RunConfig.create("rl", {}, {"architecture": "original-rl", "pairing": "semi-dense"})
+
+
+def test_the_original_agent_exports_one_environment_step_per_call(tmp_path):
+    """Its value is an output like any value head's, and its carried windows go in and out."""
+    from ctm.run.export import export_model
+
+    run = RunConfig.create("rl", {}, {"architecture": "original-rl", "d_model": 16,
+                                      "d_input": 8, "n_sync_out": 4, "memory_length": 3,
+                                      "ticks": 2})
+    model = build_model(run.model)
+    exported = export_model(model, build_task(run), tmp_path, "torch-export")
+    assert exported.outputs == ["logits", "certainty", "value", "pre", "post"]
+    assert exported.max_difference is not None and exported.max_difference < 1e-5

@@ -104,7 +104,7 @@ class Exported:
 
 def output_names(model: nn.Module, attention: bool, trace: bool = False) -> list[str]:
     names = ["logits", "certainty"]
-    if getattr(model, "value", None) is not None:
+    if model.config.value_head:  # every architecture reads a value when its config asks
         names.append("value")
     if attention:
         names.append("attention")
