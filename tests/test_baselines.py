@@ -123,3 +123,5 @@ def test_every_architecture_says_what_tasks_ask_of_it():
     for name in ARCHITECTURES.names():  # a state carried means a start state to carry from
         model = ARCHITECTURES.get(name)
         assert model.carries_state == hasattr(model, "initial_state"), name
+    assert {n for n in ARCHITECTURES.names() if ARCHITECTURES.get(n).traces} == {
+        "ctm", "original-rl"}  # their traced output holds activations and synchronisation

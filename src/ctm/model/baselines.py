@@ -45,6 +45,7 @@ class LSTMBaseline(Pretrained, nn.Module):
 
     answers_over_ticks: ClassVar[bool] = True
     carries_state: ClassVar[bool] = True
+    traces: ClassVar[bool] = False
 
     def __init__(self, config: CTMConfig) -> None:
         super().__init__()
@@ -99,6 +100,7 @@ class FeedForwardBaseline(Pretrained, nn.Module):
     input_modes = ("attention", "direct")  # it has no ticks to spread a schedule over
     answers_over_ticks: ClassVar[bool] = False  # thinks once: every tick's logits are one
     carries_state: ClassVar[bool] = False
+    traces: ClassVar[bool] = False
 
     def __init__(self, config: CTMConfig) -> None:
         super().__init__()
@@ -147,6 +149,7 @@ class RecursiveBaseline(Pretrained, nn.Module):
 
     answers_over_ticks: ClassVar[bool] = True
     carries_state: ClassVar[bool] = False
+    traces: ClassVar[bool] = False
 
     input_modes = ("attention",)  # it reads the tokens themselves, every step
     width_multiple_of_heads = True  # for match_parameters: attention splits d_model by heads

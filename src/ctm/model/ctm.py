@@ -93,6 +93,8 @@ class CTM(Pretrained, nn.Module):
     # a state carried from one call to the next (`initial_state`, `out.state`)
     answers_over_ticks: ClassVar[bool] = True
     carries_state: ClassVar[bool] = True
+    # with trace=True its output holds each tick's post-activations and synchronisation
+    traces: ClassVar[bool] = True
 
     def __init__(self, config: CTMConfig) -> None:
         super().__init__()

@@ -74,6 +74,7 @@ class OriginalRLAgent(Pretrained, nn.Module):
     input_modes = ("direct",)
     answers_over_ticks: ClassVar[bool] = True
     carries_state: ClassVar[bool] = True
+    traces: ClassVar[bool] = True
     # model fields this architecture implies when a run does not give them: it synchronises
     # the last n_sync_out neurons densely, as the original's "first-last" selection does
     implied_fields: ClassVar[dict[str, object]] = {"pairing": "dense", "n_self": 0}

@@ -168,7 +168,7 @@ def export_model(model: nn.Module, task: Task, out_dir: str | os.PathLike, fmt: 
     if attention and not attends(model):
         raise ValueError(f"a {model.config.input_mode} {model.config.architecture} model does "
                          f"not attend: drop --attention")
-    if trace and model.config.architecture != "ctm":
+    if trace and not getattr(model, "traces", False):
         raise ValueError(f"--trace exports a CTM's neuron traces and synchronisation; "
                          f"this is a {model.config.architecture} model")
     wrapper = WholeThought(model, n_ticks, attention, trace).eval()

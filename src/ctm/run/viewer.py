@@ -36,8 +36,9 @@ def viewer_data(task: Task, model: nn.Module, run: RunConfig, count: int, static
                       if cls.viewer_examples is not Task.viewer_examples)
         raise ValueError(f"the {task.name} task has no thought viewer yet ({', '.join(have)} "
                          f"have one); `ctm viz RUN` draws its pictures")
-    if model.config.architecture != "ctm":
-        raise ValueError(f"the thought viewer shows a CTM's ticks; this is a "
+    if not getattr(model, "traces", False):
+        raise ValueError(f"the thought viewer shows a CTM's neurons and synchronisation; this "
+                         f"is a "
                          f"{model.config.architecture} model")
     first = torch.tensor(spec["examples"][0]["input"], dtype=torch.float32).unsqueeze(0)
     ticks = task.ticks_for(first, model.config)
