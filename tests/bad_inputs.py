@@ -98,7 +98,8 @@ def _mazes(folder: str, stray: bool) -> Callable[[Path], None]:
     def prepare(ws: Path) -> None:
         from PIL import Image
 
-        from ctm.tasks.maze.data import generate_maze, render
+        from ctm.tasks.maze.data import render
+        from ctm.tasks.maze_world import generate_maze
 
         root = ws / folder
         root.mkdir(parents=True)

@@ -8,21 +8,14 @@ from PIL import Image
 
 from ctm.tasks.maze.data import (
     BLUE,
-    DOWN,
-    LEFT,
-    RIGHT,
-    UP,
-    WAIT,
-    Maze,
     follow,
-    generate_maze,
     parse_image,
     read_image,
     render,
     route_targets,
-    shortest_route,
     transform,
 )
+from ctm.tasks.maze_world import DOWN, LEFT, RIGHT, UP, WAIT, Maze, generate_maze, shortest_route
 
 
 def count_simple_paths(maze, limit=10):

@@ -10,7 +10,8 @@ from PIL import Image
 from ctm.model import CTM
 from ctm.run import RunConfig
 from ctm.tasks.maze import MazeOptions, MazeTask, by_route_length, image_tensor, load_folder
-from ctm.tasks.maze.data import WAIT, follow, generate_maze, render, shortest_route
+from ctm.tasks.maze.data import follow, render
+from ctm.tasks.maze_world import WAIT, generate_maze, shortest_route
 
 
 def small_task(**options):
@@ -113,7 +114,7 @@ class ScriptedModel(torch.nn.Module):
 
 def test_reapplication_moves_the_start_forward():
     from ctm.tasks.maze import solve_by_reapplication
-    from ctm.tasks.maze.data import DOWN, RIGHT, Maze
+    from ctm.tasks.maze_world import DOWN, RIGHT, Maze
 
     grid = np.zeros((3, 9), dtype=bool)
     grid[1, 1:8] = True  # a corridor of 7 pixels

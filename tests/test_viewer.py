@@ -252,7 +252,8 @@ def maze_expected(model: torch.nn.Module, maze: dict, tick: int) -> tuple[list[i
     import numpy as np
 
     from ctm.tasks.maze import image_tensor
-    from ctm.tasks.maze.data import Maze, follow, render
+    from ctm.tasks.maze.data import follow, render
+    from ctm.tasks.maze_world import Maze
 
     built = Maze(np.array(maze["open"], dtype=bool), tuple(maze["start"]), tuple(maze["goal"]))
     with torch.no_grad():

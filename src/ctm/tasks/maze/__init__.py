@@ -29,18 +29,8 @@ from ...metrics import GroupedAccuracy, per_tick_table
 from ...model import CTMConfig, CTMOutput
 from ...progress import reported
 from ..base import Batch, Task, eval_seed, train_seed
-from ..held_out import maze_key, reserved_bytes
-from .data import (
-    Maze,
-    follow,
-    generate_maze,
-    parse_image,
-    read_image,
-    render,
-    route_targets,
-    shortest_route,
-    transform,
-)
+from ..maze_world import Maze, generate_maze, is_held_out, shortest_route
+from .data import follow, parse_image, read_image, render, route_targets, transform
 
 IMAGE_SUFFIXES = (".png", ".bmp", ".gif", ".jpg", ".jpeg")
 MOVE_NAMES = ("U", "D", "L", "R", "W")  # up, down, left, right, wait: data.py's move order
@@ -77,12 +67,6 @@ class MazeOptions:
             folder = getattr(self, name)
             if folder and not Path(folder).is_dir():
                 raise ValueError(f"{name} folder {folder!r} does not exist")
-
-
-def is_held_out(maze: Maze) -> bool:
-    """Whether generated training never draws this maze, nor any rotation or mirror image of
-    it (see held_out.py)."""
-    return reserved_bytes(maze_key(maze.open, maze.start, maze.goal))
 
 
 @dataclass

@@ -9,7 +9,8 @@ import torch
 
 from ...analysis.figures import figure_to_array, pyplot, save_figure, save_gif, token_grid
 from ...losses import grouped_logits
-from .data import Maze, render, step
+from ..maze_world import Maze, step
+from .data import render
 
 ACTION_NAMES = ("up", "down", "left", "right", "wait")
 
