@@ -11,10 +11,10 @@ import torch
 
 from ctm.model import CTMConfig, build_model
 from ctm.run.config import RunConfig, TrainConfig, build_task
+from ctm.tasks.play import play
+from ctm.tasks.ppo import Chunks, gae, ppo_loss, replay
 from ctm.tasks.rl import RLOptions, RLTask, _usable, episode_seeds
 from ctm.tasks.rl.envs import env_spec
-from ctm.tasks.rl.play import play
-from ctm.tasks.rl.ppo import Chunks, gae, ppo_loss, replay
 from ctm.train import Trainer
 
 SMALL = {"d_model": 32, "d_input": 16, "heads": 2, "memory_length": 3, "nlm_hidden": 4,
@@ -246,7 +246,7 @@ def test_sampled_evaluation_is_seeded_per_episode():
 
 
 def test_reward_spread_against_a_hand_computation():
-    from ctm.tasks.rl.ppo import reward_spread
+    from ctm.tasks.ppo import reward_spread
 
     rewards = torch.tensor([[1.0, 2.0], [1.0, 2.0], [1.0, 2.0]])
     dones = torch.tensor([[False, False], [True, False], [False, False]])

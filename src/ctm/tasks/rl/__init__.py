@@ -24,9 +24,9 @@ from ...losses import TickLoss
 from ...model import ARCHITECTURES, CTMConfig, CTMOutput
 from ..base import Batch, Task, batch_counts, eval_seed, train_seed
 from ..held_out import reserved_bytes
-from .envs import ENV_IDS, MINIGRID, VELOCITIES, EnvSpec, env_spec
-from .play import play
-from .ppo import Chunks, collect, ppo_loss, replay
+from ..play import EnvSpec, play
+from ..ppo import Chunks, collect, ppo_loss, replay
+from .envs import ENV_IDS, MINIGRID, VELOCITIES, env_spec
 
 EVAL_STREAM = 49_979_687
 SEED_SPACE = 2**31

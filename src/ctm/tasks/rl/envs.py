@@ -8,11 +8,11 @@ plus the direction it faces.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+
+from ..play import EnvSpec
 
 # the velocity entries of each classic-control observation (masked: memory is needed)
 VELOCITIES = {"CartPole-v1": (1, 3), "Acrobot-v1": (4, 5)}
@@ -21,16 +21,6 @@ MINIGRID = ("MiniGrid-DoorKey-5x5-v0", "MiniGrid-DoorKey-6x6-v0", "MiniGrid-Four
 ENV_IDS = (*VELOCITIES, *MINIGRID)
 # MiniGrid's encoding: object type 0..10, colour 0..5, state 0..2 per cell of the view
 OBJECTS, COLOURS, STATES, DIRECTIONS = 11, 6, 3, 4
-
-
-@dataclass(frozen=True)
-class EnvSpec:
-    env_id: str
-    observation_size: int
-    actions: int
-    make: Callable[..., Any]  # (render_mode=None) -> a gymnasium Env
-    encode: Callable[[Any], np.ndarray]  # raw observation -> (observation_size,) float32
-    success: Callable[[float], bool] | None  # episode return -> solved (MiniGrid), else None
 
 
 def env_spec(env_id: str, mask_velocity: bool = True, max_episode_steps: int = 0) -> EnvSpec:

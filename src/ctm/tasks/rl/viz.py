@@ -9,8 +9,7 @@ import numpy as np
 import torch
 
 from ...analysis.figures import figure_to_array, pyplot, save_gif
-from .envs import EnvSpec
-from .play import play
+from ..play import EnvSpec, play
 
 MAX_FRAMES = 150  # longer episodes are drawn every k-th step
 

@@ -1,15 +1,27 @@
-"""Playing held-out episodes with a trained agent: the most likely action or one drawn from the
-policy, its thinking carried from step to step, and what it was sure of along the way."""
+"""Agents in environments, for the tasks that train one (rl, and any task whose model acts step
+by step): what an environment must offer (`EnvSpec`), and playing held-out episodes with a
+trained agent, the most likely action or one drawn from the policy, its thinking carried from
+step to step, and what it was sure of along the way."""
 
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import torch
 
-from .envs import EnvSpec
+
+@dataclass(frozen=True)
+class EnvSpec:
+    env_id: str
+    observation_size: int
+    actions: int
+    make: Callable[..., Any]  # (render_mode=None) -> a gymnasium Env
+    encode: Callable[[Any], np.ndarray]  # raw observation -> (observation_size,) float32
+    success: Callable[[float], bool] | None  # episode return -> solved (MiniGrid), else None
 
 
 @dataclass

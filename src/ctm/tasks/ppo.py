@@ -18,8 +18,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from ..base import Batch
-from .envs import EnvSpec
+from .base import Batch
+from .play import EnvSpec
 
 
 @dataclass
