@@ -10,7 +10,8 @@ chunk keeps the carried state it started from, and training re-runs the chunk fr
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import random
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -18,8 +19,82 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .base import Batch
+from .base import Batch, train_seed
 from .play import EnvSpec
+
+
+@dataclass
+class PPOOptions:
+    """The settings of PPO with an agent that carries its thinking, shared by every task that
+    trains one (a task's options extend them)."""
+
+    rollout_steps: int = 512  # steps per environment per update (episodes start afresh)
+    chunk: int = 32  # steps of backpropagation through time; divides rollout_steps
+    epochs: int = 4  # passes over each rollout
+    minibatches: int = 4  # optimiser updates per pass
+    gamma: float = 0.98  # discount of future rewards
+    gae_lambda: float = 0.98  # GAE's lambda: how far advantages look ahead
+    clip: float = 0.2  # PPO's ratio clip
+    value_weight: float = 0.5  # weight of the value loss beside the policy's
+    entropy_weight: float = 0.0  # weight of the entropy bonus (keeps the policy exploring)
+    # training multiplies each reward by this before advantages and value targets are worked
+    # out (logged and evaluated returns stay in the environment's units): the policy and the
+    # value share one model and one gradient clip, and returns of hundreds make the value
+    # loss's gradient drown the policy's
+    reward_scale: float = 1.0
+    # training divides each reward by the spread of the rollout's running discounted returns,
+    # as the original's gymnasium NormalizeReward does with a spread kept over all of training
+    reward_norm: bool = False
+    eval_episodes: int = 100  # held-out episodes per evaluation
+    # evaluation draws each action from the policy (seeded by the episode) instead of taking
+    # the most likely one: a greedy agent that sees only part of its world can walk in a loop
+    # until the time limit
+    sample_actions: bool = False
+
+    def __post_init__(self) -> None:
+        for name in ("rollout_steps", "chunk", "epochs", "minibatches", "eval_episodes"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+        if self.rollout_steps % self.chunk:
+            raise ValueError(f"chunk ({self.chunk}) must divide rollout_steps "
+                             f"({self.rollout_steps})")
+        for name in ("gamma", "gae_lambda"):
+            if not 0.0 <= getattr(self, name) <= 1.0:
+                raise ValueError(f"{name} must be in [0, 1], got {getattr(self, name)}")
+        if not self.reward_scale > 0.0:
+            raise ValueError(f"reward_scale must be > 0, got {self.reward_scale}")
+        if not 0.0 < self.clip < 1.0:
+            raise ValueError(f"clip must be in (0, 1), got {self.clip}")
+
+
+def ppo_batches(model: torch.nn.Module, spec: EnvSpec, o: PPOOptions, step: int,
+                batch_size: int, seed: int, device: torch.device | str,
+                episode_seeds: Callable[[random.Random], Iterator[int]],
+                rank: int = 0, world: int = 1) -> Iterator[Chunks]:
+    """One update's minibatches: a rollout with the current weights, then `epochs` passes in
+    `minibatches` shuffled minibatches of chunks; the model changes between them. Environment
+    i's episodes are seeded by `episode_seeds(Random(f"{base}/{i}"))`. On `world` processes
+    each runs its share of the `batch_size` environments (the same environments one process
+    would run) and draws its own actions and minibatches, so the run is like one process's,
+    not equal to it."""
+    base = train_seed(seed, step)
+    share = batch_size // world
+    seeds = [episode_seeds(random.Random(f"{base}/{i}"))
+             for i in range(rank * share, (rank + 1) * share)]
+    generator = torch.Generator().manual_seed(base * world + rank)
+    was_training = model.training
+    model.eval()
+    chunks = collect(model, spec, share, o.rollout_steps, o.chunk, seeds, generator, o.gamma,
+                     o.gae_lambda, device, o.reward_scale, o.reward_norm)
+    model.train(was_training)
+    count = len(chunks.targets)
+    if count < o.minibatches:
+        raise ValueError(f"{count} chunks cannot make {o.minibatches} minibatches: more "
+                         f"environments (--batch-size) or fewer --minibatches")
+    for _ in range(o.epochs):
+        order = torch.randperm(count, generator=generator)
+        for part in order.chunk(o.minibatches):
+            yield chunks.select(part)
 
 
 @dataclass

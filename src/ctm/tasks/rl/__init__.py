@@ -22,10 +22,10 @@ import torch
 
 from ...losses import TickLoss
 from ...model import ARCHITECTURES, CTMConfig, CTMOutput
-from ..base import Batch, Task, batch_counts, eval_seed, train_seed
+from ..base import Batch, Task, batch_counts, eval_seed
 from ..held_out import reserved_bytes
 from ..play import EnvSpec, play
-from ..ppo import Chunks, collect, ppo_loss, replay
+from ..ppo import Chunks, PPOOptions, ppo_batches, ppo_loss, replay
 from .envs import ENV_IDS, MINIGRID, VELOCITIES, env_spec
 
 EVAL_STREAM = 49_979_687
@@ -73,31 +73,9 @@ RECIPE_NAMES = ("ours", "original")
 
 
 @dataclass
-class RLOptions:
+class RLOptions(PPOOptions):
     env: str = "CartPole-v1"  # CartPole-v1, Acrobot-v1, or a MiniGrid world (see --help)
     mask_velocity: bool = True  # classic control: zero the velocities, so memory is needed
-    rollout_steps: int = 512  # steps per environment per update (episodes start afresh)
-    chunk: int = 32  # steps of backpropagation through time; divides rollout_steps
-    epochs: int = 4  # passes over each rollout
-    minibatches: int = 4  # optimiser updates per pass
-    gamma: float = 0.98  # discount of future rewards
-    gae_lambda: float = 0.98  # GAE's lambda: how far advantages look ahead
-    clip: float = 0.2  # PPO's ratio clip
-    value_weight: float = 0.5  # weight of the value loss beside the policy's
-    entropy_weight: float = 0.0  # weight of the entropy bonus (keeps the policy exploring)
-    # training multiplies each reward by this before advantages and value targets are worked
-    # out (logged and evaluated returns stay in the environment's units): the policy and the
-    # value share one model and one gradient clip, and returns of hundreds make the value
-    # loss's gradient drown the policy's
-    reward_scale: float = 1.0
-    eval_episodes: int = 100  # held-out episodes per evaluation
-    # evaluation draws each action from the policy (seeded by the episode) instead of taking
-    # the most likely one; MiniGrid's recipe does, as rl-starter-files' evaluation does: a
-    # greedy agent that sees only its 7x7 view can walk in a loop until the time limit
-    sample_actions: bool = False
-    # training divides each reward by the spread of the rollout's running discounted returns,
-    # as the original's gymnasium NormalizeReward does with a spread kept over all of training
-    reward_norm: bool = False
     max_episode_steps: int = 0  # end episodes after this many steps; 0: the environment's own
     # ours: this project's measured settings per environment; original: the original code's
     # agent (architecture original-rl) and PPO settings, for CartPole and Acrobot
@@ -110,19 +88,7 @@ class RLOptions:
     def __post_init__(self) -> None:
         if self.env not in ENV_IDS:
             raise ValueError(f"env must be one of {', '.join(ENV_IDS)}, got {self.env!r}")
-        for name in ("rollout_steps", "chunk", "epochs", "minibatches", "eval_episodes"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
-        if self.rollout_steps % self.chunk:
-            raise ValueError(f"chunk ({self.chunk}) must divide rollout_steps "
-                             f"({self.rollout_steps})")
-        for name in ("gamma", "gae_lambda"):
-            if not 0.0 <= getattr(self, name) <= 1.0:
-                raise ValueError(f"{name} must be in [0, 1], got {getattr(self, name)}")
-        if not self.reward_scale > 0.0:
-            raise ValueError(f"reward_scale must be > 0, got {self.reward_scale}")
-        if not 0.0 < self.clip < 1.0:
-            raise ValueError(f"clip must be in (0, 1), got {self.clip}")
+        super().__post_init__()
         if self.max_episode_steps < 0:
             raise ValueError(f"max_episode_steps must be >= 0, got {self.max_episode_steps}")
         if self.recipe not in RECIPE_NAMES:
@@ -229,31 +195,9 @@ class RLTask(Task):
     def step_batches(self, model: torch.nn.Module, step: int, batch_size: int, seed: int,
                      device: torch.device | str, rank: int = 0, world: int = 1
                      ) -> Iterator[Chunks]:
-        """One update's minibatches: a rollout with the current weights, then `epochs` passes
-        in `minibatches` shuffled minibatches of chunks; the model changes between them. On
-        `world` processes each runs its share of the `batch_size` environments (the same
-        environments one process would run) and draws its own actions and minibatches, so
-        the run is like one process's, not equal to it."""
-        o = self.options
-        base = train_seed(seed, step)
-        share = batch_size // world
-        seeds = [episode_seeds(random.Random(f"{base}/{i}"), held_out=False)
-                 for i in range(rank * share, (rank + 1) * share)]
-        generator = torch.Generator().manual_seed(base * world + rank)
-        was_training = model.training
-        model.eval()
-        chunks = collect(model, self.spec, share, o.rollout_steps, o.chunk, seeds,
-                         generator, o.gamma, o.gae_lambda, device, o.reward_scale,
-                         o.reward_norm)
-        model.train(was_training)
-        count = len(chunks.targets)
-        if count < o.minibatches:
-            raise ValueError(f"{count} chunks cannot make {o.minibatches} minibatches: more "
-                             f"environments (--batch-size) or fewer --minibatches")
-        for _ in range(o.epochs):
-            order = torch.randperm(count, generator=generator)
-            for part in order.chunk(o.minibatches):
-                yield chunks.select(part)
+        """One update's minibatches (`ppo_batches`), in episodes training may use."""
+        return ppo_batches(model, self.spec, self.options, step, batch_size, seed, device,
+                           lambda rng: episode_seeds(rng, held_out=False), rank, world)
 
     def example_inputs(self, count: int, seed: int) -> torch.Tensor:
         """The first observations of `count` held-out episodes."""
