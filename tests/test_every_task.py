@@ -28,10 +28,12 @@ TINY = {
     "rl": ({"rollout_steps": 16, "chunk": 8, "epochs": 1, "minibatches": 2,
             "eval_episodes": 3}, {"ticks": 2}),
     "sudoku": ({"size": 4, "train_puzzles": 16, "eval_size": 8}, {"ticks": 3}),
+    "explore": ({"size": 7, "rollout_steps": 16, "chunk": 8, "epochs": 1, "minibatches": 2,
+                 "eval_episodes": 3}, {"ticks": 2}),
 }
 HEADLINE = {"parity": "sequence_accuracy", "maze": "solve_rate", "images": "accuracy",
             "sort": "sequence_accuracy", "qa": "answer_accuracy", "rl": "mean_return",
-            "sudoku": "grid_accuracy"}
+            "sudoku": "grid_accuracy", "explore": "solve_rate"}
 
 
 def test_every_task_has_a_tiny_setting():
@@ -62,9 +64,9 @@ def test_train_evaluate_save_reload(tmp_path, task, architecture):
         # (sort and rl are direct input, qa a schedule) and has no value head; the original
         # code's RL agent reads flat observations only, and rl is its task
         if architecture == "original-rl":
-            assert task != "rl", error
+            assert task not in ("rl", "explore"), error
         else:
-            assert task in ("sort", "qa", "rl"), error
+            assert task in ("sort", "qa", "rl", "explore"), error
             assert architecture in ("feedforward", "recursive"), error
         assert architecture in str(error)
         return
@@ -138,7 +140,8 @@ def test_direct_input_needs_its_size():
 
 VIZ = {"parity": "sequence_0_thinking.png", "maze": "maze_0_thinking.gif",
        "images": "image_0_thinking.gif", "sort": "wait_against_gap.png",
-       "qa": "episode_0.png", "rl": "episode_0.gif", "sudoku": "sudoku_0_thinking.png"}
+       "qa": "episode_0.png", "rl": "episode_0.gif", "sudoku": "sudoku_0_thinking.png",
+       "explore": "maze_0.gif"}
 
 
 @pytest.mark.parametrize("task", sorted(TASKS))
@@ -151,8 +154,9 @@ def test_ctm_viz_draws_each_tasks_pictures(tmp_path, capsys, task):
     assert VIZ[task] in drawn, drawn
     # a reliability diagram wherever an answer is one class; a tick sweep where ticks are a
     # budget (not sorting's emissions, not Q&A's schedule)
-    assert ("reliability.png" in drawn) == (task not in ("sort", "rl")), drawn
-    assert ("ticks_sweep.png" in drawn) == (task not in ("sort", "qa", "rl")), drawn
+    agents = ("rl", "explore")  # an agent's actions have no right answer, its ticks no budget
+    assert ("reliability.png" in drawn) == (task not in ("sort", *agents)), drawn
+    assert ("ticks_sweep.png" in drawn) == (task not in ("sort", "qa", *agents)), drawn
     assert (tmp_path / "viz" / VIZ[task]).stat().st_size > 1000
     if task == "sudoku":  # early exit against difficulty
         assert "stopping_ticks_by_rating.png" in drawn, drawn

@@ -188,7 +188,7 @@ def test_every_task_is_a_package():
 
 
 SHARED_TASK_MODULES = {"__init__", "base", "held_out", "image_data", "maze_world", "play",
-                       "ppo"}
+                       "play_viz", "ppo"}
 
 
 def test_no_task_imports_another():

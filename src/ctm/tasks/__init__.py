@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from .base import Batch, Task
+from .explore import ExploreTask
 from .images import ImagesTask
 from .maze import MazeTask
 from .parity import ParityTask
@@ -13,7 +14,7 @@ from .sudoku import SudokuTask
 
 TASKS: dict[str, type[Task]] = {task.name: task for task in (ParityTask, MazeTask, ImagesTask,
                                                              SortTask, QATask, RLTask,
-                                                             SudokuTask)}
+                                                             SudokuTask, ExploreTask)}
 
 
 def get_task(name: str) -> type[Task]:

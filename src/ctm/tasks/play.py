@@ -31,6 +31,7 @@ class Episode:
     actions: list[int] = field(default_factory=list)
     probabilities: list[np.ndarray] = field(default_factory=list)  # (actions,) per step
     frames: list[np.ndarray] = field(default_factory=list)  # with render=True: before each step
+    info: dict[str, Any] = field(default_factory=dict)  # what the environment said at the end
 
     @property
     def total(self) -> float:
@@ -70,12 +71,14 @@ def play(model: torch.nn.Module, spec: EnvSpec, seeds: list[int], device: torch.
                 episodes[i].probabilities.append(probabilities[i].numpy())
                 if render:
                     episodes[i].frames.append(env.render())
-                o, reward, terminated, truncated, _ = env.step(int(actions[i]))
+                o, reward, terminated, truncated, info = env.step(int(actions[i]))
                 episodes[i].rewards.append(float(reward))
                 episodes[i].certainty.append(float(sure[i]))
                 episodes[i].actions.append(int(actions[i]))
                 obs[i] = spec.encode(o)
                 live[i] = not (terminated or truncated)
+                if not live[i]:
+                    episodes[i].info = dict(info)
             state = out.state
     finally:
         for env in envs:

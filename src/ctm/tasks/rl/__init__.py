@@ -259,11 +259,11 @@ class RLTask(Task):
 
     def visualise(self, model: torch.nn.Module, out_dir: Path, count: int, seed: int
                   ) -> list[Path]:
-        from .viz import rollout_gif
+        from ..play_viz import rollout_gif
 
         seeds = next(iter(self.eval_batches(count, seed))).inputs.tolist()
-        return [rollout_gif(model, self.spec, int(s), out_dir / f"episode_{k}.gif")
-                for k, s in enumerate(seeds)]
+        return [rollout_gif(model, self.spec, int(s), out_dir / f"episode_{k}.gif",
+                            self.options.sample_actions) for k, s in enumerate(seeds)]
 
     def summary(self, metrics: dict[str, Any]) -> str:
         o = self.options

@@ -1,5 +1,5 @@
-"""A rollout as a GIF: the environment, and the agent's certainty and action probabilities at
-each step, as it plays one held-out episode."""
+"""An episode as a GIF, for every task that trains an agent: the environment, and the agent's
+certainty and action probabilities at each step, as it plays one held-out episode."""
 
 from __future__ import annotations
 
@@ -8,16 +8,18 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ...analysis.figures import figure_to_array, pyplot, save_gif
-from ..play import EnvSpec, play
+from ..analysis.figures import figure_to_array, pyplot, save_gif
+from .play import EnvSpec, play
 
 MAX_FRAMES = 150  # longer episodes are drawn every k-th step
 
 
-def rollout_gif(model: torch.nn.Module, spec: EnvSpec, seed: int, path: Path) -> Path:
-    """Play the episode seeded `seed` greedily and draw every step (or every k-th)."""
+def rollout_gif(model: torch.nn.Module, spec: EnvSpec, seed: int, path: Path,
+                sample: bool = False) -> Path:
+    """Play the episode seeded `seed`, acting as evaluation does (the most likely action, or
+    with `sample` one drawn from the policy), and draw every step (or every k-th)."""
     plt = pyplot()
-    episode = play(model, spec, [seed], "cpu", render=True)[0]
+    episode = play(model, spec, [seed], "cpu", render=True, sample=sample)[0]
     frames, certainty, probabilities = episode.frames, episode.certainty, episode.probabilities
     returns = np.cumsum(episode.rewards).tolist()
     every = max(1, -(-len(frames) // MAX_FRAMES))

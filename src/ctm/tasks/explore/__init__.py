@@ -1,0 +1,216 @@
+"""Exploring a maze from inside: an agent that sees only the 5×5 pixels around itself must find
+the goal of a generated maze within a budget of steps, its thinking carried from one step to
+the next, trained with PPO (world.py says what it sees and what it is paid).
+
+Evaluation plays held-out mazes, layouts that training never draws (nor their rotations and
+mirror images), and reports the share solved within the budget, the steps taken against the
+shortest route's length, and revisits (steps onto pixels already stood on). `ctm eval` also
+walks the same mazes with three scripted explorers (explorers.py): a random walk, a wall
+follower and a depth-first explorer that remembers what it has seen.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from ...losses import TickLoss
+from ...model import ARCHITECTURES, CTMConfig, CTMOutput
+from ..base import Batch, Task, batch_counts, eval_seed
+from ..play import EnvSpec, play
+from ..ppo import Chunks, PPOOptions, ppo_batches, ppo_loss, replay
+from .explorers import EXPLORERS, explore
+from .world import ACTIONS, MazeWalk, Walk, observation_size
+
+EVAL_STREAM = 7_368_787
+SEED_SPACE = 2**31
+
+
+@dataclass
+class ExploreOptions(PPOOptions):
+    size: int = 9  # maze side in pixels (2·cells + 1)
+    budget: float = 4.0  # steps allowed per episode, per open pixel of its maze
+    loop_fraction: float = 0.0  # share of extra inner walls removed (0: one route only)
+    show_position: bool = False  # ablation: the agent also observes where it stands
+    rollout_steps: int = 128  # steps per environment per update (episodes start afresh)
+    gamma: float = 0.99  # discount of future rewards
+    gae_lambda: float = 0.95  # GAE's lambda: how far advantages look ahead
+    entropy_weight: float = 0.01  # weight of the entropy bonus (keeps the policy exploring)
+    eval_episodes: int = 200  # held-out mazes per evaluation
+    # evaluation draws each action from the policy (seeded by the episode): a greedy agent
+    # that sees only its view can walk a loop until the budget runs out
+    sample_actions: bool = True
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.size < 5 or self.size % 2 == 0:
+            raise ValueError(f"size must be odd and >= 5 (2·cells + 1 pixels), got {self.size}")
+        if not self.budget > 0:
+            raise ValueError(f"budget must be > 0 steps per open pixel, got {self.budget}")
+        if not 0.0 <= self.loop_fraction <= 1.0:
+            raise ValueError(f"loop_fraction must be in [0, 1], got {self.loop_fraction}")
+
+
+def episode_seeds(rng: random.Random) -> Iterator[int]:
+    while True:
+        yield rng.randrange(SEED_SPACE)
+
+
+def walk_metrics(walks: list[Walk], prefix: str = "") -> dict[str, float]:
+    """Solve rate, steps against the shortest route (solved episodes), steps and revisits."""
+    solved = [w for w in walks if w.solved]
+    ratio = float(np.mean([w.steps / w.shortest for w in solved])) if solved else float("nan")
+    return {f"{prefix}solve_rate": len(solved) / len(walks),
+            f"{prefix}steps_over_shortest": ratio,
+            f"{prefix}mean_steps": float(np.mean([w.steps for w in walks])),
+            f"{prefix}revisits": float(np.mean([w.revisits for w in walks]))}
+
+
+class ExploreTask(Task):
+    name = "explore"
+    description = ("find the goal of a held-out maze seeing only 5×5 pixels around you, with "
+                   "PPO; scripted explorers beside it")
+    Options = ExploreOptions
+    headline_metrics = ("solve_rate",)
+    adaptive_ticks = False  # ticks are per step; the episode is the answer
+    needs_model_for_batches = True
+
+    def spec(self, held_out: bool) -> EnvSpec:
+        """The environment on one side of the held-out partition of mazes."""
+        o = self.options
+        return EnvSpec(f"explore-{o.size}", observation_size(o.show_position), len(ACTIONS),
+                       lambda render_mode=None: self.world(held_out),
+                       lambda obs: obs, lambda episode_return: episode_return > 0)
+
+    def world(self, held_out: bool) -> MazeWalk:
+        o = self.options
+        return MazeWalk(o.size, o.budget, held_out, o.show_position, o.loop_fraction)
+
+    def model_defaults(self) -> CTMConfig:
+        return CTMConfig(d_model=128, d_input=64, heads=4, ticks=2, memory_length=5,
+                         synapse_depth=1, deep_nlm=True, nlm_hidden=4, pairing="random-pairing",
+                         n_sync_out=64, n_sync_action=8, n_self=0,
+                         **self.model_requirements())
+
+    def model_requirements(self) -> dict[str, Any]:
+        return {"out_dims": len(ACTIONS), "out_shape": (-1,), "backbone": "none",
+                "input_mode": "direct",
+                "input_size": observation_size(self.options.show_position), "value_head": True}
+
+    def train_defaults(self) -> dict[str, Any]:
+        # batch_size is the number of environments; one step is one PPO update
+        return {"steps": 300, "batch_size": 16, "lr": 1e-3, "warmup_steps": 0,
+                "grad_clip": 0.5, "eval_every": 50, "checkpoint_every": 10,
+                "eval_batch_size": 50, "log_every": 1}
+
+    def check_model(self, config: CTMConfig) -> None:
+        if not ARCHITECTURES.get(config.architecture).carries_state:
+            raise ValueError(f"explore carries the agent's state between steps; the "
+                             f"{config.architecture} baseline has none: use --architecture "
+                             f"lstm for a baseline")
+
+    # --- data: rollouts and held-out mazes ------------------------------------------------------
+
+    def train_batch(self, step: int, batch_size: int, seed: int) -> Batch:
+        raise TypeError("explore's batches are rollouts of the model: use step_batches")
+
+    def step_batches(self, model: torch.nn.Module, step: int, batch_size: int, seed: int,
+                     device: torch.device | str, rank: int = 0, world: int = 1
+                     ) -> Iterator[Chunks]:
+        return ppo_batches(model, self.spec(held_out=False), self.options, step, batch_size,
+                           seed, device, episode_seeds, rank, world)
+
+    def eval_seeds(self, count: int, seed: int) -> list[int]:
+        rng = random.Random(eval_seed(seed, EVAL_STREAM))
+        return [rng.randrange(SEED_SPACE) for _ in range(count)]
+
+    def eval_batches(self, batch_size: int, seed: int) -> Iterator[Batch]:
+        seeds = self.eval_seeds(self.options.eval_episodes, seed)
+        start = 0
+        for count in batch_counts(len(seeds), batch_size):
+            picked = torch.tensor(seeds[start:start + count])
+            start += count
+            yield Batch(picked, torch.zeros(count))
+
+    def example_inputs(self, count: int, seed: int) -> torch.Tensor:
+        """The first observations of `count` held-out mazes."""
+        world = self.world(held_out=True)
+        return torch.from_numpy(np.stack([world.reset(seed=s)[0]
+                                          for s in self.eval_seeds(count, seed)]))
+
+    # --- model and loss ------------------------------------------------------------------------
+
+    def forward(self, model: torch.nn.Module, batch: Batch) -> CTMOutput:
+        assert isinstance(batch, Chunks)
+        logits, values, certainty = replay(model, batch)
+        return CTMOutput(logits=logits, certainty=certainty, sync_out=values, value=values)
+
+    def loss(self, output: CTMOutput, batch: Batch, config: CTMConfig) -> TickLoss:
+        assert isinstance(batch, Chunks)
+        o = self.options
+        loss, stats = ppo_loss(output.logits, output.value, batch, o.clip, o.value_weight,
+                               o.entropy_weight)
+        return TickLoss(loss=loss, per_tick=None, lowest_loss_tick=None,
+                        most_certain_tick=None, extras=stats)
+
+    def meter(self, config: CTMConfig) -> Any:
+        raise TypeError("explore evaluates by walking mazes (evaluate), not by a meter")
+
+    @torch.no_grad()
+    def evaluate(self, model: torch.nn.Module, batches: Iterator[Batch],
+                 device: torch.device | str) -> dict[str, Any]:
+        """The agent walks each held-out maze once, acting on each step's last tick."""
+        walks: list[Walk] = []
+        certainty: list[float] = []
+        spec = self.spec(held_out=True)
+        for batch in batches:
+            episodes = play(model, spec, [int(s) for s in batch.inputs], device,
+                            sample=self.options.sample_actions)
+            walks += [e.info["walk"] for e in episodes]
+            certainty += [float(np.mean(e.certainty)) for e in episodes]
+        return {**walk_metrics(walks), "mean_certainty": float(np.mean(certainty)),
+                "episodes": len(walks)}
+
+    def calibration_logits(self, model: torch.nn.Module, batches: Iterator[Batch],
+                           device: torch.device | str) -> None:
+        return None  # moves have no right answer to be calibrated against
+
+    def final_evaluation(self, model: torch.nn.Module, batch_size: int, seed: int,
+                         device: torch.device | str) -> dict[str, Any]:
+        """The scripted explorers on the same held-out mazes, with the same view and budget."""
+        world = self.world(held_out=True)
+        mazes = [world.draw_maze(s) for s in self.eval_seeds(self.options.eval_episodes, seed)]
+        result: dict[str, Any] = {}
+        for kind in EXPLORERS:
+            walks = [explore(kind, world, maze, k) for k, maze in enumerate(mazes)]
+            result.update(walk_metrics(walks, prefix=f"{kind}_"))
+        return result
+
+    def visualise(self, model: torch.nn.Module, out_dir: Path, count: int, seed: int
+                  ) -> list[Path]:
+        from ..play_viz import rollout_gif
+
+        return [rollout_gif(model, self.spec(held_out=True), s, out_dir / f"maze_{k}.gif",
+                            self.options.sample_actions)
+                for k, s in enumerate(self.eval_seeds(count, seed))]
+
+    def summary(self, metrics: dict[str, Any]) -> str:
+        lines = [f"{self.options.size}×{self.options.size} held-out mazes "
+                 f"({metrics['episodes']}, actions "
+                 f"{'drawn from the policy' if self.options.sample_actions else 'greedy'}): "
+                 f"solved {100 * metrics['solve_rate']:.1f}%, steps "
+                 f"{metrics['steps_over_shortest']:.2f}× the shortest route when solved, "
+                 f"{metrics['revisits']:.1f} revisits a maze"]
+        for kind, explorer in EXPLORERS.items():
+            if f"{kind}_solve_rate" in metrics:
+                lines.append(f"  {explorer.name}: solved "
+                             f"{100 * metrics[f'{kind}_solve_rate']:.1f}%, steps "
+                             f"{metrics[f'{kind}_steps_over_shortest']:.2f}× the shortest, "
+                             f"{metrics[f'{kind}_revisits']:.1f} revisits")
+        return "\n".join(lines)
