@@ -26,7 +26,7 @@ def one_line_error(capsys, argv, fragment):
 def test_tasks_lists_every_task(capsys):
     assert main(["tasks"]) == 0
     names = [line.split()[0] for line in capsys.readouterr().out.splitlines()]
-    assert names == ["images", "maze", "parity", "qa", "rl", "sort", "sudoku"]
+    assert names == ["explore", "images", "maze", "parity", "qa", "rl", "sort", "sudoku"]
 
 
 def test_version_is_the_packages(capsys):
