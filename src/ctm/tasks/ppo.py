@@ -19,6 +19,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from ..losses import TickLoss
+from ..model import ARCHITECTURES, CTMConfig, CTMOutput
 from .base import Batch, train_seed
 from .play import EnvSpec
 
@@ -269,3 +271,28 @@ def ppo_loss(logits: torch.Tensor, values: torch.Tensor, chunks: Chunks, clip: f
     return loss, {"policy_loss": policy.item(), "value_loss": value.item(),
                   "entropy": entropy.item(), "approx_kl": approx_kl.item(),
                   "clip_fraction": clipped.item()}
+
+
+def check_agent(config: CTMConfig, task: str) -> None:
+    """An agent's model must carry its state from one step to the next."""
+    if not ARCHITECTURES.get(config.architecture).carries_state:
+        raise ValueError(f"{task} carries the agent's state between steps; the "
+                         f"{config.architecture} baseline has none: use --architecture lstm "
+                         f"for a baseline")
+
+
+def ppo_forward(model: torch.nn.Module, batch: Batch) -> CTMOutput:
+    """A task's forward pass over a minibatch of chunks: the replayed logits, values and
+    certainty of each step's last tick."""
+    assert isinstance(batch, Chunks)
+    logits, values, certainty = replay(model, batch)
+    return CTMOutput(logits=logits, certainty=certainty, sync_out=values, value=values)
+
+
+def ppo_tick_loss(output: CTMOutput, batch: Batch, o: PPOOptions) -> TickLoss:
+    """`ppo_loss` as a task's loss, its statistics logged beside it."""
+    assert isinstance(batch, Chunks) and output.value is not None
+    loss, stats = ppo_loss(output.logits, output.value, batch, o.clip, o.value_weight,
+                           o.entropy_weight)
+    return TickLoss(loss=loss, per_tick=None, lowest_loss_tick=None, most_certain_tick=None,
+                    extras=stats)

@@ -21,10 +21,10 @@ import numpy as np
 import torch
 
 from ...losses import TickLoss
-from ...model import ARCHITECTURES, CTMConfig, CTMOutput
+from ...model import CTMConfig, CTMOutput
 from ..base import Batch, Task, batch_counts, eval_seed
 from ..play import EnvSpec, play
-from ..ppo import Chunks, PPOOptions, ppo_batches, ppo_loss, replay
+from ..ppo import Chunks, PPOOptions, check_agent, ppo_batches, ppo_forward, ppo_tick_loss
 from .explorers import EXPLORERS, explore
 from .world import ACTIONS, MazeWalk, Walk, observation_size
 
@@ -110,10 +110,7 @@ class ExploreTask(Task):
                 "eval_batch_size": 50, "log_every": 1}
 
     def check_model(self, config: CTMConfig) -> None:
-        if not ARCHITECTURES.get(config.architecture).carries_state:
-            raise ValueError(f"explore carries the agent's state between steps; the "
-                             f"{config.architecture} baseline has none: use --architecture "
-                             f"lstm for a baseline")
+        check_agent(config, "explore")
 
     # --- data: rollouts and held-out mazes ------------------------------------------------------
 
@@ -147,17 +144,10 @@ class ExploreTask(Task):
     # --- model and loss ------------------------------------------------------------------------
 
     def forward(self, model: torch.nn.Module, batch: Batch) -> CTMOutput:
-        assert isinstance(batch, Chunks)
-        logits, values, certainty = replay(model, batch)
-        return CTMOutput(logits=logits, certainty=certainty, sync_out=values, value=values)
+        return ppo_forward(model, batch)
 
     def loss(self, output: CTMOutput, batch: Batch, config: CTMConfig) -> TickLoss:
-        assert isinstance(batch, Chunks)
-        o = self.options
-        loss, stats = ppo_loss(output.logits, output.value, batch, o.clip, o.value_weight,
-                               o.entropy_weight)
-        return TickLoss(loss=loss, per_tick=None, lowest_loss_tick=None,
-                        most_certain_tick=None, extras=stats)
+        return ppo_tick_loss(output, batch, self.options)
 
     def meter(self, config: CTMConfig) -> Any:
         raise TypeError("explore evaluates by walking mazes (evaluate), not by a meter")

@@ -21,11 +21,11 @@ import numpy as np
 import torch
 
 from ...losses import TickLoss
-from ...model import ARCHITECTURES, CTMConfig, CTMOutput
+from ...model import CTMConfig, CTMOutput
 from ..base import Batch, Task, batch_counts, eval_seed
 from ..held_out import reserved_bytes
 from ..play import EnvSpec, play
-from ..ppo import Chunks, PPOOptions, ppo_batches, ppo_loss, replay
+from ..ppo import Chunks, PPOOptions, check_agent, ppo_batches, ppo_forward, ppo_tick_loss
 from .envs import ENV_IDS, MINIGRID, VELOCITIES, env_spec
 
 EVAL_STREAM = 49_979_687
@@ -182,10 +182,7 @@ class RLTask(Task):
                    else RECIPES[self.options.env][1])}
 
     def check_model(self, config: CTMConfig) -> None:
-        if not ARCHITECTURES.get(config.architecture).carries_state:
-            raise ValueError(f"rl carries the agent's state between steps; the "
-                             f"{config.architecture} baseline has none: use --architecture "
-                             f"lstm for a baseline")
+        check_agent(config, "rl")
 
     # --- data: rollouts ------------------------------------------------------------------------
 
@@ -219,17 +216,10 @@ class RLTask(Task):
     # --- model and loss ------------------------------------------------------------------------
 
     def forward(self, model: torch.nn.Module, batch: Batch) -> CTMOutput:
-        assert isinstance(batch, Chunks)
-        logits, values, certainty = replay(model, batch)
-        return CTMOutput(logits=logits, certainty=certainty, sync_out=values, value=values)
+        return ppo_forward(model, batch)
 
     def loss(self, output: CTMOutput, batch: Batch, config: CTMConfig) -> TickLoss:
-        assert isinstance(batch, Chunks)
-        o = self.options
-        loss, stats = ppo_loss(output.logits, output.value, batch, o.clip, o.value_weight,
-                               o.entropy_weight)
-        return TickLoss(loss=loss, per_tick=None, lowest_loss_tick=None,
-                        most_certain_tick=None, extras=stats)
+        return ppo_tick_loss(output, batch, self.options)
 
     def meter(self, config: CTMConfig) -> Any:
         raise TypeError("rl evaluates by playing episodes (evaluate), not by a meter")
