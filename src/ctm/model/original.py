@@ -109,6 +109,15 @@ def _nlm_key_pairs(config: CTMConfig) -> list[tuple[str, str, str]]:
     return rows
 
 
+def _nlm_from_original(kind: str, value: torch.Tensor) -> torch.Tensor:
+    """A neuron-level-model tensor ("weight", "bias" or "temperature") in our layout."""
+    if kind == "weight":
+        value = value.permute(2, 1, 0)  # (in, out, D) -> (D, out, in)
+    elif kind == "bias":
+        value = value.squeeze(0).unsqueeze(-1)  # (1, D, out) -> (D, out, 1)
+    return value.contiguous()
+
+
 def state_dict_from_original(original: dict[str, torch.Tensor], config: CTMConfig
                              ) -> dict[str, torch.Tensor]:
     """Map an original state dict onto our keys and layouts; every original tensor is used."""
@@ -131,12 +140,7 @@ def state_dict_from_original(original: dict[str, torch.Tensor], config: CTMConfi
         ours[f"sync_{kind}.pair_left"], ours[f"sync_{kind}.pair_right"] = expand_pairs(
             config.pairing, left, right)
     for key, theirs, kind in _nlm_key_pairs(config):
-        value = take(theirs)
-        if kind == "weight":
-            value = value.permute(2, 1, 0)  # (in, out, D) -> (D, out, in)
-        elif kind == "bias":
-            value = value.squeeze(0).unsqueeze(-1)  # (1, D, out) -> (D, out, 1)
-        ours[key] = value.contiguous()
+        ours[key] = _nlm_from_original(kind, take(theirs))
     inverse = [(theirs, mine) for mine, theirs in _renames(config)]
     for key in original:
         if key in used:
@@ -292,16 +296,18 @@ def read_original_checkpoint(weights: Path, config: Path | None = None
 
 # --- the original's RL agent (models/ctm_rl.py inside tasks/rl/train.py's Agent) -------------
 
-_RL_RENAMES = [  # (our prefix, original prefix) beyond the neuron-level models
-    ("start_pre", "recurrent_model.start_trace"),
-    ("start_post", "recurrent_model.start_activated_trace"),
-    ("decay", "recurrent_model.decay_params_out"),
-    ("synapse.", "recurrent_model.synapses."),
+# (original prefix, our prefix) beyond the neuron-level models. Its backbone is Flatten,
+# Linear, GLU, LayerNorm, Linear, GLU, LayerNorm; ours has no Flatten, so its layers shift by one
+_RL_RENAMES = [
+    ("recurrent_model.start_trace", "start_pre"),
+    ("recurrent_model.start_activated_trace", "start_post"),
+    ("recurrent_model.decay_params_out", "decay"),
+    ("recurrent_model.synapses.", "synapse."),
+    *((f"recurrent_model.backbone.input_projector.{theirs}.", f"backbone.{ours}.")
+      for theirs, ours in ((1, 0), (3, 2), (4, 3), (6, 5))),
     ("actor.", "actor."),
     ("critic.", "critic."),
 ]
-# its backbone is Flatten, Linear, GLU, LayerNorm, Linear, GLU, LayerNorm; ours has no Flatten
-_RL_BACKBONE = {0: 1, 2: 3, 3: 4, 5: 6}
 # buffers the original keeps but its RL agent never reads (it slices the last neurons itself)
 _RL_UNUSED = ("recurrent_model.out_neuron_indices_left", "recurrent_model.out_neuron_indices_right",
               "recurrent_model.diagonal_mask_out")
@@ -332,30 +338,17 @@ def rl_state_dict_from_original(original: dict[str, torch.Tensor], config: CTMCo
                                 ) -> dict[str, torch.Tensor]:
     """The original RL Agent's state dict in our `original-rl` keys and layouts; every tensor
     it holds is used or known to be unused."""
-    nlm = {theirs: ours for ours, theirs, _ in _nlm_key_pairs(config)}
+    nlm = {f"recurrent_model.{theirs}": (ours, kind)
+           for ours, theirs, kind in _nlm_key_pairs(config)}
     ours: dict[str, torch.Tensor] = {}
     for key, value in original.items():
         if key in _RL_UNUSED:
             continue
-        if key.startswith("recurrent_model.trace_processor."):
-            mine = nlm.get(key[len("recurrent_model."):])
-            if mine is None:
-                raise KeyError(f"no counterpart for original key {key!r}")
-            if mine.endswith(".weight"):
-                value = value.permute(2, 1, 0)  # (in, out, D) -> (D, out, in)
-            elif mine.endswith(".bias"):
-                value = value.squeeze(0).unsqueeze(-1)  # (1, D, out) -> (D, out, 1)
-            ours[mine] = value.contiguous()
+        if key in nlm:
+            mine, kind = nlm[key]
+            ours[mine] = _nlm_from_original(kind, value)
             continue
-        prefix = "recurrent_model.backbone.input_projector."
-        if key.startswith(prefix):
-            index, rest = key[len(prefix):].split(".", 1)
-            mapped = {theirs: mine for mine, theirs in _RL_BACKBONE.items()}.get(int(index))
-            if mapped is None:
-                raise KeyError(f"no counterpart for original key {key!r}")
-            ours[f"backbone.{mapped}.{rest}"] = value
-            continue
-        mine = _rename(key, [(theirs, mine) for mine, theirs in _RL_RENAMES])
+        mine = _rename(key, _RL_RENAMES)
         if mine is None:
             raise KeyError(f"no counterpart for original key {key!r}")
         ours[mine] = value
