@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import random
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -30,6 +31,11 @@ class Maze:
     @property
     def shape(self) -> tuple[int, int]:
         return self.open.shape  # type: ignore[return-value]
+
+    def is_open(self, position: Position) -> bool:
+        """Whether one can stand at `position` (off the grid one cannot)."""
+        h, w = self.shape
+        return 0 <= position[0] < h and 0 <= position[1] < w and bool(self.open[position])
 
 
 def generate_maze(cells: int, rng: random.Random, loop_fraction: float = 0.0) -> Maze:
@@ -80,30 +86,35 @@ def step(position: Position, move: int) -> Position:
     return position[0] + dy, position[1] + dx
 
 
-def shortest_route(maze: Maze) -> list[int]:
-    """Moves of a shortest route from start to goal (breadth-first search; ties broken in the
-    order Up, Down, Left, Right). Raises ValueError when the goal cannot be reached."""
-    h, w = maze.shape
-    previous: dict[Position, tuple[Position, int] | None] = {maze.start: None}
-    queue = deque([maze.start])
+def route_between(start: Position, goal: Position, passable: Callable[[Position], bool]
+                  ) -> list[int] | None:
+    """Moves of a shortest route from `start` to `goal` over positions `passable` allows
+    (breadth-first search; ties broken in the order Up, Down, Left, Right), or None."""
+    previous: dict[Position, tuple[Position, int] | None] = {start: None}
+    queue = deque([start])
     while queue:
         here = queue.popleft()
-        if here == maze.goal:
-            break
+        if here == goal:
+            moves = []
+            while previous[here] is not None:
+                here, move = previous[here]  # type: ignore[misc]
+                moves.append(move)
+            return moves[::-1]
         for move in (UP, DOWN, LEFT, RIGHT):
             there = step(here, move)
-            if (0 <= there[0] < h and 0 <= there[1] < w and maze.open[there]
-                    and there not in previous):
+            if there not in previous and passable(there):
                 previous[there] = (here, move)
                 queue.append(there)
-    if maze.goal not in previous:
+    return None
+
+
+def shortest_route(maze: Maze) -> list[int]:
+    """Moves of a shortest route from start to goal (`route_between` over the open pixels).
+    Raises ValueError when the goal cannot be reached."""
+    moves = route_between(maze.start, maze.goal, maze.is_open)
+    if moves is None:
         raise ValueError("the goal cannot be reached from the start")
-    moves = []
-    at = maze.goal
-    while previous[at] is not None:
-        at, move = previous[at]  # type: ignore[misc]
-        moves.append(move)
-    return moves[::-1]
+    return moves
 
 
 def is_held_out(maze: Maze) -> bool:

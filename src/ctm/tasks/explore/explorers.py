@@ -12,10 +12,14 @@ mazes and with the same view and budget.
 from __future__ import annotations
 
 import random
-from collections import deque
 
-from ..maze_world import Maze, Position, step
-from .world import ACTIONS, BACK, LEFT_OF, RADIUS, RIGHT_OF, MazeWalk, Walk
+from ..maze_world import DOWN, LEFT, RIGHT, UP, Maze, Position, route_between, step
+from .world import ACTIONS, RADIUS, MazeWalk, Walk
+
+# headings after turning left, right or back, for the wall follower
+LEFT_OF = {UP: LEFT, LEFT: DOWN, DOWN: RIGHT, RIGHT: UP}
+RIGHT_OF = {v: k for k, v in LEFT_OF.items()}
+BACK = {UP: DOWN, DOWN: UP, LEFT: RIGHT, RIGHT: LEFT}
 
 
 def _open_moves(env: MazeWalk) -> list[int]:
@@ -67,30 +71,11 @@ class SeenDFS:
                 if goal[dy + RADIUS, dx + RADIUS]:
                     self.goal = there
 
-    def _route(self, start: Position, goal: Position) -> list[int] | None:
-        """Moves of a shortest route over pixels known to be open, or None."""
-        previous: dict[Position, tuple[Position, int] | None] = {start: None}
-        queue = deque([start])
-        while queue:
-            here = queue.popleft()
-            if here == goal:
-                moves = []
-                while previous[here] is not None:
-                    here, move = previous[here]  # type: ignore[misc]
-                    moves.append(move)
-                return moves[::-1]
-            for move in ACTIONS:
-                there = step(here, move)
-                if self.known.get(there) and there not in previous:
-                    previous[there] = (here, move)
-                    queue.append(there)
-        return None
-
     def act(self, env: MazeWalk) -> int:
         self._look(env)
         self.visited.add(env.at)
         if self.goal is not None:
-            route = self._route(env.at, self.goal)
+            route = route_between(env.at, self.goal, lambda p: self.known.get(p, False))
             if route:
                 return route[0]
         for move in ACTIONS:

@@ -81,8 +81,7 @@ class MazeWalk:
 
     def is_open(self, position: Position) -> bool:
         assert self.maze is not None
-        h, w = self.maze.shape
-        return 0 <= position[0] < h and 0 <= position[1] < w and bool(self.maze.open[position])
+        return self.maze.is_open(position)
 
     def view(self) -> tuple[np.ndarray, np.ndarray]:
         """(walls, goal), each (VIEW, VIEW) float32 around the agent."""
@@ -145,8 +144,3 @@ class MazeWalk:
 
     def close(self) -> None:
         pass
-
-
-LEFT_OF = {UP: LEFT, LEFT: DOWN, DOWN: RIGHT, RIGHT: UP}
-RIGHT_OF = {v: k for k, v in LEFT_OF.items()}
-BACK = {UP: DOWN, DOWN: UP, LEFT: RIGHT, RIGHT: LEFT}

@@ -91,13 +91,12 @@ def follow(maze: Maze, moves: np.ndarray | list[int]) -> tuple[bool, Position, i
     Solved means the walk reaches the goal without ever stepping into a wall or off the image;
     moves after the goal is reached are ignored.
     """
-    h, w = maze.shape
     at = maze.start
     for count, move in enumerate(moves):
         if at == maze.goal:
             return True, at, count
         there = step(at, int(move))
-        if not (0 <= there[0] < h and 0 <= there[1] < w and maze.open[there]):
+        if not maze.is_open(there):
             return False, at, count
         at = there
     return at == maze.goal, at, len(moves)

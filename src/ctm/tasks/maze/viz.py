@@ -17,13 +17,12 @@ ACTION_NAMES = ("up", "down", "left", "right", "wait")
 
 def walked_path(maze: Maze, moves: np.ndarray) -> list[tuple[int, int]]:
     """Positions visited following `moves` from the start, stopping at a wall or the goal."""
-    h, w = maze.shape
     path = [maze.start]
     for move in moves:
         if path[-1] == maze.goal:
             break
         there = step(path[-1], int(move))
-        if not (0 <= there[0] < h and 0 <= there[1] < w and maze.open[there]):
+        if not maze.is_open(there):
             break
         if there != path[-1]:
             path.append(there)
