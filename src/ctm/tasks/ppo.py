@@ -21,7 +21,7 @@ import torch.nn.functional as F
 
 from ..losses import TickLoss
 from ..model import ARCHITECTURES, CTMConfig, CTMOutput
-from .base import Batch, train_seed
+from .base import Batch, Task, batch_counts, train_seed
 from .play import EnvSpec
 
 
@@ -273,26 +273,48 @@ def ppo_loss(logits: torch.Tensor, values: torch.Tensor, chunks: Chunks, clip: f
                   "clip_fraction": clipped.item()}
 
 
-def check_agent(config: CTMConfig, task: str) -> None:
-    """An agent's model must carry its state from one step to the next."""
-    if not ARCHITECTURES.get(config.architecture).carries_state:
-        raise ValueError(f"{task} carries the agent's state between steps; the "
-                         f"{config.architecture} baseline has none: use --architecture lstm "
-                         f"for a baseline")
+class AgentTask(Task):
+    """A task whose model is an agent trained with PPO (its options extend `PPOOptions`): its
+    batches are rollouts (`ppo_batches`), its loss PPO's, and it evaluates by playing held-out
+    episodes. A subclass gives its environment, its held-out episodes and their metrics."""
 
+    adaptive_ticks = False  # ticks are per environment step; the episode is the answer
+    needs_model_for_batches = True
 
-def ppo_forward(model: torch.nn.Module, batch: Batch) -> CTMOutput:
-    """A task's forward pass over a minibatch of chunks: the replayed logits, values and
-    certainty of each step's last tick."""
-    assert isinstance(batch, Chunks)
-    logits, values, certainty = replay(model, batch)
-    return CTMOutput(logits=logits, certainty=certainty, sync_out=values, value=values)
+    def check_model(self, config: CTMConfig) -> None:
+        if not ARCHITECTURES.get(config.architecture).carries_state:
+            raise ValueError(f"{self.name} carries the agent's state between steps; the "
+                             f"{config.architecture} baseline has none: use --architecture "
+                             f"lstm for a baseline")
 
+    def train_batch(self, step: int, batch_size: int, seed: int) -> Batch:
+        raise TypeError(f"{self.name}'s batches are rollouts of the model: use step_batches")
 
-def ppo_tick_loss(output: CTMOutput, batch: Batch, o: PPOOptions) -> TickLoss:
-    """`ppo_loss` as a task's loss, its statistics logged beside it."""
-    assert isinstance(batch, Chunks) and output.value is not None
-    loss, stats = ppo_loss(output.logits, output.value, batch, o.clip, o.value_weight,
-                           o.entropy_weight)
-    return TickLoss(loss=loss, per_tick=None, lowest_loss_tick=None, most_certain_tick=None,
-                    extras=stats)
+    def forward(self, model: torch.nn.Module, batch: Batch) -> CTMOutput:
+        """The replayed logits, values and certainty of each step's last tick."""
+        assert isinstance(batch, Chunks)
+        logits, values, certainty = replay(model, batch)
+        return CTMOutput(logits=logits, certainty=certainty, sync_out=values, value=values)
+
+    def loss(self, output: CTMOutput, batch: Batch, config: CTMConfig) -> TickLoss:
+        """`ppo_loss`, its statistics logged beside it."""
+        assert isinstance(batch, Chunks) and output.value is not None
+        o = self.options
+        loss, stats = ppo_loss(output.logits, output.value, batch, o.clip, o.value_weight,
+                               o.entropy_weight)
+        return TickLoss(loss=loss, per_tick=None, lowest_loss_tick=None,
+                        most_certain_tick=None, extras=stats)
+
+    def meter(self, config: CTMConfig) -> Any:
+        raise TypeError(f"{self.name} evaluates by playing episodes (evaluate), not by a meter")
+
+    def calibration_logits(self, model: torch.nn.Module, batches: Iterator[Batch],
+                           device: torch.device | str) -> None:
+        return None  # actions have no right answer to be calibrated against
+
+    @staticmethod
+    def seed_batches(seeds: Iterator[int], total: int, batch_size: int) -> Iterator[Batch]:
+        """Held-out episodes as batches of their seeds (`total` of them from `seeds`)."""
+        for count in batch_counts(total, batch_size):
+            picked = torch.tensor([next(seeds) for _ in range(count)])
+            yield Batch(picked, torch.zeros(count))

@@ -20,11 +20,10 @@ from typing import Any
 import numpy as np
 import torch
 
-from ...losses import TickLoss
-from ...model import CTMConfig, CTMOutput
-from ..base import Batch, Task, batch_counts, eval_seed
+from ...model import CTMConfig
+from ..base import Batch, eval_seed
 from ..play import EnvSpec, play
-from ..ppo import Chunks, PPOOptions, check_agent, ppo_batches, ppo_forward, ppo_tick_loss
+from ..ppo import AgentTask, Chunks, PPOOptions, ppo_batches
 from .explorers import EXPLORERS, explore
 from .world import ACTIONS, MazeWalk, Walk, observation_size
 
@@ -72,14 +71,12 @@ def walk_metrics(walks: list[Walk], prefix: str = "") -> dict[str, float]:
             f"{prefix}revisits": float(np.mean([w.revisits for w in walks]))}
 
 
-class ExploreTask(Task):
+class ExploreTask(AgentTask):
     name = "explore"
     description = ("find the goal of a held-out maze seeing only 5×5 pixels around you, with "
                    "PPO; scripted explorers beside it")
     Options = ExploreOptions
     headline_metrics = ("solve_rate",)
-    adaptive_ticks = False  # ticks are per step; the episode is the answer
-    needs_model_for_batches = True
 
     def spec(self, held_out: bool) -> EnvSpec:
         """The environment on one side of the held-out partition of mazes."""
@@ -109,13 +106,7 @@ class ExploreTask(Task):
                 "grad_clip": 0.5, "eval_every": 50, "checkpoint_every": 10,
                 "eval_batch_size": 50, "log_every": 1}
 
-    def check_model(self, config: CTMConfig) -> None:
-        check_agent(config, "explore")
-
     # --- data: rollouts and held-out mazes ------------------------------------------------------
-
-    def train_batch(self, step: int, batch_size: int, seed: int) -> Batch:
-        raise TypeError("explore's batches are rollouts of the model: use step_batches")
 
     def step_batches(self, model: torch.nn.Module, step: int, batch_size: int, seed: int,
                      device: torch.device | str, rank: int = 0, world: int = 1
@@ -128,29 +119,14 @@ class ExploreTask(Task):
         return [rng.randrange(SEED_SPACE) for _ in range(count)]
 
     def eval_batches(self, batch_size: int, seed: int) -> Iterator[Batch]:
-        seeds = self.eval_seeds(self.options.eval_episodes, seed)
-        start = 0
-        for count in batch_counts(len(seeds), batch_size):
-            picked = torch.tensor(seeds[start:start + count])
-            start += count
-            yield Batch(picked, torch.zeros(count))
+        total = self.options.eval_episodes
+        return self.seed_batches(iter(self.eval_seeds(total, seed)), total, batch_size)
 
     def example_inputs(self, count: int, seed: int) -> torch.Tensor:
         """The first observations of `count` held-out mazes."""
         world = self.world(held_out=True)
         return torch.from_numpy(np.stack([world.reset(seed=s)[0]
                                           for s in self.eval_seeds(count, seed)]))
-
-    # --- model and loss ------------------------------------------------------------------------
-
-    def forward(self, model: torch.nn.Module, batch: Batch) -> CTMOutput:
-        return ppo_forward(model, batch)
-
-    def loss(self, output: CTMOutput, batch: Batch, config: CTMConfig) -> TickLoss:
-        return ppo_tick_loss(output, batch, self.options)
-
-    def meter(self, config: CTMConfig) -> Any:
-        raise TypeError("explore evaluates by walking mazes (evaluate), not by a meter")
 
     @torch.no_grad()
     def evaluate(self, model: torch.nn.Module, batches: Iterator[Batch],
@@ -166,10 +142,6 @@ class ExploreTask(Task):
             certainty += [float(np.mean(e.certainty)) for e in episodes]
         return {**walk_metrics(walks), "mean_certainty": float(np.mean(certainty)),
                 "episodes": len(walks)}
-
-    def calibration_logits(self, model: torch.nn.Module, batches: Iterator[Batch],
-                           device: torch.device | str) -> None:
-        return None  # moves have no right answer to be calibrated against
 
     def final_evaluation(self, model: torch.nn.Module, batch_size: int, seed: int,
                          device: torch.device | str) -> dict[str, Any]:

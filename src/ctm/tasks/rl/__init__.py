@@ -20,12 +20,11 @@ from typing import Any
 import numpy as np
 import torch
 
-from ...losses import TickLoss
-from ...model import CTMConfig, CTMOutput
-from ..base import Batch, Task, batch_counts, eval_seed
+from ...model import CTMConfig
+from ..base import Batch, eval_seed
 from ..held_out import reserved_bytes
 from ..play import EnvSpec, play
-from ..ppo import Chunks, PPOOptions, check_agent, ppo_batches, ppo_forward, ppo_tick_loss
+from ..ppo import AgentTask, Chunks, PPOOptions, ppo_batches
 from .envs import ENV_IDS, MINIGRID, VELOCITIES, env_spec
 
 EVAL_STREAM = 49_979_687
@@ -113,13 +112,11 @@ def episode_seeds(rng: random.Random, held_out: bool) -> Iterator[int]:
             yield seed
 
 
-class RLTask(Task):
+class RLTask(AgentTask):
     name = "rl"
     description = "reinforcement learning with PPO: masked CartPole / Acrobot, MiniGrid worlds"
     Options = RLOptions
     headline_metrics = ("mean_return",)
-    adaptive_ticks = False  # ticks are per environment step; the episode is the answer
-    needs_model_for_batches = True
     defaults_note = ("each environment brings its own recipe (entropy_weight, value_weight, "
                      "reward_scale, gamma, gae_lambda, steps, lr: RECIPES in ctm/tasks/rl; "
                      "--recipe original: the original code's agent and settings); "
@@ -181,13 +178,7 @@ class RLTask(Task):
                 **(ORIGINAL_RECIPES[self.options.env][2] if self.options.recipe == "original"
                    else RECIPES[self.options.env][1])}
 
-    def check_model(self, config: CTMConfig) -> None:
-        check_agent(config, "rl")
-
     # --- data: rollouts ------------------------------------------------------------------------
-
-    def train_batch(self, step: int, batch_size: int, seed: int) -> Batch:
-        raise TypeError("rl's batches are rollouts of the model: use step_batches")
 
     def step_batches(self, model: torch.nn.Module, step: int, batch_size: int, seed: int,
                      device: torch.device | str, rank: int = 0, world: int = 1
@@ -207,22 +198,8 @@ class RLTask(Task):
         return torch.from_numpy(np.stack(observations))
 
     def eval_batches(self, batch_size: int, seed: int) -> Iterator[Batch]:
-        rng = random.Random(eval_seed(seed, EVAL_STREAM))
-        seeds = episode_seeds(rng, held_out=True)
-        for count in batch_counts(self.options.eval_episodes, batch_size):
-            picked = torch.tensor([next(seeds) for _ in range(count)])
-            yield Batch(picked, torch.zeros(count))
-
-    # --- model and loss ------------------------------------------------------------------------
-
-    def forward(self, model: torch.nn.Module, batch: Batch) -> CTMOutput:
-        return ppo_forward(model, batch)
-
-    def loss(self, output: CTMOutput, batch: Batch, config: CTMConfig) -> TickLoss:
-        return ppo_tick_loss(output, batch, self.options)
-
-    def meter(self, config: CTMConfig) -> Any:
-        raise TypeError("rl evaluates by playing episodes (evaluate), not by a meter")
+        seeds = episode_seeds(random.Random(eval_seed(seed, EVAL_STREAM)), held_out=True)
+        return self.seed_batches(seeds, self.options.eval_episodes, batch_size)
 
     @torch.no_grad()
     def evaluate(self, model: torch.nn.Module, batches: Iterator[Batch],
@@ -242,10 +219,6 @@ class RLTask(Task):
         if self.spec.success is not None:
             result["success_rate"] = float(np.mean([self.spec.success(r) for r in returns]))
         return result
-
-    def calibration_logits(self, model: torch.nn.Module, batches: Iterator[Batch],
-                           device: torch.device | str) -> None:
-        return None  # actions have no right answer to be calibrated against
 
     def visualise(self, model: torch.nn.Module, out_dir: Path, count: int, seed: int
                   ) -> list[Path]:
