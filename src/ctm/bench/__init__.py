@@ -121,19 +121,23 @@ class Options:
     # bf16: autocast, both implementations; on a CPU it pays only with --compile thought
     precision: str = "float32"
 
+    @staticmethod
+    def choices() -> dict[str, tuple[str, ...]]:
+        return {"compile": (*COMPILE_SCOPES, "auto"), "precision": ("float32", "bf16"),
+                "compile_mode": COMPILE_MODES}
+
     @classmethod
     def field_choices(cls) -> dict[str, str]:
-        return {"compile": ", ".join((*COMPILE_SCOPES, "auto")), "precision": "float32, bf16",
-                "compile_mode": ", ".join(COMPILE_MODES)}
+        return {name: ", ".join(allowed) for name, allowed in cls.choices().items()}
 
     def __post_init__(self) -> None:
         for name in ("steps", "warmup", "threads"):
             if getattr(self, name) < 1:
                 raise ValueError(f"--{name} must be >= 1, got {getattr(self, name)}")
-        for name, allowed in self.field_choices().items():
-            if getattr(self, name) not in allowed.split(", "):
-                raise ValueError(f"--{name.replace('_', '-')} must be one of {allowed}, got "
-                                 f"{getattr(self, name)!r}")
+        for name, allowed in self.choices().items():
+            if getattr(self, name) not in allowed:
+                raise ValueError(f"--{name.replace('_', '-')} must be one of "
+                                 f"{', '.join(allowed)}, got {getattr(self, name)!r}")
 
 
 def _autocast(o: Options) -> Any:
