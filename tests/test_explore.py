@@ -9,7 +9,7 @@ from ctm.model import build_model
 from ctm.run.config import RunConfig, build_task
 from ctm.tasks.explore import ExploreOptions, ExploreTask, walk_metrics
 from ctm.tasks.explore.explorers import EXPLORERS, explore
-from ctm.tasks.explore.world import MazeWalk, observation_size
+from ctm.tasks.explore.world import MazeWalk, TeamWalk, observation_size
 from ctm.tasks.maze_world import DOWN, LEFT, RIGHT, UP, Maze, is_held_out
 
 # #####
@@ -98,6 +98,69 @@ def test_options_that_cannot_work_are_refused():
             ExploreOptions(**options)
     with pytest.raises(ValueError, match="feedforward baseline has none"):
         RunConfig.create("explore", {}, {"architecture": "feedforward"})
+    with pytest.raises(ValueError, match="agents must be >= 1, got 0"):
+        ExploreOptions(agents=0)
+
+
+def test_a_team_walks_one_maze_and_waits_at_the_goal_for_the_rest():
+    team = TeamWalk(2, 5, budget=2.0, held_out=False)
+    obs, _ = team.reset(maze=HAND)
+    assert obs.shape == (2, observation_size(False))
+    # agent 0 walks the route; agent 1 bumps into the wall above the start, then follows
+    route = [RIGHT, RIGHT, DOWN, DOWN, LEFT, LEFT]
+    for t, move in enumerate(route):
+        obs, rewards, terminated, truncated, info = team.step(np.array([move, UP if t == 0
+                                                                        else route[t - 1]]))
+        assert not terminated and not truncated
+    assert team.members[0].walk.solved and rewards[0] > 0 and rewards[1] == 0
+    budget = team.members[0].budget  # 2 steps per open pixel: 14
+    paid = 1 - 0.9 * 6 / budget
+    assert rewards[0] == pytest.approx(paid)
+    obs, rewards, terminated, truncated, info = team.step(np.array([UP, LEFT]))
+    assert terminated and rewards.tolist() == [0.0, pytest.approx(1 - 0.9 * 7 / budget)]
+    result = info["team"]
+    assert (result.first_arrival, result.total_steps, result.solved) == (6, 13, True)
+    assert team.members[0].walk.steps == 6  # waiting at the goal is not walking
+
+
+def test_a_team_that_never_arrives_is_cut_off_by_the_budget():
+    team = TeamWalk(3, 5, budget=1.0, held_out=False)
+    team.reset(maze=HAND)
+    for _ in range(team.members[0].budget - 1):
+        assert not team.step(np.array([UP, UP, UP]))[3]
+    *_, terminated, truncated, info = team.step(np.array([UP, UP, UP]))
+    assert truncated and not terminated and not info["team"].solved
+    assert info["team"].first_arrival == team.members[0].budget == 7  # pixels open: 7
+
+
+@pytest.mark.parametrize("private", [False, True])
+def test_a_team_trains_and_evaluates_with_its_memory_shared_or_not(private):
+    run = RunConfig.create("explore", {"size": 7, "eval_episodes": 4, "rollout_steps": 16,
+                                       "chunk": 8, "minibatches": 2, "agents": 2,
+                                       "private_memory": private},
+                           {"d_model": 16, "d_input": 8, "heads": 2, "n_sync_out": 8,
+                            "n_sync_action": 4, "memory_length": 3, "memory_slots": 4})
+    assert run.model.memory_team == (1 if private else 2)
+    task = build_task(run)
+    torch.manual_seed(0)
+    model = build_model(run.model)
+    batches = list(task.step_batches(model, 0, 4, 0, "cpu"))
+    assert len(batches) == 4 * 2  # epochs × minibatches
+    for batch in batches:  # whole teams: rows 2k and 2k + 1 started in one maze
+        assert len(batch.targets) % 2 == 0
+        assert torch.equal(batch.resets[0::2], batch.resets[1::2])
+        shared = torch.equal(batch.starts.entries[0::2], batch.starts.entries[1::2])
+        assert shared != private or not batch.starts.present.any()
+    loss = task.loss(task.forward(model, batches[0]), batches[0], run.model).loss
+    loss.backward()
+    assert torch.isfinite(loss)
+    metrics = task.evaluate(model, task.eval_batches(3, 0), "cpu")
+    assert metrics["episodes"] == 4 and metrics["team_steps"] >= metrics["mean_steps"]
+    final = task.final_evaluation(model, 4, 0, "cpu")
+    assert final["random_walk_team_mean_steps"] <= final["random_walk_mean_steps"]
+    assert "first arrival after" in task.summary({**metrics, **final})
+    with pytest.raises(ValueError, match="not a whole number of teams of 2"):
+        next(task.step_batches(model, 0, 3, 0, "cpu"))
 
 
 def test_evaluation_walks_held_out_mazes_beside_the_explorers():
@@ -120,3 +183,33 @@ def test_evaluation_walks_held_out_mazes_beside_the_explorers():
     loss = task.loss(task.forward(model, batch), batch, run.model).loss
     loss.backward()
     assert torch.isfinite(loss)
+
+
+def test_memory_slots_are_traced_back_to_who_wrote_them_and_when():
+    from ctm.tasks.explore.viz import slot_writers
+
+    # one agent, 3 slots: after 4 steps slot 0 holds step 3's entry, slots 1, 2 steps 1, 2
+    assert slot_writers(4, 1, 3) == {0: (3, 0), 1: (1, 0), 2: (2, 0)}
+    # a team of 2 sharing 4 slots, read at step 3: step 2's entries overwrote step 0's
+    assert slot_writers(3, 2, 4) == {0: (2, 0), 1: (2, 1), 2: (1, 0), 3: (1, 1)}
+    assert slot_writers(0, 2, 4) == {}
+
+
+def test_a_teams_episode_is_drawn_with_its_memory_reads(tmp_path):
+    run = RunConfig.create("explore", {"size": 7, "agents": 2, "budget": 0.5},
+                           {"d_model": 16, "d_input": 8, "heads": 2, "n_sync_out": 8,
+                            "n_sync_action": 4, "memory_length": 3, "memory_slots": 2})
+    task = build_task(run)
+    torch.manual_seed(0)
+    model = build_model(run.model)
+    [gif] = task.visualise(model, tmp_path, 1, 0)
+    from PIL import Image
+
+    from ctm.tasks.play import play
+
+    episodes = play(model, task.spec(held_out=True), task.eval_seeds(1, 0), "cpu", sample=True,
+                    trace=True)
+    assert len(episodes) == 2 and len(episodes[0].reads[0]) == 4  # 2 slots × 2 agents
+    assert not episodes[0].reads[0].any() and episodes[0].reads[1].sum() == pytest.approx(1)
+    with Image.open(gif) as image:  # a frame per step
+        assert image.n_frames == len(episodes[0].rewards)

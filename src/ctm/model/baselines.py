@@ -24,6 +24,7 @@ from .backbones import build_backbone, build_positional_embedding
 from .config import CTMConfig, CTMOutput
 from .ctm import certainty
 from .inputs import build_input
+from .memory import MemoryFields, Recall
 from .pretrained import Pretrained
 from .registry import ARCHITECTURES, BACKBONES
 from .state import CarriedBatch
@@ -37,30 +38,44 @@ class LSTMState(CarriedBatch):
     cell: torch.Tensor  # (B, d_model)
 
 
+@dataclass
+class LSTMMemoryState(LSTMState, MemoryFields):
+    """The LSTM baseline's carried state with its explicit memory (`memory_slots` > 0)."""
+
+
 @ARCHITECTURES.register("lstm", summary="baseline: an LSTM cell stepped once per tick, reading "
                                         "the input the same way")
 class LSTMBaseline(Pretrained, nn.Module):
     """An LSTM of `d_model` units over `ticks` ticks, reading the input through the config's
-    input mode (attention with a query from its hidden state, or direct)."""
+    input mode (attention with a query from its hidden state, or direct), and its explicit
+    memory, if any, with the same query (written from the last tick's hidden state)."""
 
     answers_over_ticks: ClassVar[bool] = True
     carries_state: ClassVar[bool] = True
     traces: ClassVar[bool] = False
+    recalls: ClassVar[bool] = True
 
     def __init__(self, config: CTMConfig) -> None:
         super().__init__()
         self.config = config
         d = config.d_model
         self.inputs = build_input(config, query_size=d)
-        self.cell = nn.LSTMCell(self.inputs.out_features, d)
+        self.recall = Recall(config, d, d) if config.memory_slots else None
+        recalled = self.recall.out_features if self.recall is not None else 0
+        self.cell = nn.LSTMCell(self.inputs.out_features + recalled, d)
         self.start_hidden = nn.Parameter(torch.zeros(d))
         self.start_cell = nn.Parameter(torch.zeros(d))
         self.output = nn.Linear(d, config.out_dims)
         self.value = nn.Linear(d, 1) if config.value_head else None
 
     def initial_state(self, batch_size: int) -> LSTMState:
-        return LSTMState(self.start_hidden.expand(batch_size, -1),
-                         self.start_cell.expand(batch_size, -1))
+        hidden = self.start_hidden.expand(batch_size, -1)
+        cell = self.start_cell.expand(batch_size, -1)
+        if self.recall is None:
+            return LSTMState(hidden, cell)
+        entries, present, written = self.recall.empty(batch_size, hidden)
+        return LSTMMemoryState(hidden=hidden, cell=cell, entries=entries, present=present,
+                               written=written)
 
     def forward(self, x: torch.Tensor, ticks: int | None = None, trace: bool = False,
                 state: LSTMState | None = None) -> CTMOutput:
@@ -70,10 +85,19 @@ class LSTMBaseline(Pretrained, nn.Module):
         encoded = self.inputs.encode(x)
         start = state if state is not None else self.initial_state(x.shape[0])
         hidden, cell = start.hidden, start.cell
-        logits, attention, states = [], [], []
+        if self.recall is not None:
+            memory = ((start.entries, start.present, start.written)
+                      if isinstance(start, MemoryFields) else self.recall.empty(x.shape[0], hidden))
+            remembered = self.recall.encode(*memory[:2])
+        logits, attention, states, reads = [], [], [], []
         for t in range(n_ticks):
             # (B, d_input), (B, heads, N) or None
             attended, attn = self.inputs(hidden, *self.inputs.at_tick(encoded, t))
+            if self.recall is not None:
+                recalled, read = self.recall(hidden, *remembered)
+                attended = torch.cat([attended, recalled], -1)
+                if trace:
+                    reads.append(read.detach())
             hidden, cell = self.cell(attended, (hidden, cell))
             logits.append(self.output(hidden))
             if trace:
@@ -81,13 +105,19 @@ class LSTMBaseline(Pretrained, nn.Module):
                     attention.append(attn.detach())
                 states.append(hidden.detach())
         stacked = torch.stack(logits, 1)  # (B, T, out_dims)
+        carried = LSTMState(hidden, cell)
+        if self.recall is not None:
+            entries, present, written = self.recall.store(*memory, hidden)
+            carried = LSTMMemoryState(hidden=hidden, cell=cell, entries=entries,
+                                      present=present, written=written)
         out = CTMOutput(logits=stacked, certainty=certainty(stacked, self.config.out_groups_shape),
-                        sync_out=hidden, state=LSTMState(hidden, cell))
+                        sync_out=hidden, state=carried)
         if self.value is not None:
             out.value = self.value(hidden).squeeze(-1)  # (B,)
         if trace:
             out.attention = torch.stack(attention, 1) if attention else None
             out.post_activations = torch.stack(states, 1)
+            out.memory_attention = torch.stack(reads, 1) if reads else None
         return out
 
 

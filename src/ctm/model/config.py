@@ -55,6 +55,10 @@ class CTMConfig:
     # every pair's decay p starts here (r = exp(-p)); with 0 every past tick counts alike, so
     # over a long carried episode synchronisation grows as the square root of its length
     decay_init: float = 0.0
+    # an explicit memory (model/memory.py): entries per agent, written after each call and read
+    # by attention every tick (0: none)
+    memory_slots: int = 0
+    memory_team: int = 1  # consecutive rows (a team of agents) that share one memory
 
     def __post_init__(self) -> None:
         self.out_shape = tuple(int(v) for v in self.out_shape)
@@ -88,6 +92,12 @@ class CTMConfig:
         need(0.0 <= self.decay_init <= 15.0,
              f"decay_init must be in [0, 15] (decays are clamped there), got {self.decay_init}")
         INPUT_MODES.get(self.input_mode).check(self, need)
+        need(self.memory_slots >= 0, f"memory_slots must be >= 0, got {self.memory_slots}")
+        need(self.memory_team >= 1, f"memory_team must be >= 1, got {self.memory_team}")
+        need(self.memory_slots == 0 or getattr(ARCHITECTURES.get(self.architecture),
+                                               "recalls", False),
+             f"the {self.architecture} architecture has no explicit memory: memory_slots must "
+             f"be 0 (the ctm and lstm architectures have one)")
         modes = getattr(ARCHITECTURES.get(self.architecture), "input_modes", None)
         need(modes is None or self.input_mode in modes,
              f"the {self.architecture} architecture takes input_mode {', '.join(modes or ())}, "
@@ -173,6 +183,7 @@ class CTMOutput:
     post_activations: torch.Tensor | None = None
     sync_out_trace: torch.Tensor | None = None
     sync_action_trace: torch.Tensor | None = None
+    memory_attention: torch.Tensor | None = None  # (B, T, heads, K) with an explicit memory
     state: Any = None  # the state after the last tick, to continue from (`model(x, state=)`)
     value: torch.Tensor | None = None  # (B,) with `value_head`: read after the last tick
 

@@ -16,6 +16,7 @@ from ..compilation import use_persistent_cache
 from .build import load_model, save_model
 from .config import CTMConfig, CTMOutput
 from .inputs import build_input
+from .memory import MemoryFields, Recall
 from .neurons import NeuronLevelModels
 from .pretrained import Pretrained
 from .registry import ARCHITECTURES
@@ -58,6 +59,11 @@ class CarriedState(CarriedBatch):
 
 
 @dataclass
+class CarriedMemoryState(CarriedState, MemoryFields):
+    """A CTM's carried state with its explicit memory (`memory_slots` > 0)."""
+
+
+@dataclass
 class ThinkingState:
     """What the tick loop carries from one tick to the next."""
 
@@ -72,13 +78,17 @@ class ThinkingState:
     r_out: torch.Tensor  # (P_out,)
     nlm_weights: tuple[torch.Tensor, ...]  # neuron-level models' weights, temperature folded in
     ticks_done: int = 0
+    memory: tuple[torch.Tensor, ...] = ()  # with memory: (entries, present, written), batch first
+    recalled: tuple[torch.Tensor, ...] = ()  # with memory: its (keys, values, present)
 
     def select(self, index: torch.Tensor) -> ThinkingState:
         """The state of the samples at `index` (a 1-D index or boolean mask over B)."""
         return dataclasses.replace(
             self, z=self.z[index], history=self.history[:, :, index],
             alpha_action=self.alpha_action[index], alpha_out=self.alpha_out[index],
-            encoded=tuple(e[index] for e in self.encoded))
+            encoded=tuple(e[index] for e in self.encoded),
+            memory=tuple(m[index] for m in self.memory),
+            recalled=tuple(r[index] for r in self.recalled))
 
 
 @ARCHITECTURES.register("ctm", summary="the Continuous Thought Machine")
@@ -95,6 +105,8 @@ class CTM(Pretrained, nn.Module):
     carries_state: ClassVar[bool] = True
     # with trace=True its output holds each tick's post-activations and synchronisation
     traces: ClassVar[bool] = True
+    # it can keep an explicit memory across calls (`memory_slots`)
+    recalls: ClassVar[bool] = True
 
     def __init__(self, config: CTMConfig) -> None:
         super().__init__()
@@ -108,10 +120,13 @@ class CTM(Pretrained, nn.Module):
         self.sync_out = Synchronisation(config, "out", generator)
         query_size = config.sync_size("action")
         self.inputs = build_input(config, query_size)
-        # input modes that read no query have no action synchronisation at all
+        self.recall = (Recall(config, query_size, self.sync_out.size)
+                       if config.memory_slots else None)
+        # a model that reads no query (direct input, no memory) has no action synchronisation
         self.sync_action = (Synchronisation(config, "action", generator)
-                            if self.inputs.uses_query else None)
-        self.synapse = build_synapse(config, self.inputs.out_features + d)
+                            if self.inputs.uses_query or self.recall is not None else None)
+        recalled = self.recall.out_features if self.recall is not None else 0
+        self.synapse = build_synapse(config, self.inputs.out_features + recalled + d)
         self.nlm = NeuronLevelModels(config)
         self.output = nn.Linear(self.sync_out.size, config.out_dims)
         self.value = nn.Linear(self.sync_out.size, 1) if config.value_head else None
@@ -136,17 +151,19 @@ class CTM(Pretrained, nn.Module):
         if self._cuda_graphs and x.is_cuda:
             torch.compiler.cudagraph_mark_step_begin()  # each forward starts a new generation
         state = self.begin(x, state)
-        logits, traces = [], {k: [] for k in ("attn", "pre", "post", "s_out", "s_act")}
+        logits, traces = [], {k: [] for k in ("attn", "pre", "post", "s_out", "s_act", "recall")}
         for _ in range(n_ticks):
             state, y, extras = self.tick(state)
             logits.append(y)
             if trace:
-                s_out, s_action, attn, pre = extras
-                for key, value in zip(traces, (attn, pre, state.z, s_out, s_action),
+                s_out, s_action, attn, pre, recall = extras
+                for key, value in zip(traces, (attn, pre, state.z, s_out, s_action, recall),
                                       strict=True):
                     if value is not None:
                         traces[key].append(value.detach())
         s_out = extras[0]
+        if self.recall is not None:  # what this call saw goes into the memory for the next
+            state = dataclasses.replace(state, memory=self.recall.store(*state.memory, s_out))
 
         stacked = torch.stack(logits, dim=1)  # (B, T, out_dims)
         out = CTMOutput(logits=stacked,
@@ -163,6 +180,8 @@ class CTM(Pretrained, nn.Module):
             out.sync_out_trace = torch.stack(traces["s_out"], 1)  # (B, T, P_out)
             if traces["s_act"]:
                 out.sync_action_trace = torch.stack(traces["s_act"], 1)  # (B, T, P_action)
+            if traces["recall"]:
+                out.memory_attention = torch.stack(traces["recall"], 1)  # (B, T, heads, K)
         return out
 
     def begin(self, x: torch.Tensor, carried: CarriedState | None = None) -> ThinkingState:
@@ -173,17 +192,30 @@ class CTM(Pretrained, nn.Module):
         if start.z.shape[0] != x.shape[0]:
             raise ValueError(f"a carried state of {start.z.shape[0]} samples for an input of "
                              f"{x.shape[0]}")
+        memory: tuple[torch.Tensor, ...] = ()
+        if self.recall is not None:
+            memory = ((start.entries, start.present, start.written)
+                      if isinstance(start, MemoryFields)
+                      else self.recall.empty(x.shape[0], start.z))
         return ThinkingState(
             z=start.z, history=start.history, alpha_action=start.alpha_action,
             beta_action=start.beta_action, alpha_out=start.alpha_out, beta_out=start.beta_out,
             encoded=encoded,
             r_action=(self.sync_action.retention() if self.sync_action is not None
                       else start.z.new_zeros(0)),
-            r_out=self.sync_out.retention(), nlm_weights=self.nlm.scaled_weights())
+            r_out=self.sync_out.retention(), nlm_weights=self.nlm.scaled_weights(),
+            memory=memory,
+            recalled=self.recall.encode(*memory[:2]) if self.recall is not None else ())
 
     def initial_state(self, batch_size: int) -> CarriedState:
-        """The learned start state for `batch_size` samples, to pass as `state=`."""
-        return self._start(batch_size, shared_beta=False)
+        """The learned start state for `batch_size` samples, to pass as `state=` (with an
+        empty memory, if the model has one)."""
+        start = self._start(batch_size, shared_beta=False)
+        if self.recall is None:
+            return start
+        entries, present, written = self.recall.empty(batch_size, start.z)
+        return CarriedMemoryState(**vars(start), entries=entries, present=present,
+                                  written=written)
 
     def _start(self, b: int, shared_beta: bool) -> CarriedState:
         z = self.start_post.expand(b, -1)  # (B, D)
@@ -200,17 +232,22 @@ class CTM(Pretrained, nn.Module):
     @staticmethod
     def _carried(state: ThinkingState) -> CarriedState:
         b = state.z.shape[0]
-        return CarriedState(z=state.z, history=state.history, alpha_action=state.alpha_action,
-                            beta_action=state.beta_action.expand(b, -1),
-                            alpha_out=state.alpha_out, beta_out=state.beta_out.expand(b, -1))
+        fields = dict(z=state.z, history=state.history, alpha_action=state.alpha_action,
+                      beta_action=state.beta_action.expand(b, -1),
+                      alpha_out=state.alpha_out, beta_out=state.beta_out.expand(b, -1))
+        if state.memory:
+            entries, present, written = state.memory
+            return CarriedMemoryState(**fields, entries=entries, present=present,
+                                      written=written)
+        return CarriedState(**fields)
 
     def tick(self, state: ThinkingState
              ) -> tuple[ThinkingState, torch.Tensor, tuple[torch.Tensor, ...]]:
         """One tick: (next state, logits (B, out_dims), (sync_out, sync_action, attention,
-        pre-activations))."""
+        pre-activations, memory attention))."""
         s = state
         step = self._compiled_tick or self._tick
-        tick_inputs = self.inputs.at_tick(s.encoded, s.ticks_done)
+        tick_inputs = self.inputs.at_tick(s.encoded, s.ticks_done) + s.recalled
         inputs = (s.z, s.history, s.alpha_action, s.beta_action, s.alpha_out, s.beta_out,
                   s.r_action, s.r_out, len(tick_inputs), *tick_inputs, *s.nlm_weights)
         if self.checkpoint_ticks and torch.is_grad_enabled():
@@ -223,27 +260,33 @@ class CTM(Pretrained, nn.Module):
             # a graph's outputs live in memory its next replay overwrites
             outputs = tuple(o if o is None else o.clone() for o in outputs)
         (z, history, alpha_action, beta_action, alpha_out, beta_out, logits, s_out, s_action,
-         attn, pre) = outputs
+         attn, pre, recall) = outputs
         new = dataclasses.replace(s, z=z, history=history, alpha_action=alpha_action,
                                   beta_action=beta_action, alpha_out=alpha_out,
                                   beta_out=beta_out, ticks_done=s.ticks_done + 1)
-        return new, logits, (s_out, s_action, attn, pre)
+        return new, logits, (s_out, s_action, attn, pre, recall)
 
     def _tick(self, z: torch.Tensor, history: torch.Tensor, alpha_action: torch.Tensor,
               beta_action: torch.Tensor, alpha_out: torch.Tensor, beta_out: torch.Tensor,
               r_action: torch.Tensor, r_out: torch.Tensor, n_tick_inputs: int,
               *rest: torch.Tensor) -> tuple[torch.Tensor | None, ...]:
         """One tick, DESIGN.md section 1 steps 1-6; tensors in, tensors out, so that
-        `torch.compile` can fuse it. `rest` is the input mode's `n_tick_inputs` tensors for this
-        tick, then the neuron-level models' weights."""
+        `torch.compile` can fuse it. `rest` is the input mode's tensors for this tick, then the
+        memory's three (keys, values, present) if it has one, `n_tick_inputs` in all, then the
+        neuron-level models' weights."""
         tick_inputs, nlm_weights = rest[:n_tick_inputs], rest[n_tick_inputs:]
         s_action = None
         if self.sync_action is not None:
             alpha_action, beta_action = self.sync_action.update(z, alpha_action, beta_action,
                                                                 r_action)
             s_action = Synchronisation.read(alpha_action, beta_action)  # (B, P_action)
+        recall = None
+        if self.recall is not None:
+            tick_inputs, remembered = tick_inputs[:-3], tick_inputs[-3:]
+            recalled, recall = self.recall(s_action, *remembered)  # (B, d_in), (B, h, K)
         attended, attn = self.inputs(s_action, *tick_inputs)  # (B, d_in), (B, h, N) or None
-        pre = self.synapse(torch.cat([attended, z], dim=-1))  # (B, D)
+        joined = [attended, recalled, z] if self.recall is not None else [attended, z]
+        pre = self.synapse(torch.cat(joined, dim=-1))  # (B, D)
         history = torch.cat([history[:, 1:], pre.t().unsqueeze(1)], dim=1)  # (D, M, B)
         z = self.nlm(history, nlm_weights)  # (B, D)
         alpha_out, beta_out = self.sync_out.update(z, alpha_out, beta_out, r_out)
@@ -253,7 +296,7 @@ class CTM(Pretrained, nn.Module):
         with torch.autocast(s_out.device.type, enabled=False):
             logits = self.output(s_out.float())
         return (z, history, alpha_action, beta_action, alpha_out, beta_out, logits,
-                s_out, s_action, attn, pre)
+                s_out, s_action, attn, pre, recall)
 
     def compile_ticks(self, **options: Any) -> None:
         """Run each tick through `torch.compile` (slow first call; faster steps after).

@@ -126,6 +126,8 @@ class RunConfig:
             # fields an architecture implies (the original's RL agent pairs densely) replace
             # the task's defaults, and give way to what the run gives
             model_fields.update(getattr(ARCHITECTURES.get(architecture), "implied_fields", {}))
+            if not getattr(ARCHITECTURES.get(architecture), "recalls", False):
+                model_fields["memory_slots"] = 0  # a task's memory, for a model that has none
         model_fields.update(model or {})
         for key, value in instance.model_requirements().items():
             given = (model or {}).get(key)
@@ -135,11 +137,12 @@ class RunConfig:
             model_fields[key] = value
         model_config = build_checked(CTMConfig, model_fields, "model field")
         instance.check_model(model_config)
-        return cls(task=task, options=opts, model=model_config,
-                   train=build_checked(TrainConfig,
-                                       {**(instance.train_defaults() if task_defaults else {}),
-                                        **(train or {})},
-                                       "train field"))
+        train_config = build_checked(TrainConfig,
+                                     {**(instance.train_defaults() if task_defaults else {}),
+                                      **(train or {})},
+                                     "train field")
+        instance.check_batch(train_config.batch_size)
+        return cls(task=task, options=opts, model=model_config, train=train_config)
 
     def with_options(self, **changes: Any) -> RunConfig:
         """This run with some task options changed (to evaluate on other data); a change that

@@ -28,6 +28,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -266,8 +267,9 @@ def _check(target: Path, module: nn.Module, args: tuple[torch.Tensor, ...],
     for g, e in zip(got, expected, strict=True):
         if not g.size:
             continue
-        reference = e.detach().numpy()
-        difference = float(abs(g - reference).max())
+        # as float64: a carried memory's present flags are bool, its write count an integer
+        reference = e.detach().numpy().astype(np.float64)
+        difference = float(abs(np.asarray(g, dtype=np.float64) - reference).max())
         absolute = max(absolute, difference)
         relative = max(relative, difference / max(1.0, float(abs(reference).max())))
     return absolute, relative

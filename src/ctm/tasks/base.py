@@ -126,6 +126,10 @@ class Task(ABC):
         where the answer is emitted over ticks). Any model by default."""
         return None
 
+    def check_batch(self, batch_size: int) -> None:
+        """Raise ValueError for a training batch size this task cannot use. Any by default."""
+        return None
+
     @classmethod
     def options_for_model(cls, config: CTMConfig) -> dict[str, Any]:
         """Task options implied by a trained model's output sizes (to evaluate a bare saved

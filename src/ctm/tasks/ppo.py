@@ -22,7 +22,7 @@ import torch.nn.functional as F
 from ..losses import TickLoss
 from ..model import ARCHITECTURES, CTMConfig, CTMOutput
 from .base import Batch, Task, batch_counts, train_seed
-from .play import EnvSpec
+from .play import EnvSpec, make_teams
 
 
 @dataclass
@@ -78,9 +78,14 @@ def ppo_batches(model: torch.nn.Module, spec: EnvSpec, o: PPOOptions, step: int,
     i's episodes are seeded by `episode_seeds(Random(f"{base}/{i}"))`. On `world` processes
     each runs its share of the `batch_size` environments (the same environments one process
     would run) and draws its own actions and minibatches, so the run is like one process's,
-    not equal to it."""
+    not equal to it. With teams (`spec.agents` > 1) `batch_size` counts agents, and a
+    minibatch holds whole teams, so that what a team shares stays together."""
     base = train_seed(seed, step)
-    share = batch_size // world
+    n = spec.agents
+    if batch_size % (n * world):
+        raise ValueError(f"--batch-size counts agents: {batch_size} is not a whole number of "
+                         f"teams of {n} on each of {world} process(es)")
+    share = batch_size // n // world  # environments (teams) on this process
     seeds = [episode_seeds(random.Random(f"{base}/{i}"))
              for i in range(rank * share, (rank + 1) * share)]
     generator = torch.Generator().manual_seed(base * world + rank)
@@ -89,14 +94,15 @@ def ppo_batches(model: torch.nn.Module, spec: EnvSpec, o: PPOOptions, step: int,
     chunks = collect(model, spec, share, o.rollout_steps, o.chunk, seeds, generator, o.gamma,
                      o.gae_lambda, device, o.reward_scale, o.reward_norm)
     model.train(was_training)
-    count = len(chunks.targets)
+    count = len(chunks.targets) // n  # teams of chunks: a team's rows are consecutive
     if count < o.minibatches:
         raise ValueError(f"{count} chunks cannot make {o.minibatches} minibatches: more "
                          f"environments (--batch-size) or fewer --minibatches")
     for _ in range(o.epochs):
         order = torch.randperm(count, generator=generator)
         for part in order.chunk(o.minibatches):
-            yield chunks.select(part)
+            rows = (part.unsqueeze(1) * n + torch.arange(n)).flatten() if n > 1 else part
+            yield chunks.select(rows)
 
 
 @dataclass
@@ -167,22 +173,25 @@ def collect(model: torch.nn.Module, spec: EnvSpec, envs: int, steps: int, chunk:
     tick's output), carrying its state across steps and restarting it when an episode ends.
     `episode_seeds[i]` seeds environment i's episodes in turn. Rewards are multiplied by
     `reward_scale` for the advantages and returns, and with `reward_norm` divided by
-    `reward_spread`; the episode returns reported are not."""
-    made = [spec.make() for _ in range(envs)]
+    `reward_spread`; the episode returns reported are not. Each of a team's agents is a row
+    (environment i's agents are rows i·agents ...); a team's episode ends for all at once."""
+    n = spec.agents
+    made = make_teams(spec, envs)
+    rows = envs * n
     try:
         next_seed = [iter(seeds) for seeds in episode_seeds]
-        obs = np.stack([spec.encode(env.reset(seed=next(next_seed[i]))[0])
-                        for i, env in enumerate(made)])
-        initial = model.initial_state(envs)
+        obs = np.concatenate([team.reset(seed=next(next_seed[i]))[0]
+                              for i, team in enumerate(made)])
+        initial = model.initial_state(rows)
         state = initial
-        shape = (steps, envs)
+        shape = (steps, rows)
         observations = torch.zeros(*shape, spec.observation_size)
         actions = torch.zeros(shape, dtype=torch.long)
         logprobs, values, rewards = torch.zeros(shape), torch.zeros(shape), torch.zeros(shape)
         dones = torch.zeros(shape, dtype=torch.bool)
         resets = torch.zeros(shape, dtype=torch.bool)
         starts = []
-        running = np.zeros(envs)
+        running = np.zeros(rows)
         finished: list[float] = []
         for t in range(steps):
             if t % chunk == 0:
@@ -196,16 +205,18 @@ def collect(model: torch.nn.Module, spec: EnvSpec, envs: int, steps: int, chunk:
             actions[t] = action
             logprobs[t] = torch.log_softmax(logits, -1).gather(1, action[:, None]).squeeze(1)
             values[t] = out.value.float().cpu()
-            for i, env in enumerate(made):
-                o, reward, terminated, truncated, _ = env.step(int(action[i]))
-                running[i] += reward
-                rewards[t, i] = float(reward) * reward_scale
+            for j, team in enumerate(made):
+                team_rows = slice(j * n, (j + 1) * n)
+                o, reward, terminated, truncated, _ = team.step(action[team_rows].numpy())
+                running[team_rows] += reward
+                rewards[t, team_rows] = torch.from_numpy(np.asarray(reward, dtype=np.float64)
+                                                         * reward_scale).float()
                 if terminated or truncated:
-                    dones[t, i] = True
-                    finished.append(float(running[i]))
-                    running[i] = 0.0
-                    o, _ = env.reset(seed=next(next_seed[i]))
-                obs[i] = spec.encode(o)
+                    dones[t, team_rows] = True
+                    finished.extend(float(r) for r in running[team_rows])
+                    running[team_rows] = 0.0
+                    o, _ = team.reset(seed=next(next_seed[j]))
+                obs[team_rows] = o
             if t + 1 < steps:
                 resets[t + 1] = dones[t]
             state = out.state.where(dones[t].to(device), initial)

@@ -41,6 +41,7 @@ class Walk:
     solved: bool = False
     visited: set[Position] = field(default_factory=set)
     path: list[Position] = field(default_factory=list)
+    stood: list[Position] = field(default_factory=list)  # where each step was taken from
 
 
 class MazeWalk:
@@ -115,6 +116,7 @@ class MazeWalk:
         self.blocked = not self.is_open(there)
         self.last = int(action)
         self.walk.steps += 1
+        self.walk.stood.append(self.at)
         if not self.blocked:
             self.at = there
             self.walk.revisits += there in self.walk.visited
@@ -144,3 +146,88 @@ class MazeWalk:
 
     def close(self) -> None:
         pass
+
+
+@dataclass
+class TeamResult:
+    """How a team's episode went: each agent's walk, and when the first one arrived."""
+
+    walks: list[Walk]
+    first_arrival: int  # steps until the first agent stood on the goal (the budget if none)
+    total_steps: int  # steps the agents took in all (an agent stops once it has arrived)
+
+    @property
+    def solved(self) -> bool:
+        return any(w.solved for w in self.walks)
+
+
+class TeamWalk:
+    """`agents` agents in one maze, all starting at its start, each seeing and paid as in
+    `MazeWalk`. They move together, one step each per team step; an agent that has reached the
+    goal waits there (its actions change nothing, it is paid nothing more). The episode ends
+    when every agent has arrived or the budget (per agent, as for one) runs out. Speaks the
+    team protocol of `tasks.play`: arrays of observations and rewards, one row per agent."""
+
+    def __init__(self, agents: int, size: int, budget: float, held_out: bool,
+                 show_position: bool = False, loop_fraction: float = 0.0) -> None:
+        self.members = [MazeWalk(size, budget, held_out, show_position, loop_fraction)
+                        for _ in range(agents)]
+        self.steps = 0
+        self.first_arrival: int | None = None
+
+    @property
+    def maze(self) -> Maze | None:
+        return self.members[0].maze
+
+    def reset(self, seed: int | None = None, maze: Maze | None = None
+              ) -> tuple[np.ndarray, dict[str, Any]]:
+        maze = maze if maze is not None else self.members[0].draw_maze(
+            seed if seed is not None else random.randrange(2**31))
+        self.steps, self.first_arrival = 0, None
+        return np.stack([m.reset(maze=maze)[0] for m in self.members]), {}
+
+    def step(self, actions: np.ndarray) -> tuple[np.ndarray, np.ndarray, bool, bool,
+                                                  dict[str, Any]]:
+        self.steps += 1
+        observations, rewards = [], np.zeros(len(self.members))
+        for k, member in enumerate(self.members):
+            if member.walk.solved:  # arrived: waits at the goal
+                observations.append(member.observe())
+                continue
+            obs, rewards[k], _, _, _ = member.step(int(actions[k]))
+            observations.append(obs)
+            if member.walk.solved and self.first_arrival is None:
+                self.first_arrival = self.steps
+        terminated = all(m.walk.solved for m in self.members)
+        truncated = not terminated and self.steps >= self.members[0].budget
+        info = {"team": self.result()} if terminated or truncated else {}
+        return np.stack(observations), rewards, terminated, truncated, info
+
+    def result(self) -> TeamResult:
+        walks = [m.walk for m in self.members]
+        first = self.first_arrival if self.first_arrival is not None else self.steps
+        return TeamResult(walks, first, sum(w.steps for w in walks))
+
+    def render(self) -> np.ndarray:
+        """The maze with every agent's path and view, each agent in its own colour."""
+        assert self.maze is not None
+        image = np.zeros((*self.maze.shape, 3), dtype=np.float32)
+        image[self.maze.open] = 255
+        h, w = self.maze.shape
+        for k, member in enumerate(self.members):
+            tint = np.float32(TEAM_COLOURS[k % len(TEAM_COLOURS)])
+            for position in member.walk.path:
+                image[position] = 0.55 * image[position] + 0.45 * tint
+            seen = (slice(max(0, member.at[0] - RADIUS), min(h, member.at[0] + RADIUS + 1)),
+                    slice(max(0, member.at[1] - RADIUS), min(w, member.at[1] + RADIUS + 1)))
+            image[seen] = 0.85 * image[seen] + 0.15 * np.float32([255, 220, 0])
+        image[self.maze.goal] = (0, 200, 0)
+        for k, member in enumerate(self.members):
+            image[member.at] = TEAM_COLOURS[k % len(TEAM_COLOURS)]
+        return image.round().astype(np.uint8)
+
+    def close(self) -> None:
+        pass
+
+
+TEAM_COLOURS = ((230, 0, 0), (150, 0, 200), (255, 130, 0), (0, 120, 200))
