@@ -11,6 +11,7 @@ from ctm.tasks.explore import ExploreOptions, ExploreTask, walk_metrics
 from ctm.tasks.explore.explorers import EXPLORERS, explore
 from ctm.tasks.explore.world import MazeWalk, TeamWalk, observation_size
 from ctm.tasks.maze_world import DOWN, LEFT, RIGHT, UP, Maze, is_held_out
+from ctm.tasks.play import play
 
 # #####
 # #S..#      S start (1, 1), G goal (3, 1); the only route: right, right, down, down, left, left
@@ -156,6 +157,9 @@ def test_a_team_trains_and_evaluates_with_its_memory_shared_or_not(private):
     assert torch.isfinite(loss)
     metrics = task.evaluate(model, task.eval_batches(3, 0), "cpu")
     assert metrics["episodes"] == 4 and metrics["team_steps"] >= metrics["mean_steps"]
+    # the agents of a team start alike but draw their own actions
+    episodes = play(model, task.spec(held_out=True), task.eval_seeds(1, 0), "cpu", sample=True)
+    assert episodes[0].actions != episodes[1].actions
     final = task.final_evaluation(model, 4, 0, "cpu")
     assert final["random_walk_team_mean_steps"] <= final["random_walk_mean_steps"]
     assert "first arrival after" in task.summary({**metrics, **final})
@@ -204,8 +208,6 @@ def test_a_teams_episode_is_drawn_with_its_memory_reads(tmp_path):
     model = build_model(run.model)
     [gif] = task.visualise(model, tmp_path, 1, 0)
     from PIL import Image
-
-    from ctm.tasks.play import play
 
     episodes = play(model, task.spec(held_out=True), task.eval_seeds(1, 0), "cpu", sample=True,
                     trace=True)

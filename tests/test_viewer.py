@@ -325,6 +325,61 @@ def test_the_bundled_maze_model_thinks_in_the_page_and_rethinks_an_edited_maze(
     page.screenshot(path=str(tmp_path / "maze.png"), full_page=True)
 
 
+def most_certain_walk(model: torch.nn.Module, maze: dict) -> tuple[bool, list[int]]:
+    """PyTorch's most certain route for the maze the page shows: solved, and where it ends."""
+    import numpy as np
+
+    from ctm.tasks.maze import image_tensor
+    from ctm.tasks.maze.data import follow, render
+    from ctm.tasks.maze_world import Maze
+
+    built = Maze(np.array(maze["open"], dtype=bool), tuple(maze["start"]), tuple(maze["goal"]))
+    with torch.no_grad():
+        out = model(image_tensor(render(built)).unsqueeze(0))
+    moves = grouped_logits(out.logits, model.config.out_groups_shape)[0].argmax(-1)
+    solved, end, _ = follow(built, moves[int(out.certainty[0].argmax())].tolist())
+    return solved, list(end)
+
+
+def test_the_maze_page_opens_on_a_solved_maze_and_teleports_as_eval_reapplies(
+        browser: object, maze_page: Path) -> None:
+    _, model = load_run("bundled:maze15")
+    page = open_page(browser, (maze_page / "index.html").as_uri())
+    titles = page.evaluate("CTM_DATA.examples.map((e) => e.title)")
+    solved = [t.endswith(": solved by the model") for t in titles]
+    assert solved[0] and solved == sorted(solved, reverse=True), titles
+    maze = page.evaluate("ctmViewer.maze")
+    assert most_certain_walk(model, maze)[0]
+
+    # the route at a tick that goes nowhere says so (it used to read "in 0 moves:")
+    start = maze["start"]
+    wall = next(k for k, (dy, dx) in enumerate(((-1, 0), (1, 0), (0, -1), (0, 1)))
+                if not maze["open"][start[0] + dy][start[1] + dx])
+    line = page.evaluate(f"ctmViewer.describe([{wall}, ...Array(49).fill(4)])")
+    assert line == f"does not move: its first move, {'UDLR'[wall]}, runs into a wall"
+
+    # a wall across the route: the goal is cut off (no loops), so the route stops short;
+    # teleport moves the start to where the most certain route ends, as `ctm eval` re-applies
+    route = page.evaluate("ctmViewer.route")
+    y, x = route[len(route) // 2]
+    page.evaluate(f"ctmViewer.editMaze({y}, {x}, 'wall')")
+    page.wait_for_function("ctmViewer.runs >= 2")
+    cut = page.evaluate("ctmViewer.maze")
+    reached, end = most_certain_walk(model, cut)
+    assert not reached
+    moved = page.evaluate("ctmViewer.teleport()")
+    assert moved == (end != cut["start"]) and moved  # this maze's route stops mid-way
+    assert page.evaluate("ctmViewer.maze.start") == end
+    # the wall removed again, auto-solve teleports until the route reaches the goal
+    page.evaluate(f"ctmViewer.editMaze({y}, {x}, 'wall')")
+    page.wait_for_function("ctmViewer.runs >= 4")
+    assert page.evaluate("ctmViewer.autoSolve()") is True
+    assert most_certain_walk(model, page.evaluate("ctmViewer.maze"))[0]
+    assert "reaches the goal after" in page.locator("#hops").inner_text()
+    hops = page.evaluate("ctmViewer.hops")
+    assert hops >= 1 and page.evaluate("ctmViewer.journey.length") >= hops  # walked, in grey
+
+
 def sudoku_expected(model: torch.nn.Module, grid: list[list[int]], tick: int) -> list[int]:
     """PyTorch's digit (1..n) for every cell at `tick`, for the grid the page shows."""
     import numpy as np

@@ -40,6 +40,7 @@ def viewer_data(task: Task, model: nn.Module, run: RunConfig, count: int, static
         raise ValueError(f"the thought viewer shows a CTM's neurons and synchronisation; this "
                          f"is a "
                          f"{model.config.architecture} model")
+    spec["examples"] = solved_first(task, model, spec["examples"], count, run.train.seed)
     first = torch.tensor(spec["examples"][0]["input"], dtype=torch.float32).unsqueeze(0)
     ticks = task.ticks_for(first, model.config)
     attention = attends(model)
@@ -56,6 +57,26 @@ def viewer_data(task: Task, model: nn.Module, run: RunConfig, count: int, static
             example["outputs"] = {name: v.flatten().tolist()
                                   for name, v in zip(data["outputs"], values, strict=True)}
     return data, first
+
+
+def solved_first(task: Task, model: nn.Module, examples: list[dict[str, Any]], count: int,
+                 seed: int) -> list[dict[str, Any]]:
+    """The examples with those the model answers right first, each title saying which, so
+    that the page opens on one it gets right. If none of them is, the first right one among
+    the next 3 · count held-out examples takes the first place."""
+    solved = task.viewer_solved(model, examples)
+    if solved is None:
+        return examples
+    if not any(solved):
+        more = task.viewer_examples(model.config, 4 * count, seed)["examples"][count:]
+        found = [e for e, right in zip(more, task.viewer_solved(model, more), strict=True)
+                 if right]
+        if found:
+            examples, solved = [found[0], *examples[:count - 1]], [True, *solved[:count - 1]]
+    for example, right in zip(examples, solved, strict=True):
+        example["title"] += f": {'solved' if right else 'not solved'} by the model"
+    order = sorted(range(len(solved)), key=lambda k: not solved[k])
+    return [examples[k] for k in order]
 
 
 def write_thought_viewer(run: RunConfig, model: nn.Module, task: Task, out_dir: str | Path,

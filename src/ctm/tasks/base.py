@@ -179,6 +179,12 @@ class Task(ABC):
         `class_names`. None: the task has no live viewer yet."""
         return None
 
+    def viewer_solved(self, model: torch.nn.Module, examples: list[dict[str, Any]]
+                      ) -> list[bool] | None:
+        """Which of `viewer_examples`' examples the model answers right (the page opens on one
+        it does); None: the page keeps their order."""
+        return None
+
     @abstractmethod
     def meter(self, config: CTMConfig) -> Meter:
         """A fresh accumulator of this task's metrics for a model of `config`."""

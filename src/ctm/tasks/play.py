@@ -79,6 +79,13 @@ class Episode:
         return float(sum(self.rewards))
 
 
+def agent_seed(seed: int, agent: int) -> int:
+    """The seed of agent `agent`'s action draws in the episode seeded `seed` (the episode's
+    own seed for the first). A CPU generator keeps only a seed's low 32 bits, so the agents'
+    seeds differ there."""
+    return (seed ^ (agent * 0x9E3779B9)) & 0xFFFFFFFF
+
+
 @torch.no_grad()
 def play(model: torch.nn.Module, spec: EnvSpec, seeds: list[int], device: torch.device | str,
          render: bool = False, sample: bool = False, trace: bool = False) -> list[Episode]:
@@ -100,7 +107,7 @@ def play(model: torch.nn.Module, spec: EnvSpec, seeds: list[int], device: torch.
         state = model.initial_state(len(obs))
         episodes = [Episode() for _ in obs]
         live = [True] * len(seeds)
-        draws = ([torch.Generator().manual_seed(s + agent * 2**32) for s in seeds
+        draws = ([torch.Generator().manual_seed(agent_seed(s, agent)) for s in seeds
                   for agent in range(n)] if sample else [])
         while any(live):
             out = model(torch.from_numpy(obs).to(device), state=state, trace=trace)

@@ -232,6 +232,18 @@ class MazeTask(Task):
                                        "goal": list(maze.goal)}}
                              for k, (maze, route) in enumerate(examples)]}
 
+    @torch.no_grad()
+    def viewer_solved(self, model: torch.nn.Module, examples: list[dict[str, Any]]
+                      ) -> list[bool]:
+        """Whether the route of each example's most certain tick reaches its goal."""
+        mazes = [Maze(np.array(e["maze"]["open"], dtype=bool), tuple(e["maze"]["start"]),
+                      tuple(e["maze"]["goal"])) for e in examples]
+        device = next(model.parameters()).device
+        out = model(torch.stack([image_tensor(render(m)) for m in mazes]).to(device))
+        moves = grouped_logits(out.logits, model.config.out_groups_shape).argmax(-1)
+        chosen = moves[torch.arange(len(mazes)), out.certainty.argmax(1)].cpu().numpy()
+        return [follow(maze, route)[0] for maze, route in zip(mazes, chosen, strict=True)]
+
     def visualise(self, model: torch.nn.Module, out_dir: Path, count: int, seed: int
                   ) -> list[Path]:
         from .viz import visualise_mazes

@@ -57,6 +57,9 @@ async function select(index) {
   viewer.example = index;
   if (D.kind === "maze") {
     viewer.maze = JSON.parse(JSON.stringify(D.examples[index].maze));
+    viewer.journey = [];  // positions walked by earlier applications (teleports)
+    viewer.hops = 0;
+    viewer.hopNote = "";
     viewer.input = mazeInput();
   } else if (D.kind === "sudoku") {
     viewer.grid = D.examples[index].grid.map((row) => row.slice());
@@ -100,6 +103,35 @@ function follow(moves) {
     path.push(at.slice());
   }
   return { solved: at[0] === m.goal[0] && at[1] === m.goal[1], path, used: moves.length };
+}
+
+// Teleport, as `ctm eval` re-applies the model to mazes larger than its route: the start moves
+// to where the most certain tick's route ends (before any wall), and the model thinks again.
+// Returns whether the start moved.
+async function teleport() {
+  const walk = follow(predictionAt(viewer.mostCertain));
+  const end = walk.path[walk.path.length - 1];
+  const m = viewer.maze;
+  if (walk.solved || (end[0] === m.start[0] && end[1] === m.start[1])) return false;
+  viewer.journey.push(...walk.path.slice(0, -1));
+  m.start = end.slice();
+  viewer.hops += 1;
+  viewer.input = mazeInput();
+  await think(null);
+  return true;
+}
+
+// Teleport until the most certain route reaches the goal, stops moving, or `limit` hops.
+async function autoSolve(limit = 20) {
+  let moved = true;
+  while (moved && viewer.hops < limit && !follow(predictionAt(viewer.mostCertain)).solved) {
+    moved = await teleport();
+  }
+  const done = follow(predictionAt(viewer.mostCertain)).solved;
+  viewer.hopNote = done ? `reaches the goal after ${viewer.hops} teleport(s)`
+    : `stuck after ${viewer.hops} teleport(s): the route ${moved ? "is still short of the goal" : "no longer moves"}`;
+  setTick(viewer.tick);
+  return done;
 }
 
 async function editMaze(y, x, what) {
@@ -215,6 +247,10 @@ function describe(picks) {
   if (D.kind === "bits") return picks.map((p) => (p ? "1" : "0")).join("");
   if (D.kind === "maze") {
     const walk = follow(picks);
+    if (walk.used === 0) {
+      return walk.solved ? "is already at the goal"
+        : `does not move: its first move, ${D.class_names[picks[0]]}, runs into a wall`;
+    }
     const moves = picks.slice(0, walk.used).map((p) => D.class_names[p]).join("");
     return `${walk.solved ? "reaches the goal" : "does not reach the goal"} in ${walk.used} moves: ${moves}`;
   }
@@ -392,6 +428,8 @@ function drawMaze(box, attention) {
     ctx.fillStyle = m.open[y][x] ? "#fff" : "#111";
     ctx.fillRect(x * scale, y * scale, scale, scale);
   }
+  ctx.fillStyle = "rgba(120, 120, 160, 0.45)";  // walked before the last teleport
+  viewer.journey.forEach(([y, x]) => ctx.fillRect(x * scale, y * scale, scale, scale));
   ctx.fillStyle = "rgba(60, 120, 255, 0.45)";
   viewer.route.forEach(([y, x]) => ctx.fillRect(x * scale, y * scale, scale, scale));
   ctx.strokeStyle = "#1f5fbf"; ctx.lineWidth = Math.max(2, scale / 5);
@@ -447,7 +485,23 @@ function drawMaze(box, attention) {
     }
     heads.append(small);
   });
-  box.append(canvas, document.createElement("br"), "attention of each head:", heads);
+  box.append(canvas, document.createElement("br"));
+  if (!D.static) {
+    const hop = document.createElement("button");
+    hop.type = "button"; hop.id = "teleport"; hop.textContent = "teleport";
+    hop.title = "start again from where the most certain route ends";
+    hop.addEventListener("click", async () => { viewer.hopNote = ""; await teleport(); });
+    const solve = document.createElement("button");
+    solve.type = "button"; solve.id = "auto-solve"; solve.textContent = "auto-solve";
+    solve.title = "teleport until the route reaches the goal";
+    solve.addEventListener("click", () => autoSolve());
+    const note = document.createElement("span");
+    note.id = "hops";
+    note.textContent = ` ${viewer.hops} teleport(s) so far (grey: walked before)` +
+      (viewer.hopNote ? `; ${viewer.hopNote}` : "");
+    box.append(hop, solve, note, document.createElement("br"));
+  }
+  box.append("attention of each head:", heads);
 }
 
 function drawSudoku(box, attention) {
@@ -577,6 +631,9 @@ viewer.setThreshold = setThreshold;
 viewer.select = select;
 viewer.flip = flip;
 viewer.editMaze = editMaze;
+viewer.teleport = teleport;
+viewer.describe = describe;
+viewer.autoSolve = autoSolve;
 viewer.editSudoku = editSudoku;
 viewer.think = () => think(null);
 start();
