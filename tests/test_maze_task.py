@@ -161,7 +161,15 @@ def test_viz_writes_gifs_summaries_and_a_ticks_sweep(tmp_path, capsys):
                  "--eval-size", "4", "--larger-sizes", "9", "--reapply", "2", "--d-model", "16",
                  "--d-input", "8", "--heads", "2", "--ticks", "3", "--n-sync-out", "8",
                  "--n-sync-action", "8", "--n-self", "0", "--synapse-depth", "1", "--steps",
-                 "2", "--batch-size", "4", "--no-progress"]) == 0
+                 "2", "--batch-size", "4", "--eval-every", "1", "--no-progress"]) == 0
+    # each evaluation kept the route of every tick for the first 4 held-out mazes
+    records = [json.loads(line) for line in (run / "records.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in records] == [1, 2]
+    assert np.array(records[0]["routes"]).shape == (4, 3, 8)
+    capsys.readouterr()
+    assert main(["viz", str(run), "--training", "--out", str(tmp_path / "along")]) == 0
+    drawn = sorted(p.name for p in (tmp_path / "along").iterdir())
+    assert drawn == ["training_backtracks.png", *[f"training_maze_{k}.png" for k in range(4)]]
     assert main(["eval", str(run), "--json"]) == 0
     metrics = json.loads(capsys.readouterr().out.splitlines()[-1])
     assert set(metrics) >= {"solve_rate_reapplied_7", "solve_rate_reapplied_9"}
@@ -227,3 +235,29 @@ def test_evaluate_scores_a_scripted_model_exactly():
     assert metrics["per_step_accuracy_with_padding"] == pytest.approx(right_padded / (40 * 8))
     assert metrics["per_step_accuracy_per_tick"][0] == pytest.approx(right / steps)
     assert metrics["mean_certain_tick"] == 1.0
+
+
+def test_a_route_that_takes_a_wrong_branch_and_is_revised_later_counts_as_a_backtrack():
+    from ctm.tasks.maze import route_revisions
+    from ctm.tasks.maze_world import DOWN, LEFT, RIGHT, UP, Maze
+
+    rows = ["#######",
+            "#S....#",   # the route: right ×4, down ×2, left ×2
+            "#.###.#",   # down from the start: a dead end (a wrong branch); up: a wall
+            "#.#G..#",
+            "#######"]
+    maze = Maze(np.array([[c != "#" for c in row] for row in rows]), (1, 1), (3, 3))
+    route = [RIGHT] * 4 + [DOWN] * 2 + [LEFT] * 2
+    assert shortest_route(maze) == route
+    target = np.array(route + [WAIT] * 2)
+
+    def ticks(*routes):
+        return np.array([list(r) + [WAIT] * (10 - len(r)) for r in routes])
+
+    revised = ticks([DOWN, DOWN], [RIGHT, RIGHT, UP], route, [])  # branch, bump, right, nothing
+    kept = ticks([], [RIGHT], [DOWN, DOWN], [DOWN])  # a branch from tick 3, never mended
+    bumps = ticks([UP], [RIGHT, RIGHT, UP], route, [])  # walls only: no branch taken
+    branch, back = route_revisions([maze] * 3, np.stack([revised, kept, bumps]),
+                                   np.stack([target] * 3), [8, 8, 8])
+    assert branch.tolist() == [True, True, False]
+    assert back.tolist() == [True, False, False]

@@ -391,3 +391,14 @@ def test_the_best_evaluated_model_is_kept_and_evaluated_with_best(tmp_path, caps
     shutil.rmtree(tmp_path / "run" / "best")
     assert main(["eval", str(tmp_path / "run"), "--best"]) == 2
     assert "has no best model yet" in capsys.readouterr().err
+
+
+def test_a_records_file_cut_short_by_a_crash_reads_up_to_the_cut(tmp_path):
+    from ctm.run.layout import read_jsonl
+
+    path = tmp_path / "records.jsonl"
+    path.write_text('{"step": 1}\n{"step": 2}\n{"step": 3, "rou')
+    assert read_jsonl(path) == [{"step": 1}, {"step": 2}]
+    path.write_text('{"step": 1}\n[1, 2]\n{"step": 3}\n')
+    with pytest.raises(ValueError, match=r"records.jsonl, line 2: not a JSON object"):
+        read_jsonl(path)

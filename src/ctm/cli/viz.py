@@ -36,6 +36,10 @@ def build_parser(task_name: str | None) -> Parser:
     p.add_argument("--ort-dir", type=Path, metavar="DIR",
                    help="with --html: onnxruntime-web unpacked here (default: fetched once "
                         "with npm into ~/.cache/ctm)")
+    p.add_argument("--training", action="store_true",
+                   help="draw how the thinking changed along training, from what the run kept "
+                        "at each evaluation (maze: the route at every tick, and how often it "
+                        "went down a wrong branch and came back)")
     p.add_argument("--ticks", type=parse_int_tuple, metavar="INTS",
                    help="tick budgets to evaluate, e.g. 5,10,20 (default: 10%%..150%% of the "
                         "trained budget)")
@@ -56,6 +60,9 @@ def main(argv: list[str]) -> int:
         raise UserError("--static and --ort-dir shape the thought viewer: add --html DIR")
     if args.ticks is not None and (not args.ticks or min(args.ticks) < 1):
         raise UserError(f"--ticks must be positive, got {list(args.ticks)}")
+    if args.training and args.html is not None:
+        raise UserError("--training draws pictures of a run's training; --html writes the "
+                        "thought viewer: give one of them")
     check_output_folder(args.html, "--html")
     check_output_folder(args.out, "--out")
     run, model, task, device = load_for_use(args)
@@ -63,6 +70,8 @@ def main(argv: list[str]) -> int:
         return thought_viewer(run, model, task, args)
     source = resolve(args.path)
     out_dir = args.out or (Path(f"viz-{source.name}") if is_bundled(source) else source / "viz")
+    if args.training:
+        return training_pictures(source, run, task, out_dir)
     if args.ticks is not None and not task.adaptive_ticks:
         raise UserError(f"--ticks sweeps a thinking budget; the {task.name} task's ticks are its "
                         f"answer's own (change its task options instead)")
@@ -90,4 +99,25 @@ def thought_viewer(run: object, model: object, task: object, args: object) -> in
     if viewer.max_difference is not None:
         print(f"the page's model against PyTorch (onnxruntime): largest difference "
               f"{viewer.max_difference:.2e}")
+    return 0
+
+
+def training_pictures(source: Path, run: object, task: object, out_dir: Path) -> int:
+    from ..run.layout import METRICS, RECORDS, is_run_dir, read_jsonl
+
+    if not is_run_dir(source):
+        raise UserError(f"--training draws what a training run kept; {source} is a saved model, "
+                        f"not a run")
+    records_path = source / RECORDS
+    if not records_path.is_file():
+        raise UserError(f"{source} holds no {RECORDS}: its task keeps none, or it was trained "
+                        f"before runs kept them, or it has not evaluated yet")
+    records = read_jsonl(records_path)
+    metrics = [row for row in read_jsonl(source / METRICS) if row.get("split") == "eval"] \
+        if (source / METRICS).is_file() else []
+    written = task.visualise_training(records, metrics, out_dir, run.train.seed)
+    if written is None:
+        raise UserError(f"the {task.name} task draws no pictures of training (the maze task does)")
+    for path in written:
+        print(f"wrote {path}")
     return 0

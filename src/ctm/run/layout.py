@@ -2,6 +2,8 @@
 
     RUN/config.json                  the run's config (RunConfig): replays the run
     RUN/metrics.jsonl                one strict-JSON row per log or evaluation
+    RUN/records.jsonl                what the task keeps at each evaluation beyond its metrics
+                                     (maze: the route predicted at every tick for 4 mazes)
     RUN/tensorboard/                 the same scalars for TensorBoard
     RUN/checkpoints/step-000250/     model.safetensors, config.json, trainer_state.pt and
                                      checksums.json (SHA-256 of the other three, written last)
@@ -25,6 +27,7 @@ from pathlib import Path
 
 RUN_CONFIG = "config.json"
 METRICS = "metrics.jsonl"
+RECORDS = "records.jsonl"  # what a task keeps at each evaluation beside its metrics
 TENSORBOARD = "tensorboard"
 CHECKPOINTS = "checkpoints"
 FINAL_MODEL = "model"
@@ -56,3 +59,23 @@ def is_run_dir(path: Path) -> bool:
     except (ValueError, UnicodeDecodeError):
         return not (path / "model.safetensors").is_file()  # damaged: let the reader say so
     return isinstance(data, dict) and "task" in data
+
+
+def read_jsonl(path: Path) -> list[dict]:
+    """The rows of a run's JSON-lines file. A last line cut short (a crash mid-write) is left
+    out; any other row that is not a JSON object is an error naming the file and the line."""
+    lines = path.read_text(errors="replace").splitlines()
+    rows = []
+    for number, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+        except ValueError:
+            row = None
+        if not isinstance(row, dict):
+            if number == len(lines):
+                break
+            raise ValueError(f"{path}, line {number}: not a JSON object")
+        rows.append(row)
+    return rows

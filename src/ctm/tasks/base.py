@@ -221,6 +221,19 @@ class Task(ABC):
         written into `out_dir`. None by default."""
         return []
 
+    def training_record(self, model: torch.nn.Module, seed: int, device: torch.device | str
+                        ) -> dict[str, Any] | None:
+        """What the trainer keeps at each evaluation beside the metrics (JSON-ready), for
+        `visualise_training`; None: nothing."""
+        return None
+
+    def visualise_training(self, records: list[dict[str, Any]], metrics: list[dict[str, Any]],
+                           out_dir: Path, seed: int) -> list[Path] | None:
+        """Pictures of how the model's thinking changed along training, from the records
+        `training_record` kept (each with its `step`) and the run's evaluation rows; None: the
+        task draws none."""
+        return None
+
     @abstractmethod
     def summary(self, metrics: dict[str, Any]) -> str:
         """A short human-readable table of `evaluate`'s metrics."""

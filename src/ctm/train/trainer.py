@@ -42,6 +42,7 @@ from ..run.layout import (
     CHECKPOINTS,
     FINAL_MODEL,
     METRICS,
+    RECORDS,
     RUN_CONFIG,
     RUN_ID,
     TENSORBOARD,
@@ -210,6 +211,7 @@ class Trainer:
         write_json(self.run_dir / RUN_CONFIG, self.run.to_dict())
         self._name_the_run()
         (self.run_dir / METRICS).write_text("")
+        (self.run_dir / RECORDS).unlink(missing_ok=True)
 
     def _name_the_run(self) -> None:
         """Give the run its random name (kept if it has one), which its checkpoints repeat."""
@@ -404,6 +406,7 @@ class Trainer:
                 if self.step % cfg.eval_every == 0 or self.step == cfg.steps:
                     metrics = self.evaluate()
                     self._log(log, {"step": self.step, "split": "eval", **metrics})
+                    self._keep_record()
                     self._say(bar, f"step {self.step}: " + _headline(metrics))
                     self._keep_if_best(metrics)
                 if self.step % cfg.checkpoint_every == 0 or self.step == cfg.steps:
@@ -515,6 +518,23 @@ class Trainer:
             state = TrainerState(step=self.step, optimizer=optimizer, rng=torch.get_rng_state())
             target = save_checkpoint(self.run_dir, whole, state, self.run.train.keep_checkpoints)
         return target
+
+    def _keep_record(self) -> None:
+        """Append the task's record of this evaluation (maze: per-tick routes) to the run's
+        records file; rank 0 only."""
+        if self.writer is None:
+            return
+        with precision_context(self.run.train.precision, self.device):
+            record = self.task.training_record(self.core, self.run.train.seed, self.device)
+        if record is None:
+            return
+        path = self.run_dir / RECORDS
+        try:
+            with open(path, "a") as out:
+                out.write(json_line({"step": self.step, **record}) + "\n")
+        except OSError as error:
+            raise WriteError(path, error, "the checkpoints so far are whole: free space, then "
+                             "resume") from None
 
     def _log(self, log: Any, row: dict[str, Any]) -> None:
         if self.writer is None:  # not rank 0

@@ -29,10 +29,11 @@ from ...metrics import GroupedAccuracy, per_tick_table
 from ...model import CTMConfig, CTMOutput
 from ...progress import reported
 from ..base import Batch, Task, eval_seed, train_seed
-from ..maze_world import Maze, generate_maze, is_held_out, shortest_route
+from ..maze_world import WAIT, Maze, generate_maze, is_held_out, shortest_route, step
 from .data import follow, parse_image, read_image, render, route_targets, transform
 
 IMAGE_SUFFIXES = (".png", ".bmp", ".gif", ".jpg", ".jpeg")
+RECORDED_MAZES = 4  # held-out mazes whose per-tick routes a run keeps at each evaluation
 MOVE_NAMES = ("U", "D", "L", "R", "W")  # up, down, left, right, wait: data.py's move order
 EVAL_STREAM = 104_729
 
@@ -252,6 +253,24 @@ class MazeTask(Task):
         assert isinstance(batch, MazeBatch)
         return visualise_mazes(model, batch.mazes, batch.inputs, batch.targets, out_dir)
 
+    @torch.no_grad()
+    def training_record(self, model: torch.nn.Module, seed: int, device: torch.device | str
+                        ) -> dict[str, Any]:
+        """The moves predicted at every tick for the first RECORDED_MAZES held-out mazes."""
+        batch = next(iter(self.eval_batches(RECORDED_MAZES, seed)))
+        out = model(batch.inputs.to(device))
+        moves = grouped_logits(out.logits, model.config.out_groups_shape).argmax(-1)
+        return {"routes": moves.cpu().tolist(),  # (mazes, ticks, route_length)
+                "most_certain_tick": out.certainty.argmax(1).cpu().tolist()}
+
+    def visualise_training(self, records: list[dict[str, Any]], metrics: list[dict[str, Any]],
+                           out_dir: Path, seed: int) -> list[Path]:
+        from .viz import training_pictures
+
+        batch = next(iter(self.eval_batches(RECORDED_MAZES, seed)))
+        assert isinstance(batch, MazeBatch)
+        return training_pictures(batch.mazes, records, metrics, out_dir)
+
     def summary(self, metrics: dict[str, Any]) -> str:
         lines = [
             f"maze: at the most-certain tick (mean tick {metrics['mean_certain_tick']:.1f}) "
@@ -262,6 +281,11 @@ class MazeTask(Task):
         ]
         lines += per_tick_table({"per-step": metrics["per_step_accuracy_per_tick"],
                                  "solved": metrics["solve_rate_per_tick"]})
+        if "backtrack_rate" in metrics:
+            lines.append(f"over the ticks, the route took a wrong branch in "
+                         f"{100 * metrics['wrong_branch_rate']:.1f}% of mazes and came back "
+                         f"from one (a wrong step revised later) in "
+                         f"{100 * metrics['backtrack_rate']:.1f}%")
         if "solve_rate_by_route_length" in metrics:
             counts = metrics["mazes_by_route_length"]
             lines.append("solved by shortest-route length (moves): " + ", ".join(
@@ -287,6 +311,7 @@ class MazeMeter:
         self.real_right, self.real_right_per_tick, self.real_count = 0.0, None, 0
         self.route_lengths: list[int] = []
         self.solved_flags: list[bool] = []
+        self.wrong_branches, self.backtracks = 0, 0
 
     def update(self, output: CTMOutput, batch: Batch) -> None:
         assert isinstance(batch, MazeBatch)
@@ -312,6 +337,9 @@ class MazeMeter:
         self.solved_at_certain += int(solved_here.sum())
         self.solved_flags += solved_here.tolist()
         self.route_lengths += batch.route_lengths
+        branch, back = route_revisions(batch.mazes, moves, targets.numpy(), batch.route_lengths)
+        self.wrong_branches += int(branch.sum())
+        self.backtracks += int(back.sum())
         solved_by_tick = solves.sum(0)
         self.solved_per_tick = (solved_by_tick if self.solved_per_tick is None
                                 else self.solved_per_tick + solved_by_tick)
@@ -330,8 +358,38 @@ class MazeMeter:
                                            / max(1, self.real_count)).tolist(),
             "per_step_accuracy_with_padding_per_tick": result["per_step_accuracy_per_tick"],
             "solve_rate_per_tick": (self.solved_per_tick / count).tolist(),
+            "wrong_branch_rate": self.wrong_branches / count,
+            "backtrack_rate": self.backtracks / count,
             **by_route_length(self.route_lengths, self.solved_flags, self.route_length),
         }
+
+
+def route_revisions(mazes: list[Maze], moves: np.ndarray, targets: np.ndarray,
+                    route_lengths: list[int]) -> tuple[np.ndarray, np.ndarray]:
+    """Whether each maze's predicted route goes down a wrong branch at some tick, and whether
+    it then comes back: at tick t the route leaves the shortest route through an open pixel
+    (a branch taken, not a bump into a wall nor a Wait short of the goal), and at a later
+    tick the move it got wrong is right (the step revised). moves (B, T, R) are the predicted
+    moves per tick, targets (B, R) the shortest routes. Returns two (B,) bool arrays: a wrong
+    branch taken, and one later revised."""
+    b, t, r = moves.shape
+    lengths = np.minimum(np.asarray(route_lengths), r)
+    same = moves == targets[:, None, :]  # (B, T, R)
+    right = np.cumprod(same, axis=2).sum(2)  # (B, T): moves right before the first wrong one
+    right = np.minimum(right, lengths[:, None])
+    branch = np.zeros((b, t), dtype=bool)
+    for i, maze in enumerate(mazes):
+        along = [maze.start]  # positions along the shortest route
+        for move in targets[i, : lengths[i]]:
+            along.append(step(along[-1], int(move)))
+        for tick in range(t):
+            k = right[i, tick]
+            move = int(moves[i, tick, k]) if k < lengths[i] else WAIT
+            branch[i, tick] = move != WAIT and maze.is_open(step(along[k], move))
+    # the most moves right at any later tick
+    later = np.full((b, t), -1)
+    later[:, :-1] = np.maximum.accumulate(right[:, ::-1], axis=1)[:, ::-1][:, 1:]
+    return branch.any(1), (branch & (later > right)).any(1)
 
 
 def by_route_length(lengths: list[int], solved: list[bool], route_length: int,

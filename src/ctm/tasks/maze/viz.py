@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -10,7 +11,7 @@ import torch
 from ...analysis.figures import figure_to_array, pyplot, save_figure, save_gif, token_grid
 from ...losses import grouped_logits
 from ..maze_world import Maze, step
-from .data import render
+from .data import follow, render
 
 ACTION_NAMES = ("up", "down", "left", "right", "wait")
 
@@ -84,4 +85,50 @@ def visualise_mazes(model: torch.nn.Module, mazes: list[Maze], images: torch.Ten
         axes[2].legend(fontsize=8)
         axes[2].grid(alpha=0.3)
         written.append(save_figure(figure, out_dir / f"maze_{i}_summary.png"))
+    return written
+
+
+def training_pictures(mazes: list[Maze], records: list[dict[str, Any]],
+                      metrics: list[dict[str, Any]], out_dir: Path) -> list[Path]:
+    """How the routes formed along training: for each recorded maze `training_maze_K.png`
+    (rows: evaluations along training, columns: ticks; each cell the route predicted at that
+    tick, walked until it reaches the goal or a wall, green once it reaches the goal), and
+    `training_backtracks.png`, the share of held-out mazes whose route took a wrong branch at
+    some tick and the share that came back from one, against the training step."""
+    plt = pyplot()
+    by_step = {r["step"]: r for r in records}  # a resumed run may repeat a step: keep the last
+    steps = sorted(by_step)
+    shown = [steps[round(k)] for k in np.linspace(0, len(steps) - 1, min(6, len(steps)))]
+    ticks = len(by_step[steps[0]]["routes"][0])
+    columns = sorted({round(t) for t in np.linspace(0, ticks - 1, min(8, ticks))})
+    written = []
+    for i, maze in enumerate(mazes):
+        figure, axes = plt.subplots(len(shown), len(columns), squeeze=False, dpi=80,
+                                    figsize=(1.5 * len(columns), 1.6 * len(shown)))
+        for row, step_ in enumerate(shown):
+            routes = by_step[step_]["routes"][i]
+            for col, t in enumerate(columns):
+                solved, _, _ = follow(maze, routes[t])
+                axis = axes[row, col]
+                _draw_maze(axis, maze, np.array(routes[t]), f"tick {t + 1}" if row == 0 else "")
+                axis.lines[-1].set_color("tab:green" if solved else "tab:blue")
+                if col == 0:
+                    axis.text(-1, maze.shape[0] / 2, f"step {step_}", rotation=90, fontsize=7,
+                              ha="right", va="center")
+        figure.suptitle(f"held-out maze {i}: the route at each tick, along training",
+                        fontsize=9)
+        figure.tight_layout()
+        written.append(save_figure(figure, out_dir / f"training_maze_{i}.png"))
+    rows = [m for m in metrics if "backtrack_rate" in m]
+    if rows:
+        figure, axis = plt.subplots(figsize=(5.5, 3.2), dpi=110)
+        x = [m["step"] for m in rows]
+        axis.plot(x, [m["wrong_branch_rate"] for m in rows], label="took a wrong branch")
+        axis.plot(x, [m["backtrack_rate"] for m in rows], label="came back from one")
+        axis.plot(x, [m["solve_rate"] for m in rows], label="solved (most certain tick)",
+                  linestyle="--")
+        axis.set(xlabel="training step", ylabel="share of held-out mazes", ylim=(-0.02, 1.02))
+        axis.legend(fontsize=8)
+        axis.grid(alpha=0.3)
+        written.append(save_figure(figure, out_dir / "training_backtracks.png"))
     return written
