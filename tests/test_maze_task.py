@@ -261,3 +261,21 @@ def test_a_route_that_takes_a_wrong_branch_and_is_revised_later_counts_as_a_back
                                    np.stack([target] * 3), [8, 8, 8])
     assert branch.tolist() == [True, True, False]
     assert back.tolist() == [True, False, False]
+
+
+def test_attention_that_jumps_ahead_and_comes_back_is_a_leapfrog():
+    from ctm.tasks.maze.viz import attended_route_index, leapfrog_measures
+
+    # a route along the top row of an 8×8 image, seen as a 4×4 token grid: two pixels a token
+    route = [(0, x) for x in range(8)]
+    attention = np.zeros((3, 4, 4))
+    attention[0, 0, 3] = 1  # pixels 6 and 7: route steps 6 and 7
+    attention[1, 0, 0] = 1  # steps 0 and 1
+    attention[2, 3, 1] = 1  # off the route: the nearest route pixel to the centre (7, 3) is 3
+    attended = attended_route_index(attention, route, (8, 8))
+    assert attended.tolist() == [6.5, 0.5, 3.0]
+
+    right = np.array([[0, 1, 2], [0, 1, 2]])
+    measures = leapfrog_measures(np.array([[6.5, 0.5, 3.0], [0.0, 1.0, 2.0]]), right)
+    # maze 0: ahead at tick 1 (6.5 > 0 + 1), back at ticks 2 and 3; maze 1 follows its prefix
+    assert measures == {"ahead": 1 / 6, "fill_in": 2 / 4, "leapfrog": 0.5}

@@ -247,11 +247,17 @@ class MazeTask(Task):
 
     def visualise(self, model: torch.nn.Module, out_dir: Path, count: int, seed: int
                   ) -> list[Path]:
-        from .viz import visualise_mazes
+        from .viz import LEAPFROG_MAZES, attention_along_route, visualise_mazes
 
         batch = next(iter(self.eval_batches(count, seed)))
         assert isinstance(batch, MazeBatch)
-        return visualise_mazes(model, batch.mazes, batch.inputs, batch.targets, out_dir)
+        written = visualise_mazes(model, batch.mazes, batch.inputs, batch.targets, out_dir)
+        many = next(iter(self.eval_batches(LEAPFROG_MAZES, seed)))
+        assert isinstance(many, MazeBatch)
+        routes = [row[:length].tolist() for row, length in zip(many.targets, many.route_lengths,
+                                                               strict=True)]
+        return written + attention_along_route(model, many.mazes, many.inputs, many.targets,
+                                               routes, out_dir)
 
     @torch.no_grad()
     def training_record(self, model: torch.nn.Module, seed: int, device: torch.device | str

@@ -132,3 +132,97 @@ def training_pictures(mazes: list[Maze], records: list[dict[str, Any]],
         axis.grid(alpha=0.3)
         written.append(save_figure(figure, out_dir / "training_backtracks.png"))
     return written
+
+
+LEAPFROG_MAZES = 64  # held-out mazes the attention-along-the-route figures are measured on
+
+
+def attended_route_index(attention: np.ndarray, route: list[tuple[int, int]],
+                         shape: tuple[int, int]) -> np.ndarray:
+    """Where along the route each tick's attention looks: attention (T, rows, cols) over the
+    token grid (heads averaged), route the positions walked from the start (index 0) to the
+    goal. A tick's answer is the mean index of the route positions inside its most attended
+    token; a token the route does not cross gives the route position nearest its centre."""
+    t, rows, cols = attention.shape
+    h, w = shape
+    tokens = [(y * rows // h, x * cols // w) for y, x in route]
+    attended = np.zeros(t)
+    for tick in range(t):
+        peak = np.unravel_index(int(attention[tick].argmax()), (rows, cols))
+        inside = [k for k, token in enumerate(tokens) if token == peak]
+        if inside:
+            attended[tick] = float(np.mean(inside))
+        else:
+            centre = ((peak[0] + 0.5) * h / rows, (peak[1] + 0.5) * w / cols)
+            attended[tick] = float(np.argmin([(y - centre[0]) ** 2 + (x - centre[1]) ** 2
+                                              for y, x in route]))
+    return attended
+
+
+def leapfrog_measures(attended: np.ndarray, right: np.ndarray) -> dict[str, float]:
+    """attended (B, T) route index under attention, right (B, T) route moves right so far
+    (the correct prefix at each tick). `ahead`: the share of ticks whose attention looks more
+    than one step beyond the correct prefix; `fill_in`: the share of ticks (after the first)
+    whose attention comes back more than one step behind the furthest point it had reached;
+    `leapfrog`: the share of mazes with both, attention that jumps ahead and then fills in."""
+    reached = np.maximum.accumulate(attended, axis=1)
+    ahead = attended > right + 1
+    back = np.zeros_like(ahead)
+    back[:, 1:] = attended[:, 1:] < reached[:, :-1] - 1
+    return {"ahead": float(ahead.mean()), "fill_in": float(back[:, 1:].mean()),
+            "leapfrog": float((ahead.any(1) & back.any(1)).mean())}
+
+
+@torch.no_grad()
+def attention_along_route(model: torch.nn.Module, mazes: list[Maze], images: torch.Tensor,
+                          targets: torch.Tensor, routes: list[list[int]], out_dir: Path
+                          ) -> list[Path]:
+    """`attention_along_route.png`: tick by tick, where along the route attention looks
+    against how much of the route is right so far, for the first 6 mazes, and
+    `attention_along_route.json`: `leapfrog_measures` over all of them, with the ticks and
+    the route length, so that models with few and with ample ticks can be compared."""
+    import json
+
+    plt = pyplot()
+    config = model.config
+    out = model(images, trace=True)
+    rows, cols = token_grid(config.backbone, *images.shape[-2:])
+    attention = out.attention.float().mean(2).cpu().numpy().reshape(
+        len(mazes), -1, rows, cols)  # (B, T, rows, cols)
+    moves = grouped_logits(out.logits, config.out_groups_shape).argmax(-1).cpu().numpy()
+    lengths = np.array([len(r) for r in routes])
+    same = moves == targets.numpy()[:, None, :]
+    right = np.minimum(np.cumprod(same, axis=2).sum(2), lengths[:, None])  # (B, T)
+    attended = np.stack([attended_route_index(attention[i], _positions(maze, routes[i]),
+                                              maze.shape) for i, maze in enumerate(mazes)])
+    measures = {**leapfrog_measures(attended, right), "ticks": int(attention.shape[1]),
+                "mean_route_length": float(lengths.mean()), "mazes": len(mazes)}
+    figure, axes = plt.subplots(2, 3, figsize=(9, 5), dpi=100, sharex=True)
+    ticks = np.arange(1, attention.shape[1] + 1)
+    for i, axis in enumerate(axes.flat[: min(6, len(mazes))]):
+        axis.plot(ticks, attended[i], marker="o", markersize=3, label="attention's route step")
+        axis.plot(ticks, right[i], drawstyle="steps-post", label="route right so far")
+        axis.axhline(lengths[i], color="grey", linestyle=":", linewidth=1)
+        axis.set_title(f"maze {i} (route {lengths[i]} moves)", fontsize=8)
+        axis.grid(alpha=0.3)
+    axes[0, 0].legend(fontsize=6)
+    for axis in axes[-1]:
+        axis.set_xlabel("tick")
+    figure.suptitle(f"where attention looks along the route, {attention.shape[1]} ticks: "
+                    f"ahead {100 * measures['ahead']:.0f}% of ticks, filling in behind "
+                    f"{100 * measures['fill_in']:.0f}%, both in "
+                    f"{100 * measures['leapfrog']:.0f}% of {len(mazes)} mazes", fontsize=9)
+    figure.tight_layout()
+    written = [save_figure(figure, out_dir / "attention_along_route.png")]
+    path = out_dir / "attention_along_route.json"
+    path.write_text(json.dumps(measures, indent=1) + "\n")
+    return [*written, path]
+
+
+def _positions(maze: Maze, moves: list[int]) -> list[tuple[int, int]]:
+    at = maze.start
+    positions = [at]
+    for move in moves:
+        at = step(at, int(move))
+        positions.append(at)
+    return positions
