@@ -19,7 +19,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from .config import CTMConfig
@@ -87,8 +86,8 @@ class Recall(nn.Module):
             -1, self.team, -1, -1).reshape(b, self.team, -1)
         slots = (written.unsqueeze(1) + torch.arange(self.team, device=written.device)
                  ) % self.slots  # (B, team)
-        placed = F.one_hot(slots, self.slots).to(entries.dtype)  # (B, team, K)
-        hit = placed.sum(1)  # (B, K): 1 where a slot is written now
-        entries = entries * (1 - hit).unsqueeze(-1) + torch.einsum("btk,btw->bkw", placed,
-                                                                   team_entries)
-        return entries, present | hit.bool(), written + self.team
+        # one out-of-place scatter: a few operations per step, where the rollout's replay
+        # backpropagates through every step's write
+        entries = entries.scatter(1, slots.unsqueeze(-1).expand(-1, -1, new.shape[-1]),
+                                  team_entries)
+        return entries, present.scatter(1, slots, True), written + self.team
