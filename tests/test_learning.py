@@ -138,13 +138,13 @@ def test_a_ctm_learns_to_solve_4x4_sudoku(tmp_path):
 def test_an_explorer_learns_to_beat_the_random_walk_in_held_out_mazes(tmp_path):
     """explore on 7×7 mazes: 60 PPO updates of 16 agents, then 100 held-out mazes the agent
     never walked in training, against a random walk over open neighbours on the same mazes:
-    the agent must solve more of them and take fewer steps. Its carried thinking only: the
-    explicit memory nearly doubles a step's cost on a CPU, and its learning is measured in
-    docs/results.md (its mechanics are tests/test_memory.py's)."""
+    the agent must solve more of them and take fewer steps. Its carried thinking only, one
+    tick a step: the explicit memory nearly doubles a step's cost on a CPU, and its learning
+    is measured in docs/results.md (its mechanics are tests/test_memory.py's)."""
     from ctm.run.config import build_task
 
     run = RunConfig.create("explore", {"size": 7, "eval_episodes": 100},
-                           {"d_model": 64, "memory_slots": 0},
+                           {"d_model": 64, "memory_slots": 0, "ticks": 1},
                            {"steps": 60, "eval_every": 60, "checkpoint_every": 60, "seed": 0,
                             "threads": 2})
     trainer = Trainer(run, tmp_path, progress=False)
