@@ -275,6 +275,15 @@ def _sort_run(ws: Path) -> None:
                  "--out", str(ws / "sort")]) == 0
 
 
+def _explore_run(ws: Path) -> None:
+    from ctm.cli import main
+
+    assert main(["train", "explore", "--size", "7", "--eval-episodes", "2", "--d-model", "16",
+                 "--memory-slots", "4", "--steps", "1", "--batch-size", "2",
+                 "--rollout-steps", "8", "--chunk", "8", "--minibatches", "1",
+                 "--no-progress", "--out", str(ws / "explore")]) == 0
+
+
 TRAIN = ("train", "parity", "--out", "{ws}/new", *TINY_RUN, "--steps", "1")
 SUDOKU_FILE = ("train", "sudoku", "--size", "4", "--data", "{ws}/puzzles.csv", "--steps", "1",
                "--eval-size", "4", "--batch-size", "2", *TINY_MODEL, "--no-progress", "--out",
@@ -660,6 +669,10 @@ CASES: list[Case] = [
          "--temperature-scaling needs one class per answer", _sort_run),
     Case("viz", "a tick sweep on sorting", ("viz", "{ws}/sort", "--ticks", "2,4"),
          "the sort task's ticks are its answer's own", _sort_run),
+    Case("viz", "onnxruntime for an agent's page, which runs no model",
+         ("viz", "{ws}/explore", "--html", "{ws}/page", "--ort-dir", "{ws}"),
+         "the explore page plays episodes PyTorch recorded and runs no model: drop --ort-dir",
+         _explore_run),
     Case("eval", "--best for a run that kept no best model",
          ("eval", "bundled:maze15", "--best"), "has no best model yet"),
     Case("eval", "the weights file instead of its folder",

@@ -199,6 +199,27 @@ def test_memory_slots_are_traced_back_to_who_wrote_them_and_when():
     assert slot_writers(0, 2, 4) == {}
 
 
+def test_a_read_is_placed_where_its_entries_were_written():
+    import numpy as np
+
+    from ctm.tasks.explore.viz import read_spots
+    from ctm.tasks.explore.world import Walk
+
+    # two agents; the second arrived at (1, 3) after its first step and waits there
+    first = Walk(stood=[(1, 1), (1, 2), (2, 2)], path=[(1, 1), (1, 2), (2, 2), (3, 2)])
+    second = Walk(stood=[(1, 1)], path=[(1, 1), (1, 3)], solved=True)
+    weights = np.array([0.5, 0.25, 0.125, 0.125])
+    # shared, 4 slots, read at step 3: slots 0, 1 from step 2 (first at (2, 2), second waiting
+    # at (1, 3)), slots 2, 3 from step 1 (first at (1, 2), second at (1, 3) again)
+    spots, age = read_spots(weights, 3, 2, 4, [first, second], reader=0)
+    assert spots == {(2, 2): 0.5, (1, 3): 0.375, (1, 2): 0.125}
+    assert age == pytest.approx(0.75 * 1 + 0.25 * 2)
+    # private, 2 slots: the second agent reads its own entries only
+    spots, age = read_spots(np.array([0.75, 0.25]), 2, 1, 2, [first, second], reader=1)
+    assert spots == {(1, 1): 0.75, (1, 3): 0.25} and age == pytest.approx(0.75 * 2 + 0.25)
+    assert read_spots(weights, 0, 2, 4, [first, second], reader=0) == ({}, None)
+
+
 def test_a_teams_episode_is_drawn_with_its_memory_reads(tmp_path):
     run = RunConfig.create("explore", {"size": 7, "agents": 2, "budget": 0.5},
                            {"d_model": 16, "d_input": 8, "heads": 2, "n_sync_out": 8,

@@ -50,6 +50,7 @@ def test_the_command_tour_runs_line_by_line(tmp_path, monkeypatch, capsys):
         assert status == 0, (command, capsys.readouterr().err)
     assert (tmp_path / "runs" / "p8-tuned" / "model" / "model.safetensors").is_file()
     assert (tmp_path / "runs" / "p8" / "viz" / "ticks_sweep.png").is_file()
+    assert "CTM_EPISODES" in (tmp_path / "runs" / "explore-page" / "data.js").read_text()
 
 
 @pytest.mark.slow

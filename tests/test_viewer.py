@@ -241,7 +241,8 @@ def test_viewer_mistakes_are_one_line(parity_page: tuple[Path, Path], tmp_path: 
     Trainer(sort, tmp_path / "sort", progress=False).fit()
     assert cli(["viz", str(tmp_path / "sort"), "--html", str(tmp_path / "x")]) == 2
     err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1 and "no thought viewer yet (images, maze, parity, sudoku" in err[0]
+    assert len(err) == 1
+    assert "no thought viewer yet (explore, images, maze, parity, sudoku" in err[0]
     assert cli(["viz", str(run), "--html", str(tmp_path / "y"), "--ort-dir",
                 str(tmp_path)]) == 2
     assert "does not hold onnxruntime-web" in capsys.readouterr().err
@@ -432,3 +433,124 @@ def test_a_sudoku_thinks_in_the_page_and_again_after_an_edit(browser: object, tm
     assert "repeat a digit" in page.inner_text("#prediction") or "solved" in page.inner_text(
         "#prediction")
     page.screenshot(path=str(tmp_path / "sudoku.png"), full_page=True)
+
+
+def explore_run(tmp: Path, name: str, agents: int, model: dict) -> Path:
+    run = RunConfig.create("explore", {"size": 7, "eval_episodes": 4, "agents": agents},
+                           model, {"steps": 2, "eval_every": 2, "checkpoint_every": 2,
+                                   "batch_size": 4, "threads": 1})
+    Trainer(run, tmp / name, progress=False).fit()
+    return tmp / name
+
+
+def replay_team(model: torch.nn.Module, maze: object, budget: float,
+                agents: list[dict]) -> tuple[list[list[tuple[int, int]]], list]:
+    """The page's recorded actions walked again in a fresh world by the model, independently of
+    the recording: where each agent stood before each step, and the model's probabilities."""
+    import numpy as np
+
+    from ctm.tasks.explore.world import TeamWalk
+
+    world = TeamWalk(len(agents), 7, budget, held_out=True)
+    obs, _ = world.reset(maze=maze)
+    state = model.initial_state(len(agents))
+    stood: list[list[tuple[int, int]]] = [[] for _ in agents]
+    probabilities = []
+    with torch.no_grad():
+        for t in range(len(agents[0]["actions"])):
+            out = model(torch.from_numpy(obs), state=state)
+            probabilities.append(torch.softmax(out.logits[:, -1], -1))
+            for k, member in enumerate(world.members):
+                stood[k].append(member.at)
+            obs, *_ = world.step(np.array([a["actions"][t] for a in agents]))
+            state = out.state
+    return stood, probabilities
+
+
+def test_the_episode_page_plays_a_team_through_a_held_out_maze_step_by_step(
+        browser: object, tmp_path: Path) -> None:
+    """explore (two agents, one shared memory): the page's positions, choices and probabilities
+    are those of the model walking the same held-out maze again outside the recording; its
+    memory rings sit where an agent stood earlier; stepping, the keys and play move it."""
+    from ctm.run.config import build_task
+
+    run_dir = explore_run(tmp_path, "team", 2, {"d_model": 32, "n_sync_out": 16,
+                                                "memory_slots": 8})
+    assert cli(["viz", str(run_dir), "--html", str(tmp_path / "page"), "--count", "3"]) == 0
+    run, model = load_run(run_dir)
+    task = build_task(run)
+    page = browser.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.route("**/*", lambda route: route.continue_() if route.request.url.startswith("file://")
+               else route.abort())
+    page.goto((tmp_path / "page" / "index.html").as_uri())
+    page.wait_for_function("window.ctmEpisodes && (ctmEpisodes.ready || ctmEpisodes.error)")
+    assert page.evaluate("ctmEpisodes.error") is None and not errors, errors
+    data = page.evaluate("window.CTM_EPISODES")
+    assert len(data["episodes"]) == 3 and data["memory"] == "shared" and data["slots"] == 16
+    solved = [e["solved"] for e in data["episodes"]]
+    assert solved == sorted(solved, reverse=True)  # the page opens on a solved maze if any
+    world = task.world(held_out=True)
+    mazes = {tuple("".join("." if c else "#" for c in row) for row in m.open): m
+             for m in (world.draw_maze(s) for s in task.eval_seeds(3, run.train.seed))}
+    episode = data["episodes"][0]
+    maze = mazes[tuple(episode["maze"])]  # a held-out maze of the run's evaluation
+    stood, probabilities = replay_team(model, maze, task.options.budget, episode["agents"])
+    for k, agent in enumerate(episode["agents"]):
+        assert [tuple(p) for p in agent["at"][:-1]] == stood[k]
+        for t, p in enumerate(probabilities):
+            assert agent["probabilities"][t] == pytest.approx(p[k].tolist(), abs=2e-4)
+
+    page.select_option("#agent", "1")
+    agent = episode["agents"][1]
+    for t in (1, 2, min(5, episode["steps"])):
+        page.locator("#step").fill(str(t))
+        assert tuple(page.evaluate("ctmEpisodes.position")) == stood[1][t - 1]
+        circle = page.locator("#walker")
+        y, x = stood[1][t - 1]
+        assert (float(circle.get_attribute("cx")), float(circle.get_attribute("cy"))) == (
+            x * 20 + 10, y * 20 + 10)
+        assert page.inner_text("#chosen").split()[0] == data["actions"][agent["actions"][t - 1]]
+        rings = page.locator("circle.read").count()
+        assert rings == len(agent["reads"][t - 1])
+        earlier = {p for walked in stood for p in walked[:t - 1]}
+        assert all((ry, rx) in earlier for ry, rx, _ in agent["reads"][t - 1])
+        if t == 1:
+            assert "empty" in page.inner_text("#memory") and rings == 0
+            h, w = maze.shape
+            window = sum(1 for dy in range(-2, 3) for dx in range(-2, 3)
+                         if 0 <= y + dy < h and 0 <= x + dx < w)
+            assert page.locator("rect.seen").count() == window
+        else:
+            assert 0.9 < sum(w for *_, w in agent["reads"][t - 1]) <= 1 + 1e-3
+            assert "steps back on average" in page.inner_text("#memory")
+    page.click("h1")  # the keys step the episode anywhere on the page
+    page.keyboard.press("ArrowLeft")
+    assert page.evaluate("ctmEpisodes.step") == min(5, episode["steps"]) - 1
+    page.click("#next")
+    page.locator("#step").fill("1")
+    page.click("#play")
+    page.wait_for_function(f"ctmEpisodes.step >= {min(4, episode['steps'] + 1)}")
+    page.click("#play")
+    assert not page.evaluate("ctmEpisodes.playing")
+    page.locator("#step").fill(str(episode["steps"] + 1))
+    assert "the end" in page.inner_text("#step-label")
+    page.screenshot(path=str(tmp_path / "episode.png"), full_page=True)
+    assert (tmp_path / "episode.png").stat().st_size > 10_000
+
+
+def test_the_episode_page_of_an_agent_without_memory_says_so(browser: object,
+                                                             tmp_path: Path) -> None:
+    run_dir = explore_run(tmp_path, "lone", 1, {"architecture": "lstm", "d_model": 32,
+                                                "memory_slots": 0})
+    assert cli(["viz", str(run_dir), "--html", str(tmp_path / "page"), "--count", "1"]) == 0
+    page = browser.new_page()
+    page.goto((tmp_path / "page" / "index.html").as_uri())
+    page.wait_for_function("window.ctmEpisodes && (ctmEpisodes.ready || ctmEpisodes.error)")
+    assert page.evaluate("ctmEpisodes.error") is None
+    assert "no explicit memory" in page.inner_text("#memory")
+    assert not page.locator("#agent-box").is_visible()
+    agent = page.evaluate("CTM_EPISODES.episodes[0].agents[0]")
+    assert page.locator("#neurons rect").count() == len(agent["activity"]) * 32  # hidden units
+    assert page.locator("circle.read").count() == 0

@@ -30,7 +30,8 @@ def build_parser(task_name: str | None) -> Parser:
                    help="examples to draw (default 3; 8 in the thought viewer)")
     p.add_argument("--html", type=Path, metavar="DIR",
                    help="write the thought viewer into DIR instead: a page that runs the model "
-                        "tick by tick (open DIR/index.html, or serve DIR)")
+                        "tick by tick (open DIR/index.html, or serve DIR); for an agent "
+                        "(explore), held-out episodes played step by step")
     p.add_argument("--static", action="store_true",
                    help="with --html: precomputed outputs instead of the model (no editing)")
     p.add_argument("--ort-dir", type=Path, metavar="DIR",
@@ -89,9 +90,19 @@ def main(argv: list[str]) -> int:
 
 
 def thought_viewer(run: object, model: object, task: object, args: object) -> int:
-    from ..run.viewer import write_thought_viewer
+    from ..run.viewer import plays_episodes, write_episode_page, write_thought_viewer
 
     model.to("cpu")
+    if plays_episodes(task):
+        if args.ort_dir is not None:
+            raise UserError(f"the {task.name} page plays episodes PyTorch recorded and runs no "
+                            f"model: drop --ort-dir")
+        count = args.count or 8
+        print(f"playing {count} held-out episode{'s' if count > 1 else ''} ...",
+              file=sys.stderr)
+        page = write_episode_page(run, model, task, args.html, count)
+        print(f"wrote {page}  (open it in a browser: the episodes play step by step)")
+        return 0
     viewer = write_thought_viewer(run, model, task, args.html, args.count or 8, args.static,
                                   args.ort_dir)
     print(f"wrote {viewer.page}  (open it in a browser, or `python -m http.server -d "

@@ -2,6 +2,8 @@
 ONNX with its traces (attention, post-activations, output synchronisation per tick), checked
 against PyTorch, and written with held-out examples into a folder that runs it in the page
 (`ctm.analysis.viewer`). A static page carries PyTorch's outputs instead of the model.
+Tasks whose model acts in a world get the episode page instead: held-out episodes recorded by
+PyTorch, played step by step.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from ..analysis.viewer import onnxruntime_web, write_viewer
+from ..analysis.viewer import onnxruntime_web, write_episode_viewer, write_viewer
 from ..tasks import TASKS, Task
 from .config import RunConfig
 from .export import WholeThought, attends, export_model, output_names
@@ -33,7 +35,8 @@ def viewer_data(task: Task, model: nn.Module, run: RunConfig, count: int, static
     spec = task.viewer_examples(model.config, count, run.train.seed)
     if spec is None:
         have = sorted(name for name, cls in TASKS.items()
-                      if cls.viewer_examples is not Task.viewer_examples)
+                      if cls.viewer_examples is not Task.viewer_examples
+                      or cls.episode_viewer is not Task.episode_viewer)
         raise ValueError(f"the {task.name} task has no thought viewer yet ({', '.join(have)} "
                          f"have one); `ctm viz RUN` draws its pictures")
     if not getattr(model, "traces", False):
@@ -92,3 +95,17 @@ def write_thought_viewer(run: RunConfig, model: nn.Module, task: Task, out_dir: 
                                 attention=bool(data["heads"]), x=first, trace=True)
         page = write_viewer(out_dir, data, exported.files[0], runtime)
     return Viewer(page, exported.max_difference, False)
+
+
+def plays_episodes(task: Task) -> bool:
+    """Whether the task's page is the episode viewer (recorded episodes, no model in it)."""
+    return type(task).episode_viewer is not Task.episode_viewer
+
+
+def write_episode_page(run: RunConfig, model: nn.Module, task: Task, out_dir: str | Path,
+                       count: int = 8) -> Path:
+    """The episode viewer for an agent's run: `count` held-out episodes, played by PyTorch."""
+    data = task.episode_viewer(model.float().eval(), count, run.train.seed)
+    if data is None:
+        raise ValueError(f"the {task.name} task plays no episodes")
+    return write_episode_viewer(out_dir, data)

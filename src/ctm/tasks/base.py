@@ -179,6 +179,13 @@ class Task(ABC):
         `class_names`. None: the task has no live viewer yet."""
         return None
 
+    def episode_viewer(self, model: torch.nn.Module, count: int, seed: int
+                       ) -> dict[str, Any] | None:
+        """For tasks whose model acts in a world: `count` held-out episodes recorded step by
+        step for the episode page (`ctm viz --html`), as `analysis.viewer.episode.js` reads
+        them; None: the task has none (its model is shown by the thought viewer, if any)."""
+        return None
+
     def viewer_solved(self, model: torch.nn.Module, examples: list[dict[str, Any]]
                       ) -> list[bool] | None:
         """Which of `viewer_examples`' examples the model answers right (the page opens on one

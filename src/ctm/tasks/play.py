@@ -72,6 +72,8 @@ class Episode:
     probabilities: list[np.ndarray] = field(default_factory=list)  # (actions,) per step
     frames: list[np.ndarray] = field(default_factory=list)  # with render=True: before each step
     reads: list[np.ndarray] = field(default_factory=list)  # with trace=True: (K,) memory reads
+    ticks: list[np.ndarray] = field(default_factory=list)  # with trace=True: (T,) certainty
+    activity: list[np.ndarray] = field(default_factory=list)  # trace, a CTM: (D,) last tick's
     info: dict[str, Any] = field(default_factory=dict)  # what the environment said at the end
 
     @property
@@ -93,7 +95,8 @@ def play(model: torch.nn.Module, spec: EnvSpec, seeds: list[int], device: torch.
     most likely action, or with `sample` draws one from the policy, seeded by the episode's
     seed and the agent (so an episode does not depend on which others share its batch).
     `render` keeps each step's picture of the environment (in its team's first agent's
-    episode); `trace` each step's reads of an explicit memory. With teams the episodes are
+    episode); `trace` each step's reads of an explicit memory, certainty at every tick and (a
+    CTM) its neurons' post-activations at the last tick. With teams the episodes are
     per agent, a team's consecutive, sharing the environment's final info."""
     model.eval()
     if render:  # off-screen drawing: without these SDL looks for a display, and says so
@@ -119,6 +122,9 @@ def play(model: torch.nn.Module, spec: EnvSpec, seeds: list[int], device: torch.
             sure = out.certainty[:, -1].cpu()
             reads = (out.memory_attention[:, -1].float().mean(1).cpu().numpy()
                      if trace and out.memory_attention is not None else None)  # (B, K)
+            ticks = out.certainty.float().cpu().numpy() if trace else None
+            activity = (out.post_activations[:, -1].float().cpu().numpy()
+                        if trace and out.post_activations is not None else None)
             for j, team in enumerate(teams):
                 if not live[j]:
                     continue
@@ -133,6 +139,10 @@ def play(model: torch.nn.Module, spec: EnvSpec, seeds: list[int], device: torch.
                     episodes[i].actions.append(int(actions[i]))
                     if reads is not None:
                         episodes[i].reads.append(reads[i])
+                    if ticks is not None:
+                        episodes[i].ticks.append(ticks[i])
+                    if activity is not None:
+                        episodes[i].activity.append(activity[i])
                 obs[rows.start:rows.stop] = o
                 live[j] = not (terminated or truncated)
                 if not live[j]:

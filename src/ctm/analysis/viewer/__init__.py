@@ -3,6 +3,8 @@ browser, running the exported model in the page.
 
 The folder holds `index.html`, `viewer.js`, `viewer.css`, onnxruntime-web's WebAssembly runtime,
 the model and examples as scripts (`model.js`, `data.js`), and the model as `model.onnx` too.
+Agents are shown by a page of its own (`write_episode_viewer`): recorded episodes played step
+by step.
 The runtime's glue and binary are handed to it from those scripts rather than fetched, so the
 page works opened from the file system as well as from a web server, with no network.
 onnxruntime-web comes from its npm registry package (`npm pack`, once, into a cache), or from a
@@ -102,4 +104,18 @@ def write_viewer(out_dir: str | os.PathLike, data: dict[str, Any], model_onnx: P
     atomic_write(out_dir / "model.js", _script("CTM_MODEL", json.dumps(
         base64.b64encode(model_onnx.read_bytes()).decode())))
     atomic_write(out_dir / "model.onnx", model_onnx.read_bytes())  # the same, for other uses
+    return out_dir / "index.html"
+
+
+def write_episode_viewer(out_dir: str | os.PathLike, data: dict[str, Any]) -> Path:
+    """Write the episode viewer folder: `index.html` (the assets' `episode.html`), `episode.js`,
+    `viewer.css` and `data.js` holding `data` (what the page reads as CTM_EPISODES: episodes an
+    agent played, recorded step by step). It runs no model. Returns the page's path."""
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    assets = resources.files(__name__) / "assets"
+    atomic_write(out_dir / "index.html", (assets / "episode.html").read_bytes())
+    for name in ("episode.js", "viewer.css"):
+        atomic_write(out_dir / name, (assets / name).read_bytes())
+    atomic_write(out_dir / "data.js", _script("CTM_EPISODES", json.dumps(data)))
     return out_dir / "index.html"

@@ -211,6 +211,39 @@ class ExploreTask(AgentTask):
                             self.options.sample_actions)
                 for k, s in enumerate(self.eval_seeds(count, seed))]
 
+    def episode_viewer(self, model: torch.nn.Module, count: int, seed: int) -> dict[str, Any]:
+        """The first `count` held-out mazes, played as evaluation plays them, those solved
+        first (so that the page opens on a success)."""
+        from .viz import episode_record
+
+        o, config = self.options, model.config
+        spec = self.spec(held_out=True)
+        episodes = []
+        for k, s in enumerate(self.eval_seeds(count, seed)):
+            record = episode_record(model, spec, s, o.sample_actions)
+            how = (f"first arrival after {record['first_arrival']} steps" if o.agents > 1
+                   else f"solved in {record['steps']} steps")
+            record["title"] = (f"held-out maze {k + 1}: " + (how if record["solved"] else
+                               f"not solved in {record['steps']} steps")
+                               + f" (shortest route {record['shortest']})")
+            episodes.append(record)
+        episodes.sort(key=lambda record: not record["solved"])
+        memory = ("none" if not config.memory_slots else
+                  "private" if o.private_memory or o.agents == 1 else "shared")
+        who = "an agent" if o.agents == 1 else f"a team of {o.agents}"
+        solved = sum(record["solved"] for record in episodes)
+        return {"title": f"explore: {who} ({config.architecture}, {config.ticks} tick"
+                         f"{'s' if config.ticks > 1 else ''} a step) in held-out "
+                         f"{o.size}×{o.size} mazes",
+                "summary": f"{solved} of {len(episodes)} episodes solved within the budget; "
+                           f"actions {'drawn from the policy' if o.sample_actions else 'greedy'}"
+                           f", as evaluation plays them (recorded by PyTorch)",
+                "actions": ["up", "down", "left", "right"], "agents": o.agents,
+                "memory": memory,
+                "slots": config.memory_slots * config.memory_team,
+                "has_activity": bool(episodes and episodes[0]["agents"][0]["activity"]),
+                "episodes": episodes}
+
     def summary(self, metrics: dict[str, Any]) -> str:
         o = self.options
         who = ("" if o.agents == 1 else

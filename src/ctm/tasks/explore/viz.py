@@ -1,16 +1,19 @@
-"""An explore episode as a GIF: the maze, the paths walked, what each agent sees, and where the
-first agent's memory reads come from: each entry is drawn on the pixel its writer stood on
-when it wrote it, the larger the more of the read it took."""
+"""An explore episode drawn: as a GIF (the maze, the paths walked, what each agent sees, and
+where the first agent's memory reads come from: each entry is drawn on the pixel its writer
+stood on when it wrote it, the larger the more of the read it took), and as the record the
+episode page (`ctm viz RUN --html`) plays step by step."""
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
 
 from ...analysis.figures import figure_to_array, pyplot, save_gif
-from ..play import EnvSpec, play
+from ..play import EnvSpec, Episode, play
+from .world import Walk
 
 MAX_FRAMES = 150  # longer episodes are drawn every k-th step
 
@@ -23,6 +26,30 @@ def slot_writers(step: int, team: int, slots: int) -> dict[int, tuple[int, int]]
         for member in range(team):
             writers[(earlier * team + member) % slots] = (earlier, member)
     return writers
+
+
+def stood_at(walk: Walk, step: int) -> tuple[int, int]:
+    """Where an agent stood when it took step `step` (0-based); once arrived, it waits at the
+    goal, the end of its path."""
+    return walk.stood[step] if step < len(walk.stood) else walk.path[-1]
+
+
+def read_spots(weights: np.ndarray, step: int, team: int, slots: int, walks: list[Walk],
+               reader: int) -> tuple[dict[tuple[int, int], float], float | None]:
+    """Where the entries that agent `reader` read at `step` were written (the pixel each writer
+    stood on, weights of entries written there summed), and how many steps back the read
+    reached on average (None: the memory was empty). With a private memory (`team` 1) every
+    entry is the reader's own."""
+    writers = slot_writers(step, team, slots)
+    spots: dict[tuple[int, int], float] = {}
+    for slot, (when, member) in writers.items():
+        spot = stood_at(walks[member if team > 1 else reader], when)
+        spots[spot] = spots.get(spot, 0.0) + float(weights[slot])
+    if not writers:
+        return spots, None
+    age = float(np.average([step - when for when, _ in writers.values()],
+                           weights=[weights[slot] for slot in writers]))
+    return spots, age
 
 
 def episode_gif(model: torch.nn.Module, spec: EnvSpec, seed: int, path: Path,
@@ -46,20 +73,11 @@ def episode_gif(model: torch.nn.Module, spec: EnvSpec, seed: int, path: Path,
         scene.set_axis_off()
         read_from = "no memory"
         if remembers and t < len(first.reads):
-            weights = first.reads[t]
-            writers = slot_writers(t, team, slots)
-            spots: dict[tuple[int, int], float] = {}
-            for slot, (when, member) in writers.items():
-                writer = walks[member if team > 1 else 0]
-                # an agent that has arrived writes from the goal, where it waits
-                spot = writer.stood[when] if when < len(writer.stood) else writer.path[-1]
-                spots[spot] = spots.get(spot, 0.0) + float(weights[slot])
-            if spots:
+            spots, age = read_spots(first.reads[t], t, team, slots, walks, 0)
+            if age is not None:
                 ys, xs = zip(*spots, strict=True)
                 scene.scatter(xs, ys, s=[600 * w for w in spots.values()], facecolors="none",
                               edgecolors="magenta", linewidths=1.5)
-                age = np.average([t - when for when, _ in writers.values()],
-                                 weights=[weights[slot] for slot in writers])
                 read_from = f"memory read from {age:.0f} steps back on average"
             else:
                 read_from = "memory empty"
@@ -73,3 +91,49 @@ def episode_gif(model: torch.nn.Module, spec: EnvSpec, seed: int, path: Path,
         figure.tight_layout()
         drawn.append(figure_to_array(figure))
     return save_gif(drawn, path, seconds_per_frame=0.12)
+
+
+NEURONS = 32  # neurons whose activity the episode page draws, step by step
+
+
+def episode_record(model: torch.nn.Module, spec: EnvSpec, seed: int, sample: bool
+                   ) -> dict[str, Any]:
+    """The held-out maze `seed` played as evaluation plays it, kept for the episode page: the
+    maze, and for each agent where it stood at every step, what it chose from which
+    probabilities, its certainty at every tick, where its memory read came from, and (a CTM)
+    its first neurons' activity."""
+    config = model.config
+    episodes = play(model, spec, [seed], "cpu", sample=sample, trace=True)
+    info = episodes[0].info.get("team")
+    walks = info.walks if info is not None else [episodes[0].info["walk"]]
+    world = spec.make()
+    world.reset(seed=seed)
+    maze, budget = world.maze, world.budget
+    world.close()
+    team, slots = config.memory_team, config.memory_slots * config.memory_team
+    agents = [agent_record(e, walks, k, team, slots) for k, e in enumerate(episodes)]
+    first = info.first_arrival if info is not None else walks[0].steps
+    return {"maze": ["".join("." if cell else "#" for cell in row) for row in maze.open],
+            "start": list(maze.start), "goal": list(maze.goal), "budget": budget,
+            "shortest": walks[0].shortest, "solved": any(w.solved for w in walks),
+            "first_arrival": first, "steps": len(episodes[0].actions), "agents": agents}
+
+
+def agent_record(episode: Episode, walks: list[Walk], k: int, team: int, slots: int
+                 ) -> dict[str, Any]:
+    walk = walks[k]
+    steps = len(episode.actions)
+    at = [list(stood_at(walk, t)) for t in range(steps)] + [list(walk.path[-1])]
+    reads, ages = [], []
+    for t, weights in enumerate(episode.reads):
+        spots, age = read_spots(weights, t, team, slots, walks, k)
+        reads.append([[y, x, round(w, 4)] for (y, x), w in
+                      sorted(spots.items(), key=lambda item: -item[1]) if w >= 0.005])
+        ages.append(None if age is None else round(age, 2))
+    return {"at": at, "actions": episode.actions,
+            "blocked": [t < walk.steps and at[t] == at[t + 1] for t in range(steps)],
+            "probabilities": [np.round(p, 4).tolist() for p in episode.probabilities],
+            "certainty": [np.round(c, 4).tolist() for c in episode.ticks],
+            "reads": reads, "read_age": ages,
+            "activity": [np.round(a[:NEURONS], 3).tolist() for a in episode.activity],
+            "solved": walk.solved, "walked": walk.steps, "revisits": walk.revisits}

@@ -179,6 +179,10 @@ class TeamWalk:
     def maze(self) -> Maze | None:
         return self.members[0].maze
 
+    @property
+    def budget(self) -> int:
+        return self.members[0].budget
+
     def reset(self, seed: int | None = None, maze: Maze | None = None
               ) -> tuple[np.ndarray, dict[str, Any]]:
         maze = maze if maze is not None else self.members[0].draw_maze(
