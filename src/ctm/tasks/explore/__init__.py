@@ -132,7 +132,7 @@ class ExploreTask(AgentTask):
 
     def train_defaults(self) -> dict[str, Any]:
         # batch_size is the number of environments; one step is one PPO update
-        return {"steps": 300, "batch_size": 16, "lr": 1e-3, "warmup_steps": 0,
+        return {"steps": 600, "batch_size": 16, "lr": 1e-3, "warmup_steps": 0,
                 "grad_clip": 0.5, "eval_every": 50, "checkpoint_every": 10,
                 "eval_batch_size": 50, "log_every": 1}
 
