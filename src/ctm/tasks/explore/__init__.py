@@ -44,6 +44,9 @@ class ExploreOptions(PPOOptions):
     agents: int = 1  # agents walking each maze together (--batch-size counts agents)
     # with several agents each keeps its own memory, instead of the team sharing one
     private_memory: bool = False
+    # what pays a team: "own" (each agent its own arrival) or "first" (every agent the team's
+    # first arrival, which ends the episode: agents gain by spreading out)
+    team_reward: str = "own"
     rollout_steps: int = 128  # steps per environment per update (episodes start afresh)
     gamma: float = 0.99  # discount of future rewards
     gae_lambda: float = 0.95  # GAE's lambda: how far advantages look ahead
@@ -63,6 +66,11 @@ class ExploreOptions(PPOOptions):
             raise ValueError(f"loop_fraction must be in [0, 1], got {self.loop_fraction}")
         if self.agents < 1:
             raise ValueError(f"agents must be >= 1, got {self.agents}")
+        if self.team_reward not in ("own", "first"):
+            raise ValueError(f"team_reward must be own or first, got {self.team_reward!r}")
+        if self.team_reward == "first" and self.agents == 1:
+            raise ValueError("team_reward first pays a team for its first arrival: it needs "
+                             "--agents 2 or more")
 
 
 def episode_seeds(rng: random.Random) -> Iterator[int]:
@@ -109,7 +117,8 @@ class ExploreTask(AgentTask):
         o = self.options
         make = ((lambda render_mode=None: self.world(held_out)) if o.agents == 1 else
                 (lambda render_mode=None: TeamWalk(o.agents, o.size, o.budget, held_out,
-                                                   o.show_position, o.loop_fraction)))
+                                                   o.show_position, o.loop_fraction,
+                                                   first_arrival_pays=o.team_reward == "first")))
         return EnvSpec(f"explore-{o.size}", observation_size(o.show_position), len(ACTIONS),
                        make, lambda obs: obs, lambda episode_return: episode_return > 0,
                        agents=o.agents)

@@ -165,13 +165,17 @@ class TeamWalk:
     """`agents` agents in one maze, all starting at its start, each seeing and paid as in
     `MazeWalk`. They move together, one step each per team step; an agent that has reached the
     goal waits there (its actions change nothing, it is paid nothing more). The episode ends
-    when every agent has arrived or the budget (per agent, as for one) runs out. Speaks the
-    team protocol of `tasks.play`: arrays of observations and rewards, one row per agent."""
+    when every agent has arrived or the budget (per agent, as for one) runs out; with
+    `first_arrival_pays`, when the first arrives, every agent paid what that arrival earns.
+    Speaks the team protocol of `tasks.play`: arrays of observations and rewards, one row per
+    agent."""
 
     def __init__(self, agents: int, size: int, budget: float, held_out: bool,
-                 show_position: bool = False, loop_fraction: float = 0.0) -> None:
+                 show_position: bool = False, loop_fraction: float = 0.0,
+                 first_arrival_pays: bool = False) -> None:
         self.members = [MazeWalk(size, budget, held_out, show_position, loop_fraction)
                         for _ in range(agents)]
+        self.first_arrival_pays = first_arrival_pays
         self.steps = 0
         self.first_arrival: int | None = None
 
@@ -203,6 +207,9 @@ class TeamWalk:
             if member.walk.solved and self.first_arrival is None:
                 self.first_arrival = self.steps
         terminated = all(m.walk.solved for m in self.members)
+        if self.first_arrival_pays and self.first_arrival == self.steps:
+            rewards[:] = rewards.max()  # the first arrival's pay, to every agent; and it ends
+            terminated = True
         truncated = not terminated and self.steps >= self.members[0].budget
         info = {"team": self.result()} if terminated or truncated else {}
         return np.stack(observations), rewards, terminated, truncated, info
