@@ -124,6 +124,22 @@ def test_a_team_walks_one_maze_and_waits_at_the_goal_for_the_rest():
     assert team.members[0].walk.steps == 6  # waiting at the goal is not walking
 
 
+def test_a_team_paid_for_its_first_arrival_pays_everyone_and_stops_there():
+    team = TeamWalk(3, 5, budget=2.0, held_out=False, first_arrival_pays=True)
+    team.reset(maze=HAND)
+    route = [RIGHT, RIGHT, DOWN, DOWN, LEFT, LEFT]
+    for move in route[:-1]:  # agent 0 walks the route; the others bump into walls
+        *_, terminated, truncated, _ = team.step(np.array([move, UP, LEFT]))
+        assert not terminated and not truncated
+    _, rewards, terminated, truncated, info = team.step(np.array([LEFT, UP, LEFT]))
+    budget = team.members[0].budget
+    assert terminated and not truncated
+    assert rewards.tolist() == [pytest.approx(1 - 0.9 * 6 / budget)] * 3
+    result = info["team"]
+    assert (result.first_arrival, result.total_steps, result.solved) == (6, 18, True)
+    assert [w.solved for w in result.walks] == [True, False, False]
+
+
 def test_a_team_that_never_arrives_is_cut_off_by_the_budget():
     team = TeamWalk(3, 5, budget=1.0, held_out=False)
     team.reset(maze=HAND)
