@@ -25,13 +25,19 @@ def ctm(*args: str) -> None:
     subprocess.run([sys.executable, "-m", "ctm", *args], check=True)
 
 
-def shoot(browser: object, page_dir: Path, tick: int, target: Path) -> float:
+def load(browser: object, page_dir: Path, state: str) -> object:
+    """The folder's page, offline, once its `window.<state>` is ready (or failed)."""
     page = browser.new_page(viewport={"width": 1280, "height": 1000})
     page.route("**/*", lambda r: r.continue_() if r.request.url.startswith("file:")
                else r.abort())
     page.goto((page_dir / "index.html").as_uri())
-    page.wait_for_function("window.ctmViewer && (ctmViewer.ready || ctmViewer.error)",
+    page.wait_for_function(f"window.{state} && ({state}.ready || {state}.error)",
                            timeout=120_000)
+    return page
+
+
+def shoot(browser: object, page_dir: Path, tick: int, target: Path) -> float:
+    page = load(browser, page_dir, "ctmViewer")
     page.locator("#tick").fill(str(tick))
     page.screenshot(path=str(target), full_page=True)
     milliseconds = page.evaluate("ctmViewer.lastRunMs")
@@ -41,11 +47,7 @@ def shoot(browser: object, page_dir: Path, tick: int, target: Path) -> float:
 
 
 def shoot_episode(browser: object, page_dir: Path, step: int, target: Path) -> None:
-    page = browser.new_page(viewport={"width": 1280, "height": 1000})
-    page.route("**/*", lambda r: r.continue_() if r.request.url.startswith("file:")
-               else r.abort())
-    page.goto((page_dir / "index.html").as_uri())
-    page.wait_for_function("window.ctmEpisodes && (ctmEpisodes.ready || ctmEpisodes.error)")
+    page = load(browser, page_dir, "ctmEpisodes")
     page.locator("#step").fill(str(step))
     page.screenshot(path=str(target), full_page=True)
     page.close()

@@ -78,17 +78,19 @@ def train(tmp_path: Path, task: str, options: dict, steps: int = 30) -> Path:
     return tmp_path / task
 
 
-def open_page(browser: object, url: str, allowed: str = "file://") -> object:
-    """A page that may load only `allowed` URLs: every other request is refused."""
+def open_page(browser: object, url: str, allowed: str = "file://",
+              state: str = "ctmViewer") -> object:
+    """A page that may load only `allowed` URLs: every other request is refused. It is open
+    once the page's `window.<state>` is ready, with no error."""
     page = browser.new_page()
     errors: list[str] = []
     page.on("pageerror", lambda e: errors.append(str(e)))
     page.route("**/*", lambda route: route.continue_() if route.request.url.startswith(allowed)
                else route.abort())
     page.goto(url)
-    page.wait_for_function("window.ctmViewer && (ctmViewer.ready || ctmViewer.error)",
+    page.wait_for_function(f"window.{state} && ({state}.ready || {state}.error)",
                            timeout=120_000)
-    assert page.evaluate("ctmViewer.error") is None
+    assert page.evaluate(f"{state}.error") is None
     assert not errors, errors
     return page
 
@@ -479,14 +481,7 @@ def test_the_episode_page_plays_a_team_through_a_held_out_maze_step_by_step(
     assert cli(["viz", str(run_dir), "--html", str(tmp_path / "page"), "--count", "3"]) == 0
     run, model = load_run(run_dir)
     task = build_task(run)
-    page = browser.new_page()
-    errors: list[str] = []
-    page.on("pageerror", lambda e: errors.append(str(e)))
-    page.route("**/*", lambda route: route.continue_() if route.request.url.startswith("file://")
-               else route.abort())
-    page.goto((tmp_path / "page" / "index.html").as_uri())
-    page.wait_for_function("window.ctmEpisodes && (ctmEpisodes.ready || ctmEpisodes.error)")
-    assert page.evaluate("ctmEpisodes.error") is None and not errors, errors
+    page = open_page(browser, (tmp_path / "page" / "index.html").as_uri(), state="ctmEpisodes")
     data = page.evaluate("window.CTM_EPISODES")
     assert len(data["episodes"]) == 3 and data["memory"] == "shared" and data["slots"] == 16
     solved = [e["solved"] for e in data["episodes"]]
@@ -545,10 +540,7 @@ def test_the_episode_page_of_an_agent_without_memory_says_so(browser: object,
     run_dir = explore_run(tmp_path, "lone", 1, {"architecture": "lstm", "d_model": 32,
                                                 "memory_slots": 0})
     assert cli(["viz", str(run_dir), "--html", str(tmp_path / "page"), "--count", "1"]) == 0
-    page = browser.new_page()
-    page.goto((tmp_path / "page" / "index.html").as_uri())
-    page.wait_for_function("window.ctmEpisodes && (ctmEpisodes.ready || ctmEpisodes.error)")
-    assert page.evaluate("ctmEpisodes.error") is None
+    page = open_page(browser, (tmp_path / "page" / "index.html").as_uri(), state="ctmEpisodes")
     assert "no explicit memory" in page.inner_text("#memory")
     assert not page.locator("#agent-box").is_visible()
     agent = page.evaluate("CTM_EPISODES.episodes[0].agents[0]")

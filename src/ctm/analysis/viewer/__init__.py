@@ -80,17 +80,25 @@ def _script(name: str, value: str) -> bytes:
     return f"window.{name} = {value};\n".encode()
 
 
+def _page_folder(out_dir: str | os.PathLike, assets: dict[str, str], name: str,
+                 data: dict[str, Any]) -> Path:
+    """Make `out_dir` with the page's assets (written name: the asset's name) and `data.js`,
+    which sets `window.<name>` to `data`."""
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    folder = resources.files(__name__) / "assets"
+    for written, asset in assets.items():
+        atomic_write(out_dir / written, (folder / asset).read_bytes())
+    atomic_write(out_dir / "data.js", _script(name, json.dumps(data)))
+    return out_dir
+
+
 def write_viewer(out_dir: str | os.PathLike, data: dict[str, Any], model_onnx: Path | None,
                  runtime: Path | None) -> Path:
     """Write the viewer folder: `data` (what `viewer.js` reads as CTM_DATA), the ONNX model
     (None for a static page, whose examples carry their outputs) and the runtime folder from
     `onnxruntime_web` (None for a static page). Returns the page's path."""
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    assets = resources.files(__name__) / "assets"
-    for name in ASSETS:
-        atomic_write(out_dir / name, (assets / name).read_bytes())
-    atomic_write(out_dir / "data.js", _script("CTM_DATA", json.dumps(data)))
+    out_dir = _page_folder(out_dir, {name: name for name in ASSETS}, "CTM_DATA", data)
     if model_onnx is None or runtime is None:
         note = b"// static page: outputs are in data.js; no model runs here\n"
         for name in (ORT_SCRIPT, "ort-glue.js", "ort-wasm.js", "model.js"):
@@ -111,11 +119,6 @@ def write_episode_viewer(out_dir: str | os.PathLike, data: dict[str, Any]) -> Pa
     """Write the episode viewer folder: `index.html` (the assets' `episode.html`), `episode.js`,
     `viewer.css` and `data.js` holding `data` (what the page reads as CTM_EPISODES: episodes an
     agent played, recorded step by step). It runs no model. Returns the page's path."""
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    assets = resources.files(__name__) / "assets"
-    atomic_write(out_dir / "index.html", (assets / "episode.html").read_bytes())
-    for name in ("episode.js", "viewer.css"):
-        atomic_write(out_dir / name, (assets / name).read_bytes())
-    atomic_write(out_dir / "data.js", _script("CTM_EPISODES", json.dumps(data)))
+    out_dir = _page_folder(out_dir, {"index.html": "episode.html", "episode.js": "episode.js",
+                                     "viewer.css": "viewer.css"}, "CTM_EPISODES", data)
     return out_dir / "index.html"

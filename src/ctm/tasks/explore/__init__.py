@@ -223,19 +223,17 @@ class ExploreTask(AgentTask):
     def episode_viewer(self, model: torch.nn.Module, count: int, seed: int) -> dict[str, Any]:
         """The first `count` held-out mazes, played as evaluation plays them, those solved
         first (so that the page opens on a success)."""
-        from .viz import episode_record
+        from .viz import episode_records
 
         o, config = self.options, model.config
-        spec = self.spec(held_out=True)
-        episodes = []
-        for k, s in enumerate(self.eval_seeds(count, seed)):
-            record = episode_record(model, spec, s, o.sample_actions)
+        episodes = episode_records(model, self.spec(held_out=True),
+                                   self.eval_seeds(count, seed), o.sample_actions)
+        for k, record in enumerate(episodes):
             how = (f"first arrival after {record['first_arrival']} steps" if o.agents > 1
                    else f"solved in {record['steps']} steps")
             record["title"] = (f"held-out maze {k + 1}: " + (how if record["solved"] else
                                f"not solved in {record['steps']} steps")
                                + f" (shortest route {record['shortest']})")
-            episodes.append(record)
         episodes.sort(key=lambda record: not record["solved"])
         memory = ("none" if not config.memory_slots else
                   "private" if o.private_memory or o.agents == 1 else "shared")

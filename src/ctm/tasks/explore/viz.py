@@ -52,6 +52,13 @@ def read_spots(weights: np.ndarray, step: int, team: int, slots: int, walks: lis
     return spots, age
 
 
+def team_walks(first: Episode) -> list[Walk]:
+    """The walks of the team whose first agent's episode is `first` (one walk for a lone
+    agent), from what the environment said at the end."""
+    info = first.info.get("team")
+    return info.walks if info is not None else [first.info["walk"]]
+
+
 def episode_gif(model: torch.nn.Module, spec: EnvSpec, seed: int, path: Path,
                 sample: bool = True) -> Path:
     """Play the held-out maze `seed` as evaluation does and draw every step (or every k-th)."""
@@ -60,8 +67,7 @@ def episode_gif(model: torch.nn.Module, spec: EnvSpec, seed: int, path: Path,
     remembers = config.memory_slots > 0
     episodes = play(model, spec, [seed], "cpu", render=True, sample=sample, trace=remembers)
     first = episodes[0]
-    info = first.info.get("team")
-    walks = info.walks if info is not None else [first.info["walk"]]
+    walks = team_walks(first)
     team, slots = config.memory_team, config.memory_slots * config.memory_team
     steps = len(first.frames)
     every = max(1, -(-steps // MAX_FRAMES))
@@ -96,27 +102,32 @@ def episode_gif(model: torch.nn.Module, spec: EnvSpec, seed: int, path: Path,
 NEURONS = 32  # neurons whose activity the episode page draws, step by step
 
 
-def episode_record(model: torch.nn.Module, spec: EnvSpec, seed: int, sample: bool
-                   ) -> dict[str, Any]:
-    """The held-out maze `seed` played as evaluation plays it, kept for the episode page: the
-    maze, and for each agent where it stood at every step, what it chose from which
-    probabilities, its certainty at every tick, where its memory read came from, and (a CTM)
-    its first neurons' activity."""
+def episode_records(model: torch.nn.Module, spec: EnvSpec, seeds: list[int], sample: bool
+                    ) -> list[dict[str, Any]]:
+    """The held-out mazes `seeds` played side by side as evaluation plays them, each kept for
+    the episode page: the maze, and for each agent where it stood at every step, what it chose
+    from which probabilities, its certainty at every tick, where its memory read came from,
+    and (a CTM) its first neurons' activity."""
     config = model.config
-    episodes = play(model, spec, [seed], "cpu", sample=sample, trace=True)
-    info = episodes[0].info.get("team")
-    walks = info.walks if info is not None else [episodes[0].info["walk"]]
-    world = spec.make()
-    world.reset(seed=seed)
-    maze, budget = world.maze, world.budget
-    world.close()
     team, slots = config.memory_team, config.memory_slots * config.memory_team
-    agents = [agent_record(e, walks, k, team, slots) for k, e in enumerate(episodes)]
-    first = info.first_arrival if info is not None else walks[0].steps
-    return {"maze": ["".join("." if cell else "#" for cell in row) for row in maze.open],
-            "start": list(maze.start), "goal": list(maze.goal), "budget": budget,
+    episodes = play(model, spec, seeds, "cpu", sample=sample, trace=True)
+    world = spec.make()
+    records = []
+    for j, seed in enumerate(seeds):
+        mine = episodes[j * spec.agents:(j + 1) * spec.agents]
+        walks = team_walks(mine[0])
+        world.reset(seed=seed)
+        maze = world.maze
+        info = mine[0].info.get("team")
+        records.append({
+            "maze": ["".join("." if cell else "#" for cell in row) for row in maze.open],
+            "start": list(maze.start), "goal": list(maze.goal), "budget": world.budget,
             "shortest": walks[0].shortest, "solved": any(w.solved for w in walks),
-            "first_arrival": first, "steps": len(episodes[0].actions), "agents": agents}
+            "first_arrival": info.first_arrival if info is not None else walks[0].steps,
+            "steps": len(mine[0].actions),
+            "agents": [agent_record(e, walks, k, team, slots) for k, e in enumerate(mine)]})
+    world.close()
+    return records
 
 
 def agent_record(episode: Episode, walks: list[Walk], k: int, team: int, slots: int

@@ -11,7 +11,7 @@ const RADIUS = 2;  // the agent sees (2 · RADIUS + 1)² pixels around itself
 const CELL = 20;
 const COLOURS = ["rgb(230,0,0)", "rgb(150,0,200)", "rgb(255,130,0)", "rgb(0,120,200)"];
 const viewer = { ready: false, error: null, episode: 0, agent: 0, step: 1, playing: false,
-                 position: null, reads: [], chosen: null, seen: 0 };
+                 position: null, reads: [], chosen: null };
 window.ctmEpisodes = viewer;
 let timer = null;
 
@@ -99,18 +99,15 @@ function drawMaze(e, a, t) {
     for (let dy = -RADIUS; dy <= RADIUS; dy++)
       for (let dx = -RADIUS; dx <= RADIUS; dx++) seen.add(`${y + dy},${x + dx}`);
   }
-  let seenCount = 0;
   for (let y = 0; y < h; y++) {
     for (let x = 0; x < w; x++) {
       const known = seen.has(`${y},${x}`);
-      seenCount += known;
       el("rect", { x: x * CELL, y: y * CELL, width: CELL, height: CELL,
                    fill: isOpen(e, y, x) ? (known ? "#fff" : "#c8c8c8")
                                          : (known ? "#222" : "#777"),
                    class: known ? "seen" : "unseen" }, svg);
     }
   }
-  viewer.seen = seenCount;
   const centre = ([y, x]) => [x * CELL + CELL / 2, y * CELL + CELL / 2];
   el("rect", { x: e.goal[1] * CELL + 2, y: e.goal[0] * CELL + 2, width: CELL - 4,
                height: CELL - 4, fill: "rgb(0,200,0)", id: "goal" }, svg);
