@@ -172,6 +172,25 @@ def test_a_resume_after_fallback_ends_where_an_uninterrupted_run_does(tmp_path):
         assert torch.equal(value, resumed.model.state_dict()[key]), key
 
 
+def test_a_muon_run_resumed_from_a_checkpoint_ends_where_an_uninterrupted_one_does(tmp_path):
+    """--optimizer muon keeps Muon's momentum and AdamW's moments in one checkpoint."""
+    def run(folder, resume=False):
+        trainer = Trainer(tiny_run(steps=6, keep_checkpoints=3, optimizer="muon"),
+                          tmp_path / folder, resume=resume, progress=False)
+        trainer.fit()
+        return trainer
+
+    whole = run("whole")
+    run("cut")
+    shutil.rmtree(tmp_path / "cut" / "checkpoints" / "step-000006")
+    (tmp_path / "cut" / "model" / "model.safetensors").unlink()
+    resumed = run("cut", resume=True)
+    assert any("momentum_buffer" in s for s in resumed.optimizer.state.values())
+    assert any("exp_avg" in s for s in resumed.optimizer.state.values())
+    for key, value in whole.model.state_dict().items():
+        assert torch.equal(value, resumed.model.state_dict()[key]), key
+
+
 def test_a_checkpoint_copied_in_from_another_run_is_passed_over(tmp_path):
     finished(tmp_path / "mine")
     finished(tmp_path / "theirs")  # the same config: only the run's name tells them apart

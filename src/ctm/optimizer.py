@@ -1,4 +1,4 @@
-"""The AdamW that training and `ctm bench` step with.
+"""The optimisers training steps with: AdamW, and Muon beside AdamW (`--optimizer muon`).
 
 torch's AdamW defaults to a Python loop over the parameters on a CPU, one small kernel per
 tensor and operation; its fused kernel updates every tensor in one pass and is several times
@@ -9,16 +9,24 @@ gradients that are views into its communication buckets, and the fused CPU kerne
 differently with their memory offsets: a last-bit difference each step, which accumulates
 until a run on two processes no longer matches one on a single process as closely as
 tests/test_distributed.py asks, where torch's loop does.
+
+Muon (torch.optim.Muon) orthogonalises each update of a weight matrix, so it suits the
+matrices of linear layers only; the model's read-out, embeddings, convolutions, biases, norms,
+decays, start states and the neuron-level models' per-neuron weights (three-dimensional) step
+with AdamW as before. Muon's steps are scaled to AdamW's update size (`match_rms_adamw`), so
+one `--lr` and one schedule serve both.
 """
 
 from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterable, Iterator
+from typing import Any
 
 import torch
 
 FUSED_DEVICES = ("cpu", "cuda")
+OPTIMIZERS = ("adamw", "muon")
 
 
 def can_fuse(params: list[torch.Tensor]) -> bool:
@@ -56,3 +64,76 @@ def kernel_kept(optimizer: torch.optim.Optimizer) -> Iterator[None]:
             state = optimizer.state.get(param, {})
             if torch.is_tensor(state.get("step")):
                 state["step"] = state["step"].to(param.device, torch.float32)
+
+
+def muon_parameters(model: torch.nn.Module) -> list[str]:
+    """Names of the parameters Muon updates: the weight matrices of linear layers (attention's
+    projections included, LSTM cells' too), except the model's read-out, its last linear layer,
+    whose outputs are the logits and whose update Muon's equal singular values would distort."""
+    linear = [name for name, module in model.named_modules() if isinstance(module, torch.nn.Linear)]
+    readout = linear[-1] if linear else None
+    modules = dict(model.named_modules())
+    names = []
+    for name, param in model.named_parameters():
+        owner, _, leaf = name.rpartition(".")
+        if param.ndim != 2 or not leaf.startswith(("weight", "in_proj_weight")):
+            continue
+        if isinstance(modules.get(owner), torch.nn.Embedding) or owner == readout:
+            continue
+        names.append(name)
+    return names
+
+
+class MuonWithAdamW(torch.optim.Optimizer):
+    """Muon for `muon_parameters(model)`, AdamW for the rest, as one optimiser.
+
+    Both inner optimisers keep their state in this one's `state` and their groups in its
+    `param_groups` (Muon's first), so the schedule, gradient clipping, checkpoints and
+    `load_state_dict` see a single optimiser."""
+
+    def __init__(self, model: torch.nn.Module, lr: float, weight_decay: float,
+                 fused: bool | None = None) -> None:
+        chosen = set(muon_parameters(model))
+        if not chosen:
+            raise ValueError(f"--optimizer muon: this model ({type(model).__name__}) has no "
+                             f"linear weight matrix besides its read-out for Muon to update")
+        params = dict(model.named_parameters())
+        rest = [p for name, p in params.items() if name not in chosen]
+        self._muon = torch.optim.Muon([params[name] for name in params if name in chosen],
+                                      lr=lr, weight_decay=weight_decay,
+                                      adjust_lr_fn="match_rms_adamw")
+        self._adamw = adamw(rest, lr=lr, weight_decay=weight_decay, fused=fused)
+        super().__init__(self._muon.param_groups + self._adamw.param_groups, {})
+        self._share()
+
+    def _share(self) -> None:
+        """Point both inner optimisers at this one's groups and state (again after a load,
+        which replaces them)."""
+        muon_groups = len(self._muon.param_groups)
+        self._muon.param_groups = self.param_groups[:muon_groups]
+        self._adamw.param_groups = self.param_groups[muon_groups:]
+        self._muon.state = self._adamw.state = self.state
+
+    @torch.no_grad()
+    def step(self, closure: Any = None) -> None:  # type: ignore[override]
+        if closure is not None:
+            raise ValueError("MuonWithAdamW.step takes no closure")
+        self._muon.step()
+        self._adamw.step()
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        if len(state_dict.get("param_groups", [])) != len(self.param_groups):
+            raise ValueError("this optimiser state is not Muon's beside AdamW's (it has "
+                             f"{len(state_dict.get('param_groups', []))} parameter groups)")
+        super().load_state_dict(state_dict)
+        self._share()
+
+
+def build_optimizer(name: str, model: torch.nn.Module, lr: float, weight_decay: float,
+                    fused: bool | None = None) -> torch.optim.Optimizer:
+    """The optimiser `--optimizer NAME` trains `model` with."""
+    if name == "adamw":
+        return adamw(model.parameters(), lr=lr, weight_decay=weight_decay, fused=fused)
+    if name == "muon":
+        return MuonWithAdamW(model, lr=lr, weight_decay=weight_decay, fused=fused)
+    raise ValueError(f"optimizer must be one of {', '.join(OPTIMIZERS)}, got {name!r}")

@@ -17,6 +17,7 @@ from ..compilation import COMPILE_MODES
 from ..fields import build_checked
 from ..files import read_json
 from ..model import ARCHITECTURES, CTMConfig
+from ..optimizer import OPTIMIZERS
 from ..precision import PRECISIONS, check_precision
 from ..tasks import Task, get_task
 
@@ -39,8 +40,10 @@ RESUMABLE = ("threads", "eval_every", "checkpoint_every", "keep_checkpoints", "l
 class TrainConfig:
     steps: int = 2000  # optimiser updates; the learning rate's cosine ends here
     batch_size: int = 64  # samples per step (over all processes together)
-    lr: float = 1e-3  # AdamW's peak learning rate
-    weight_decay: float = 0.0  # AdamW's decoupled weight decay
+    lr: float = 1e-3  # peak learning rate (Muon's steps are scaled to match AdamW's)
+    weight_decay: float = 0.0  # decoupled weight decay
+    # adamw, or muon: Muon for the linear layers' weight matrices, AdamW for the rest
+    optimizer: str = "adamw"
     warmup_steps: int = 100  # linear warm-up, then cosine decay to 0 at `steps`
     grad_clip: float = 1.0  # max global gradient norm; 0 disables clipping
     eval_every: int = 250  # steps between evaluations on the held-out set
@@ -68,7 +71,7 @@ class TrainConfig:
         """Fields with a fixed set of values -> the values, for --help."""
         return {"compile": ", ".join(COMPILE_SCOPES), "compile_mode": ", ".join(COMPILE_MODES),
                 "precision": ", ".join(PRECISIONS), "strategy": ", ".join(STRATEGIES),
-                "on_nonfinite": ", ".join(NONFINITE_POLICIES)}
+                "on_nonfinite": ", ".join(NONFINITE_POLICIES), "optimizer": ", ".join(OPTIMIZERS)}
 
     def __post_init__(self) -> None:
         check_precision(self.precision)
@@ -82,6 +85,12 @@ class TrainConfig:
         if self.strategy not in STRATEGIES:
             raise ValueError(f"strategy must be one of {', '.join(STRATEGIES)}, "
                              f"got {self.strategy!r}")
+        if self.optimizer not in OPTIMIZERS:
+            raise ValueError(f"optimizer must be one of {', '.join(OPTIMIZERS)}, "
+                             f"got {self.optimizer!r}")
+        if self.optimizer == "muon" and self.strategy == "fsdp":
+            raise ValueError("Muon orthogonalises whole weight matrices and fsdp shards them: "
+                             "train with --strategy ddp for --optimizer muon")
         if self.on_nonfinite not in NONFINITE_POLICIES:
             raise ValueError(f"on_nonfinite must be one of {', '.join(NONFINITE_POLICIES)}, "
                              f"got {self.on_nonfinite!r}")

@@ -31,7 +31,7 @@ from ..device import check_device
 from ..files import WriteError, atomic_write, json_line, read_json, write_json
 from ..model import CTM, build_model, save_model
 from ..model.build import WEIGHTS_FILE, load_weights
-from ..optimizer import adamw
+from ..optimizer import build_optimizer
 from ..precision import apply_precision, precision_context
 from ..progress import Progress
 from ..run.checkpoint import TrainerState, find_checkpoint, load_trainer_state, save_checkpoint
@@ -145,9 +145,9 @@ class Trainer:
         self.model = share(self.model, cfg.strategy, self.processes, self.device)
         if cfg.strategy == "fsdp":
             self.core = self.model  # sharded in place: every call must go through it
-        self.optimizer = adamw(self.model.parameters(), lr=cfg.lr,
-                               weight_decay=cfg.weight_decay,
-                               fused=None if self.processes.world == 1 else False)
+        self.optimizer = build_optimizer(cfg.optimizer, self.model, lr=cfg.lr,
+                                         weight_decay=cfg.weight_decay,
+                                         fused=None if self.processes.world == 1 else False)
         self.step = 0
         if saved is not None:
             self._load_checkpoint(saved)
