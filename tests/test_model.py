@@ -176,6 +176,9 @@ def test_load_names_what_is_missing(tmp_path):
     (dict(out_dims=7), "does not divide out_dims"),
     (dict(backbone="resnet99-1"), "backbone must be one of"),
     (dict(ticks=0), "ticks must be >= 1"),
+    (dict(readout="mlp"), "readout must be one of linear, cells"),
+    (dict(readout="cells", out_shape=(-1,)), "readout cells reads groups of classes"),
+    (dict(readout="cells", architecture="feedforward"), "has only its own read-out"),
 ])
 def test_config_errors_name_the_field(overrides, message):
     with pytest.raises(ValueError, match=message):
@@ -220,3 +223,39 @@ def test_image_backbones_say_the_token_grid_they_make():
     assert tokens.shape[1] == math.prod(token_grid("resnet18-3", 15, 9))
     with pytest.raises(ValueError, match="no grid"):
         token_grid("parity", 8, 8)
+
+
+def test_the_cell_readout_reads_each_group_with_one_shared_network():
+    """By hand: each group g's logits are W2 gelu(LN(W1 s + b1 + e_g)) + b2."""
+    from ctm.model.readout import CellReadout
+
+    torch.manual_seed(0)
+    readout = CellReadout(in_features=5, groups=3, classes=4, hidden=6)
+    features = torch.randn(2, 5)
+    logits = readout(features)
+    assert logits.shape == (2, 3 * 4)
+    for g in range(3):
+        hidden = features @ readout.project.weight.T + readout.project.bias + readout.cells[g]
+        hidden = (hidden - hidden.mean(-1, keepdim=True)) / (
+            hidden.var(-1, unbiased=False, keepdim=True) + 1e-5).sqrt()
+        hidden = hidden * readout.norm.weight + readout.norm.bias
+        hidden = 0.5 * hidden * (1 + torch.erf(hidden / 2 ** 0.5))
+        expected = hidden @ readout.classify.weight.T + readout.classify.bias
+        torch.testing.assert_close(logits[:, 4 * g:4 * g + 4], expected)
+    # groups differ only by their embedding: equal embeddings give equal answers
+    with torch.no_grad():
+        readout.cells[1] = readout.cells[0]
+    logits = readout(features)
+    torch.testing.assert_close(logits[:, 0:4], logits[:, 4:8])
+    assert not torch.allclose(logits[:, 0:4], logits[:, 8:12])
+
+
+@pytest.mark.parametrize("architecture", ["ctm", "lstm"])
+def test_a_model_with_the_cell_readout_answers_every_group_at_every_tick(architecture):
+    from ctm.model import build_model
+    from ctm.model.readout import CellReadout
+
+    model = build_model(small_config(readout="cells", architecture=architecture))
+    assert isinstance(model.output, CellReadout) and model.output.cells.shape == (3, 8)
+    out = model(parity_input(batch=2, length=3))
+    assert out.logits.shape == (2, 4, 6) and out.certainty.shape == (2, 4)

@@ -26,6 +26,7 @@ from .ctm import certainty
 from .inputs import build_input
 from .memory import MemoryFields, Recall
 from .pretrained import Pretrained
+from .readout import build_readout
 from .registry import ARCHITECTURES, BACKBONES
 from .state import CarriedBatch
 
@@ -54,6 +55,7 @@ class LSTMBaseline(Pretrained, nn.Module):
     carries_state: ClassVar[bool] = True
     traces: ClassVar[bool] = False
     recalls: ClassVar[bool] = True
+    cell_readout: ClassVar[bool] = True
 
     def __init__(self, config: CTMConfig) -> None:
         super().__init__()
@@ -65,7 +67,7 @@ class LSTMBaseline(Pretrained, nn.Module):
         self.cell = nn.LSTMCell(self.inputs.out_features + recalled, d)
         self.start_hidden = nn.Parameter(torch.zeros(d))
         self.start_cell = nn.Parameter(torch.zeros(d))
-        self.output = nn.Linear(d, config.out_dims)
+        self.output = build_readout(config, d)
         self.value = nn.Linear(d, 1) if config.value_head else None
 
     def initial_state(self, batch_size: int) -> LSTMState:

@@ -13,6 +13,7 @@ from ..fields import build_checked
 from .registry import ARCHITECTURES, BACKBONES, INPUT_MODES, Registry
 
 PAIRINGS = ("dense", "semi-dense", "random-pairing")
+READOUTS = ("linear", "cells")  # model/readout.py builds them
 POSITIONAL_EMBEDDINGS = ("none", "rotational-1d")
 
 # the config fields whose values a registry holds (validation and --help read them here)
@@ -59,6 +60,9 @@ class CTMConfig:
     # by attention every tick (0: none)
     memory_slots: int = 0
     memory_team: int = 1  # consecutive rows (a team of agents) that share one memory
+    # linear: one layer to every output; cells: one network shared by every output group, fed
+    # the group's own embedding (for many outputs, e.g. Sudoku's cells; hidden width d_input)
+    readout: str = "linear"
 
     def __post_init__(self) -> None:
         self.out_shape = tuple(int(v) for v in self.out_shape)
@@ -105,6 +109,16 @@ class CTMConfig:
         check = getattr(ARCHITECTURES.get(self.architecture), "check_config", None)
         if check is not None:  # what an architecture needs beyond the common checks
             check(self, need)
+        need(self.readout in READOUTS,
+             f"readout must be one of {', '.join(READOUTS)}, got {self.readout!r}")
+        need(self.readout == "linear" or getattr(ARCHITECTURES.get(self.architecture),
+                                                 "cell_readout", False),
+             f"the {self.architecture} architecture has only its own read-out: readout must be "
+             f"linear (the ctm and lstm architectures offer cells)")
+        need(self.readout == "linear" or len(self.out_groups_shape) == 2,
+             f"readout cells reads groups of classes (out_shape (groups, classes)); out_shape "
+             f"{self.out_shape} is {'one softmax' if len(self.out_groups_shape) == 1 else 'nested'}"
+             f": use readout linear")
         need(0.0 <= self.dropout < 1.0, f"dropout must be in [0, 1), got {self.dropout}")
         need(0.0 <= self.dropout_nlm < 1.0,
              f"dropout_nlm must be in [0, 1), got {self.dropout_nlm}")
@@ -149,7 +163,7 @@ class CTMConfig:
     def field_choices(cls) -> dict[str, str]:
         """Fields with a fixed set of values -> the values, for --help."""
         choices = {name: registry.listing() for name, registry in REGISTRY_FIELDS.items()}
-        choices.update(pairing=", ".join(PAIRINGS),
+        choices.update(pairing=", ".join(PAIRINGS), readout=", ".join(READOUTS),
                        positional_embedding=", ".join(POSITIONAL_EMBEDDINGS))
         return choices
 

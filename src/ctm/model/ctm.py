@@ -19,6 +19,7 @@ from .inputs import build_input
 from .memory import MemoryFields, Recall
 from .neurons import NeuronLevelModels
 from .pretrained import Pretrained
+from .readout import build_readout
 from .registry import ARCHITECTURES
 from .state import CarriedBatch
 from .synapse import build_synapse
@@ -107,6 +108,8 @@ class CTM(Pretrained, nn.Module):
     traces: ClassVar[bool] = True
     # it can keep an explicit memory across calls (`memory_slots`)
     recalls: ClassVar[bool] = True
+    # it can read many outputs through a shared per-cell network (`readout="cells"`)
+    cell_readout: ClassVar[bool] = True
 
     def __init__(self, config: CTMConfig) -> None:
         super().__init__()
@@ -128,7 +131,7 @@ class CTM(Pretrained, nn.Module):
         recalled = self.recall.out_features if self.recall is not None else 0
         self.synapse = build_synapse(config, self.inputs.out_features + recalled + d)
         self.nlm = NeuronLevelModels(config)
-        self.output = nn.Linear(self.sync_out.size, config.out_dims)
+        self.output = build_readout(config, self.sync_out.size)
         self.value = nn.Linear(self.sync_out.size, 1) if config.value_head else None
         self.start_post = nn.Parameter(torch.empty(d).uniform_(-(1 / d) ** 0.5, (1 / d) ** 0.5))
         bound = (1 / (d + m)) ** 0.5

@@ -1,0 +1,44 @@
+"""How a model turns its representation (the CTM's output synchronisation, an LSTM's hidden
+state) into the logits of a tick.
+
+`linear` is one linear layer to every output, as the paper's CTM has it. `cells` is made for
+many outputs, such as Sudoku's 81 cells of 9 digits: one small network, shared by every output
+group, reads the representation together with the group's own learned embedding. A linear map
+from a few hundred synchronisation values to 729 logits must hold a separate direction for
+every cell and digit; the shared network learns what "the digit of a cell" means once, and
+each cell's embedding says which cell it is asking about.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from .config import READOUTS, CTMConfig
+
+__all__ = ["READOUTS", "CellReadout", "build_readout"]
+
+
+class CellReadout(nn.Module):
+    """(B, features) -> (B, groups * classes): for each group g, logits = W2 · GELU(LN(W1 x +
+    e_g)) + b2, with W1, W2 shared by every group and e_g the group's embedding."""
+
+    def __init__(self, in_features: int, groups: int, classes: int, hidden: int) -> None:
+        super().__init__()
+        self.project = nn.Linear(in_features, hidden)
+        self.cells = nn.Parameter(torch.randn(groups, hidden) * hidden ** -0.5)
+        self.norm = nn.LayerNorm(hidden)
+        self.classify = nn.Linear(hidden, classes)
+
+    def forward(self, features: torch.Tensor) -> torch.Tensor:
+        hidden = self.project(features).unsqueeze(1) + self.cells  # (B, groups, hidden)
+        return self.classify(nn.functional.gelu(self.norm(hidden))).flatten(1)
+
+
+def build_readout(config: CTMConfig, in_features: int) -> nn.Module:
+    """The read-out `config.readout` names, from `in_features` values to `config.out_dims`."""
+    if config.readout == "linear":
+        return nn.Linear(in_features, config.out_dims)
+    groups = config.out_groups_shape
+    return CellReadout(in_features, groups=groups[0] if len(groups) == 2 else 1,
+                       classes=groups[-1], hidden=config.d_input)
