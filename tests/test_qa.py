@@ -42,6 +42,34 @@ def test_an_episode_shows_each_step_for_r_ticks():
     assert torch.equal(batch.targets, answer_of(batch.labels, batch.question))
 
 
+def test_digits_as_labels_are_one_token_naming_the_class_and_nothing_else_changes():
+    """The ablation --digit-input labels: the same episodes (labels, questions, answers, for
+    the same draws), with each digit one exact token in place of its image's patches."""
+    import random
+
+    images = QATask(QAOptions())
+    labels = QATask(QAOptions(digit_input="labels"))
+    source = images.splits()[0]
+    a = images.episodes(source, 6, digits=3, operations=2, rng=random.Random(1))
+    b = labels.episodes(source, 6, digits=3, operations=2, rng=random.Random(1))
+    assert torch.equal(a.labels, b.labels) and torch.equal(a.question, b.question)
+    assert torch.equal(a.targets, b.targets)
+    layout = labels.layout
+    assert layout.width == images.layout.width + 10
+    digit = b.inputs[:, :3]  # (B, 3, N, C): the three digits
+    assert torch.equal(digit[:, :, 0, layout.label:].argmax(-1), b.labels)
+    assert (digit[:, :, 0, layout.label:].sum(-1) == 1).all()
+    assert (digit[:, :, 1:] == 0).all()  # one token; the others absent
+    assert (digit[..., : layout.pixels] == 0).all()  # no pixels
+    assert (digit[:, :, 0, layout.kind] == 1).all()  # of kind "digit"
+    # the question's tokens are the images' tokens, widened by the empty label slots
+    assert torch.equal(b.inputs[:, 3:, ..., : layout.label], a.inputs[:, 3:])
+    assert "not held out" in labels.summary({"answer_accuracy": 0.5, "ece": 0.1,
+                                             "answer_accuracy_table": {}})
+    with pytest.raises(ValueError, match="digit_input must be one of images, labels"):
+        QAOptions(digit_input="words")
+
+
 def image_bytes(batch, task):
     layout = task.layout
     digits = batch.inputs[:, :: task.options.ticks_per_observation][:, : batch.digits]

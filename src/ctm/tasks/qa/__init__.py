@@ -35,6 +35,7 @@ from .data import MAX_INDEX, QABatch, TokenLayout, answer_of
 
 EVAL_STREAM = 32_452_843
 DATASETS = ("digits", "mnist")
+DIGIT_INPUTS = ("images", "labels")
 
 
 @dataclass
@@ -52,6 +53,9 @@ class QAOptions:
     curriculum_steps: int = 3000
     patch: int = 0  # digit patches of patch×patch pixels, one token each (0: half the side)
     dataset: str = "digits"  # digits (scikit-learn, bundled) | mnist (IDX files in --path)
+    # images: each digit shown as its image; labels: as one token naming its class exactly,
+    # an ablation that takes recognition out and leaves memory and arithmetic
+    digit_input: str = "images"
     path: str = ""  # --dataset mnist: the folder holding its four IDX files
     eval_size: int = 1024  # held-out episodes, spread evenly over the (digits, operations) pairs
     # one-hot slots of an index token: the most digits the model can ever be shown. More
@@ -78,6 +82,9 @@ class QAOptions:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
         if self.patch < 0:
             raise ValueError(f"patch must be >= 0, got {self.patch}")
+        if self.digit_input not in DIGIT_INPUTS:
+            raise ValueError(f"digit_input must be one of {', '.join(DIGIT_INPUTS)}, "
+                             f"got {self.digit_input!r}")
         if self.dataset not in DATASETS:
             raise ValueError(f"dataset must be one of {DATASETS}, got {self.dataset!r}")
         if self.dataset == "mnist" and not self.path:
@@ -187,7 +194,8 @@ class QATask(Task):
         patch = self.options.patch or max(1, side // 2)
         if side % patch:
             raise ValueError(f"patch {patch} does not divide the {side}-pixel digit images")
-        return TokenLayout(side, patch, self.options.index_slots)
+        return TokenLayout(side, patch, self.options.index_slots,
+                           labels=self.options.digit_input == "labels")
 
     def schedule_ticks(self, digits: int, operations: int) -> int:
         """Ticks with input in an episode of `digits` digits and `operations` operations."""
@@ -228,8 +236,11 @@ class QATask(Task):
                                           for _ in range(count)])
         question[:, 1::2] = torch.tensor([[rng.randrange(2) for _ in range(operations)]
                                           for _ in range(count)])
-        images = source.images([i for row in picks for i in row])[..., 0]  # (count·k, S, S)
-        shown = layout.digit_tokens(images).view(count, digits, layout.patches, layout.width)
+        if layout.labels:
+            shown = layout.label_tokens(labels.flatten())
+        else:
+            shown = layout.digit_tokens(source.images([i for row in picks for i in row])[..., 0])
+        shown = shown.view(count, digits, layout.patches, layout.width)
         parts = [shown]
         for j in range(question.shape[1]):
             kind = "index" if j % 2 == 0 else "operator"
@@ -322,12 +333,18 @@ class QATask(Task):
                 out_dir / f"episode_{k}.png"))
         return written
 
+    def held_out_note(self) -> str:
+        if self.options.digit_input == "labels":
+            return ("digits as exact labels: fresh episodes, not held out, since training "
+                    "can draw the same labels and questions")
+        return "held-out digit images"
+
     def summary(self, metrics: dict[str, Any]) -> str:
         o = self.options
         r = o.ticks_per_observation
         lines = [f"qa: {o.min_digits}-{o.digits} digits, {o.min_operations}-{o.operations} "
                  f"operations, {r} tick{'s' * (r != 1)} per observation, "
-                 f"{o.answer_ticks} answer ticks (held-out digit images)",
+                 f"{o.answer_ticks} answer ticks ({self.held_out_note()})",
                  f"answer accuracy {100 * metrics['answer_accuracy']:.2f}% at the most certain "
                  f"answer tick, ECE {100 * metrics['ece']:.2f}%"]
         table = metrics["answer_accuracy_table"]

@@ -27,9 +27,11 @@ class QABatch(Batch):
 
 class TokenLayout:
     """Where each feature of a token lives: patch pixels, patch position (one-hot), kind
-    (one-hot), index (one-hot), operator (one-hot)."""
+    (one-hot), index (one-hot), operator (one-hot), and with `labels` the digit's class
+    (one-hot) for digits shown exactly instead of as images."""
 
-    def __init__(self, side: int, patch: int, index_slots: int = MAX_INDEX) -> None:
+    def __init__(self, side: int, patch: int, index_slots: int = MAX_INDEX,
+                 labels: bool = False) -> None:
         self.side, self.patch = side, patch
         self.per_row = side // patch
         self.patches = self.per_row ** 2
@@ -37,7 +39,9 @@ class TokenLayout:
         self.kind = self.pixels + self.patches
         self.index = self.kind + len(KINDS)
         self.operator = self.index + index_slots
-        self.width = self.operator + len(OPERATORS)
+        self.labels = labels
+        self.label = self.operator + len(OPERATORS)
+        self.width = self.label + (10 if labels else 0)
 
     def digit_tokens(self, images: np.ndarray) -> torch.Tensor:
         """(n, side, side) uint8 -> (n, patches, width)."""
@@ -48,6 +52,14 @@ class TokenLayout:
         tokens[..., : self.pixels] = patches
         tokens[:, torch.arange(self.patches), self.pixels + torch.arange(self.patches)] = 1.0
         tokens[..., self.kind + KINDS.index("digit")] = 1.0
+        return tokens
+
+    def label_tokens(self, labels: torch.Tensor) -> torch.Tensor:
+        """(n,) digit classes -> (n, patches, width): one token naming the class exactly, the
+        rest absent; the same place in the schedule as a digit's image."""
+        tokens = torch.zeros(len(labels), self.patches, self.width)
+        tokens[:, 0, self.kind + KINDS.index("digit")] = 1.0
+        tokens[torch.arange(len(labels)), 0, self.label + labels] = 1.0
         return tokens
 
     def symbol_tokens(self, values: torch.Tensor, kind: str) -> torch.Tensor:

@@ -29,6 +29,9 @@ def episode_figure(batch: QABatch, k: int, layout: TokenLayout, ticks_per_observ
         if t >= shown:
             axis.text(0.5, 0.5, f"?\n{predictions[t]}", ha="center", va="center", fontsize=9,
                       color="C3")
+        elif step < digits and layout.labels:
+            axis.text(0.5, 0.5, str(int(batch.labels[k, step])), ha="center", va="center",
+                      fontsize=12, fontweight="bold")
         elif step < digits:
             tokens = batch.inputs[k, t].numpy()  # (N, C)
             image = _image(tokens, layout)
