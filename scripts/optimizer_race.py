@@ -44,7 +44,7 @@ def train(task: str, folder: Path, optimizer: str, lr: float, seed: int, threads
     else:
         command += ["--out", str(folder)]
     print(f"[race] {' '.join(command[2:])}", file=sys.stderr, flush=True)
-    subprocess.run(command, check=True)
+    subprocess.run(command, check=True, stdout=sys.stderr)  # stdout keeps the table alone
 
 
 def read(folder: Path, metric: str, target: float) -> dict[str, float | int | None]:
