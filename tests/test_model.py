@@ -256,6 +256,9 @@ def test_a_model_with_the_cell_readout_answers_every_group_at_every_tick(archite
     from ctm.model.readout import CellReadout
 
     model = build_model(small_config(readout="cells", architecture=architecture))
-    assert isinstance(model.output, CellReadout) and model.output.cells.shape == (3, 8)
+    # its hidden layer is as wide as what it reads: the CTM's n_sync_out pairs (random
+    # pairing), the LSTM's d_model hidden units
+    width = 6 if architecture == "ctm" else 16
+    assert isinstance(model.output, CellReadout) and model.output.cells.shape == (3, width)
     out = model(parity_input(batch=2, length=3))
     assert out.logits.shape == (2, 4, 6) and out.certainty.shape == (2, 4)

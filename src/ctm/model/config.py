@@ -61,7 +61,7 @@ class CTMConfig:
     memory_slots: int = 0
     memory_team: int = 1  # consecutive rows (a team of agents) that share one memory
     # linear: one layer to every output; cells: one network shared by every output group, fed
-    # the group's own embedding (for many outputs, e.g. Sudoku's cells; hidden width d_input)
+    # the group's own embedding (for many outputs, e.g. Sudoku's cells)
     readout: str = "linear"
 
     def __post_init__(self) -> None:
