@@ -226,7 +226,7 @@ def test_image_backbones_say_the_token_grid_they_make():
 
 
 def test_the_cell_readout_reads_each_group_with_one_shared_network():
-    """By hand: each group g's logits are W2 gelu(LN(W1 s + b1 + e_g)) + b2."""
+    """By hand: each group g's logits are L_g s + W2 gelu(LN(W1 s + b1 + e_g)) + b2."""
     from ctm.model.readout import CellReadout
 
     torch.manual_seed(0)
@@ -241,10 +241,15 @@ def test_the_cell_readout_reads_each_group_with_one_shared_network():
         hidden = hidden * readout.norm.weight + readout.norm.bias
         hidden = 0.5 * hidden * (1 + torch.erf(hidden / 2 ** 0.5))
         expected = hidden @ readout.classify.weight.T + readout.classify.bias
-        torch.testing.assert_close(logits[:, 4 * g:4 * g + 4], expected)
-    # groups differ only by their embedding: equal embeddings give equal answers
+        rows = slice(4 * g, 4 * g + 4)
+        expected = expected + features @ readout.linear.weight[rows].T + readout.linear.bias[rows]
+        torch.testing.assert_close(logits[:, rows], expected)
+    # without the linear part, groups differ only by their embedding: equal embeddings give
+    # equal answers
     with torch.no_grad():
         readout.cells[1] = readout.cells[0]
+        readout.linear.weight.zero_()
+        readout.linear.bias.zero_()
     logits = readout(features)
     torch.testing.assert_close(logits[:, 0:4], logits[:, 4:8])
     assert not torch.allclose(logits[:, 0:4], logits[:, 8:12])

@@ -82,6 +82,13 @@ def test_muon_takes_the_linear_weight_matrices_except_the_read_out():
     lstm = torch.nn.Sequential(torch.nn.Embedding(3, 4), torch.nn.LSTM(4, 6),
                                torch.nn.Linear(6, 5), torch.nn.Linear(5, 2))
     assert muon_parameters(lstm) == ["1.weight_ih_l0", "1.weight_hh_l0", "2.weight"]
+    # a read-out of several layers (`cells`) stays with AdamW whole
+    from dataclasses import replace
+
+    from ctm.model.build import build_model
+
+    cells = build_model(replace(_ctm().config, readout="cells"))
+    assert muon_parameters(cells) == muon_parameters(_ctm())
 
 
 def test_muon_with_adamw_steps_as_the_two_optimisers_would_apart():

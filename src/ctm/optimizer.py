@@ -68,17 +68,22 @@ def kernel_kept(optimizer: torch.optim.Optimizer) -> Iterator[None]:
 
 def muon_parameters(model: torch.nn.Module) -> list[str]:
     """Names of the parameters Muon updates: the weight matrices of linear layers (attention's
-    projections included, LSTM cells' too), except the model's read-out, its last linear layer,
-    whose outputs are the logits and whose update Muon's equal singular values would distort."""
-    linear = [name for name, module in model.named_modules() if isinstance(module, torch.nn.Linear)]
-    readout = linear[-1] if linear else None
+    projections included, LSTM cells' too), except the model's read-out, whose outputs are the
+    logits and whose update Muon's equal singular values would distort: every layer of a
+    module named `output` (the CTM's and the LSTM's read-out, plain or `cells`), or else the
+    model's last linear layer."""
     modules = dict(model.named_modules())
+    outputs = [name for name in modules if name.rpartition(".")[2] == "output"]
+    linear = [name for name, module in modules.items() if isinstance(module, torch.nn.Linear)]
+    readout = outputs[0] if outputs else (linear[-1] if linear else None)
     names = []
     for name, param in model.named_parameters():
         owner, _, leaf = name.rpartition(".")
         if param.ndim != 2 or not leaf.startswith(("weight", "in_proj_weight")):
             continue
-        if isinstance(modules.get(owner), torch.nn.Embedding) or owner == readout:
+        if isinstance(modules.get(owner), torch.nn.Embedding):
+            continue
+        if readout is not None and (owner == readout or owner.startswith(readout + ".")):
             continue
         names.append(name)
     return names
