@@ -20,7 +20,7 @@ def test_every_headline_training_starts_with_the_flags_it_is_given(tmp_path):
                              str(tmp_path)], capture_output=True, text=True, env=env,
                             timeout=600)
     assert result.returncode == 0, result.stderr
-    names = ("parity64", "qa-ctm", "qa-lstm", "sudoku9-ctm", "sudoku9-recursive")
+    names = ("parity16", "parity64", "qa-ctm", "qa-lstm", "sudoku9-ctm", "sudoku9-recursive")
     for name in names:
         assert f"{name}: status 0" in result.stdout, (result.stdout,
                                                      (tmp_path / f"{name}.log").read_text())
