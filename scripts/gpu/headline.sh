@@ -3,6 +3,7 @@
 # afford (docs/results.md says where each stands on the CPU):
 #   bash scripts/gpu/headline.sh [OUT_DIR] [SECONDS_PER_RUN] [parity16|parity64|qa|sudoku ...]
 #   bash scripts/gpu/headline.sh --check     # each command for 2 steps on the CPU, tiny
+#   bash scripts/gpu/headline.sh --print     # the `ctm train` arguments of each run, a line each
 # 1. parity16: the CPU's parity-16 recipe (d_model 256, 50 ticks, memory 25, a depth-8
 #    synapse) trained for 100,000 steps instead of 12,000;
 #    parity64: the paper's parity of 64 bits (its 75-tick, memory-25 CTM: d_model 1024,
@@ -21,14 +22,18 @@
 set -uo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
 check=0
+print=0
 if [[ ${1:-} == --check ]]; then check=1; shift; fi
+if [[ ${1:-} == --print ]]; then check=1; print=1; shift; fi
 out=${1:-${OUT:-gpu-headline}}
 limit=${2:-3000}
 shift $(( $# > 2 ? 2 : $# ))
 parts=("$@")
 (( ${#parts[@]} )) || parts=(parity16 parity64 qa sudoku)
-mkdir -p "$out"
-python -c "import ctm" 2>/dev/null || pip install --quiet --no-deps -e . > /dev/null
+if (( ! print )); then
+  mkdir -p "$out"
+  python -c "import ctm" 2>/dev/null || pip install --quiet --no-deps -e . > /dev/null
+fi
 if (( check )); then
   device=(--device cpu --threads 1)
   # later flags win: each run shrinks to a tiny model for 2 steps
@@ -42,6 +47,11 @@ fi
 
 train() {  # train RUN_NAME TASK FLAGS...: start the run, or resume it if it is there
   local name=$1; shift
+  if (( print )); then
+    printf '%q ' "$@" "${device[@]}" "${tiny[@]}" --out "$out/$name"
+    echo
+    return 0
+  fi
   local started=$SECONDS
   if [[ -f "$out/$name/config.json" ]]; then
     timeout -s TERM "$limit" ctm train --resume "$out/$name" > "$out/$name.log" 2>&1
