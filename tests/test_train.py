@@ -192,14 +192,18 @@ def test_bf16_autocast_training_learns(tmp_path):
 
 
 @pytest.mark.slow
-def test_muon_with_the_cell_readout_learns(tmp_path):
-    """Muon and the cell read-out (parity's four positions are four groups of two classes)
-    together clear the bar; each is unit-tested alone (tests/test_optimizer.py,
-    tests/test_model.py)."""
-    run = parity4_learning_run(model={"readout": "cells"}, optimizer="muon")
-    trainer = Trainer(run, tmp_path, progress=False)
+def test_muon_training_learns(tmp_path):
+    trainer = Trainer(parity4_learning_run(optimizer="muon"), tmp_path, progress=False)
     metrics = trainer.fit()
     assert type(trainer.optimizer).__name__ == "MuonWithAdamW"
+    assert metrics["position_accuracy"] >= 0.85, metrics
+
+
+@pytest.mark.slow
+def test_the_cell_readout_learns(tmp_path):
+    """Parity's four positions are four groups of two classes for the cell read-out."""
+    run = parity4_learning_run(model={"readout": "cells"})
+    metrics = Trainer(run, tmp_path, progress=False).fit()
     assert metrics["position_accuracy"] >= 0.85, metrics
 
 
