@@ -163,6 +163,16 @@ class FeedForwardBaseline(Pretrained, nn.Module):
                          sync_out=logits[:, 0])
 
 
+@dataclass
+class Supervised:
+    """One deep-supervision tick of the recursive baseline (`RecursiveBaseline.supervise`)."""
+
+    output: CTMOutput  # logits (B, 1, out_dims) and their certainty
+    halt: torch.Tensor  # (B,) halting logits: > 0 says "my answer is exact"
+    answer: torch.Tensor  # (B, N, d) the carry, detached
+    latent: torch.Tensor  # (B, N, d)
+
+
 @ARCHITECTURES.register("recursive", summary="baseline: one small transformer applied again and "
                                              "again to an answer and a latent per token "
                                              "(TRM-style)")
@@ -176,8 +186,12 @@ class RecursiveBaseline(Pretrained, nn.Module):
     (Sudoku's cells, parity's bits); after an image backbone G learned queries each attend
     over y (a maze's route steps over its patches). With one group, y is mean-pooled.
 
-    Unlike TRM, gradients flow through every tick and the loss is the two-tick rule like every
-    other model here, so the comparison with a CTM changes the model and nothing else."""
+    By default gradients flow through every tick and the loss is the two-tick rule like every
+    other model here, so the comparison with a CTM changes the model and nothing else. With
+    `cycles` C each tick applies that refinement C times; with `deep_supervision` it is trained
+    as TRM is (train/deep_supervision.py drives `supervise`): a tick per optimiser step, the
+    first C - 1 refinements without gradients, the answer and latent carried detached to the
+    next step, and a halting head (`halt`) reading whether the answer is exact."""
 
     answers_over_ticks: ClassVar[bool] = True
     carries_state: ClassVar[bool] = False
@@ -211,28 +225,73 @@ class RecursiveBaseline(Pretrained, nn.Module):
         self.group_queries = (nn.Parameter(torch.randn(groups[0], d) * d ** -0.5)
                               if self.grouped and not self.per_token else None)
         self.head = nn.Linear(d, groups[-1] if self.grouped else config.out_dims)
+        self.halt = nn.Linear(d, 1) if config.deep_supervision else None
+
+    def _encode(self, x: torch.Tensor) -> torch.Tensor:
+        """Raw input -> (B, N, d) tokens the recursion reads every step."""
+        tokens = self.backbone(x)
+        if self.positional is not None:
+            tokens = tokens + self.positional(tokens.shape[1], tokens.device)
+        inputs = self.embed(tokens)
+        groups = self.config.out_groups_shape
+        if self.per_token and inputs.shape[1] != groups[0]:
+            raise ValueError(f"the recursive baseline answers per token: out_shape "
+                             f"{self.config.out_shape} wants {groups[0]} tokens, the input "
+                             f"gives {inputs.shape[1]}")
+        return inputs
+
+    def _refine(self, inputs: torch.Tensor, answer: torch.Tensor, latent: torch.Tensor
+                ) -> tuple[torch.Tensor, torch.Tensor]:
+        """One full recursion: the latent LATENT_STEPS times, then the answer once."""
+        for _ in range(self.LATENT_STEPS):
+            latent = self.block(inputs + answer + latent)
+        return self.block(answer + latent), latent
+
+    def start(self, inputs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """The learned starting answer and latent for every token of `inputs`."""
+        return self.start_answer.expand_as(inputs), self.start_latent.expand_as(inputs)
+
+    def supervise(self, x: torch.Tensor, answer: torch.Tensor | None = None,
+                  latent: torch.Tensor | None = None, restart: torch.Tensor | None = None
+                  ) -> Supervised:
+        """One tick as deep supervision trains it: from the carried `answer` and `latent`
+        (None, or the rows where `restart` (B,) is true: from the start), C - 1 refinements
+        without gradients and one with; the tick's logits (B, 1, out_dims), its halting logit
+        (B,) and the new carry, detached."""
+        if self.halt is None:
+            raise ValueError("this recursive model has no halting head: build it with "
+                             "deep_supervision")
+        inputs = self._encode(x)
+        first_answer, first_latent = self.start(inputs)
+        if answer is None or latent is None:
+            answer, latent = first_answer, first_latent
+        elif restart is not None:
+            again = restart.view(-1, 1, 1)
+            answer = torch.where(again, first_answer, answer)
+            latent = torch.where(again, first_latent, latent)
+        with torch.no_grad():
+            for _ in range(self.config.cycles - 1):
+                answer, latent = self._refine(inputs, answer, latent)
+        answer, latent = self._refine(inputs, answer, latent)
+        logits = self.head(self._read_out(answer)).flatten(1).unsqueeze(1)
+        halt = self.halt(answer.mean(1)).squeeze(-1)
+        output = CTMOutput(logits=logits,
+                           certainty=certainty(logits, self.config.out_groups_shape),
+                           sync_out=answer.mean(1))
+        return Supervised(output, halt, answer.detach(), latent.detach())
 
     def forward(self, x: torch.Tensor, ticks: int | None = None, trace: bool = False
                 ) -> CTMOutput:
         n_ticks = self.config.ticks if ticks is None else int(ticks)
         if n_ticks < 1:
             raise ValueError(f"ticks must be >= 1, got {n_ticks}")
-        tokens = self.backbone(x)
-        if self.positional is not None:
-            tokens = tokens + self.positional(tokens.shape[1], tokens.device)
-        inputs = self.embed(tokens)  # (B, N, d)
+        inputs = self._encode(x)  # (B, N, d)
         groups = self.config.out_groups_shape
-        if self.per_token and inputs.shape[1] != groups[0]:
-            raise ValueError(f"the recursive baseline answers per token: out_shape "
-                             f"{self.config.out_shape} wants {groups[0]} tokens, the input "
-                             f"gives {inputs.shape[1]}")
-        answer = self.start_answer.expand_as(inputs)
-        latent = self.start_latent.expand_as(inputs)
+        answer, latent = self.start(inputs)
         logits, states = [], []
         for _ in range(n_ticks):
-            for _ in range(self.LATENT_STEPS):
-                latent = self.block(inputs + answer + latent)
-            answer = self.block(answer + latent)
+            for _ in range(self.config.cycles):
+                answer, latent = self._refine(inputs, answer, latent)
             read = self.head(self._read_out(answer))
             logits.append(read.flatten(1))  # (B, out_dims)
             if trace:

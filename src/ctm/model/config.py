@@ -63,6 +63,13 @@ class CTMConfig:
     # linear: one layer to every output; cells: one network shared by every output group, fed
     # the group's own embedding (for many outputs, e.g. Sudoku's cells)
     readout: str = "linear"
+    # recursive only: full recursions per tick (the Tiny Recursive Model's T); trained with
+    # deep_supervision, all but the last of them run without gradients
+    cycles: int = 1
+    # recursive only: trained as the Tiny Recursive Model is, one tick per optimiser step with
+    # its answer carried (detached) to the next step for up to `ticks` steps, and a halting
+    # head that learns whether the answer is exact and lets a solved example leave early
+    deep_supervision: bool = False
 
     def __post_init__(self) -> None:
         self.out_shape = tuple(int(v) for v in self.out_shape)
@@ -96,6 +103,10 @@ class CTMConfig:
         need(0.0 <= self.decay_init <= 15.0,
              f"decay_init must be in [0, 15] (decays are clamped there), got {self.decay_init}")
         INPUT_MODES.get(self.input_mode).check(self, need)
+        need(self.cycles >= 1, f"cycles must be >= 1, got {self.cycles}")
+        need((self.cycles == 1 and not self.deep_supervision) or self.architecture == "recursive",
+             f"cycles and deep_supervision train the recursive architecture TRM-style; the "
+             f"{self.architecture} architecture takes cycles 1 and no deep_supervision")
         need(self.memory_slots >= 0, f"memory_slots must be >= 0, got {self.memory_slots}")
         need(self.memory_team >= 1, f"memory_team must be >= 1, got {self.memory_team}")
         need(self.memory_slots == 0 or getattr(ARCHITECTURES.get(self.architecture),

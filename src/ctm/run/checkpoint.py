@@ -32,6 +32,7 @@ class TrainerState:
     step: int
     optimizer: dict[str, Any]
     rng: torch.Tensor  # torch's global CPU generator (dropout)
+    carry: dict[str, Any] | None = None  # deep supervision's examples in training, if any
 
 
 def sha256(path: Path) -> str:
@@ -52,8 +53,10 @@ def save_checkpoint(run_dir: Path, model: torch.nn.Module, state: TrainerState, 
     if target.exists():
         shutil.rmtree(target)
     save_model(model, target)
-    write_torch(target / STATE_FILE, {"step": state.step, "optimizer": state.optimizer,
-                                      "rng": state.rng})
+    saved: dict[str, Any] = {"step": state.step, "optimizer": state.optimizer, "rng": state.rng}
+    if state.carry is not None:
+        saved["carry"] = state.carry
+    write_torch(target / STATE_FILE, saved)
     listing: dict[str, Any] = {"step": state.step,
                                "sha256": {f: sha256(target / f) for f in CHECKED_FILES}}
     owner = run_id(run_dir)
@@ -128,7 +131,8 @@ def find_checkpoint(run_dir: Path) -> tuple[Path | None, list[str]]:
 
 def load_trainer_state(checkpoint: Path) -> TrainerState:
     data = torch.load(checkpoint / STATE_FILE, map_location="cpu", weights_only=True)
-    return TrainerState(step=int(data["step"]), optimizer=data["optimizer"], rng=data["rng"])
+    return TrainerState(step=int(data["step"]), optimizer=data["optimizer"], rng=data["rng"],
+                        carry=data.get("carry"))
 
 
 def _by_step(root: Path) -> list[Path]:

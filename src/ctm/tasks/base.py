@@ -158,6 +158,21 @@ class Task(ABC):
     def loss(self, output: CTMOutput, batch: Batch, config: CTMConfig) -> TickLoss:
         """The training loss of one forward pass."""
 
+    def exact_answers(self, logits: torch.Tensor, batch: Batch, config: CTMConfig
+                      ) -> torch.Tensor:
+        """(B, out_dims) logits of one tick -> (B,) bool: is the whole answer right? (Deep
+        supervision's halting target.) Every output group's top class against its target,
+        targets below 0 (padding) counting as right; a task whose targets are not one class
+        per group says what exact means by overriding this."""
+        groups = config.out_groups_shape
+        targets = batch.targets
+        if len(groups) != 2 or targets.shape != (len(logits), groups[0]):
+            raise ValueError(f"the {self.name} task's targets {tuple(targets.shape)} are not "
+                             f"one class per output group {groups}: deep supervision cannot "
+                             f"tell an exact answer here")
+        guess = logits.reshape(len(logits), groups[0], groups[1]).argmax(-1)
+        return ((guess == targets) | (targets < 0)).all(-1)
+
     def forward(self, model: torch.nn.Module, batch: Batch) -> CTMOutput:
         """One forward pass of `model` on `batch`, in training and evaluation alike."""
         return model(batch.inputs)

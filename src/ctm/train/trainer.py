@@ -51,6 +51,7 @@ from ..run.layout import (
 from ..run.lock import RunLock
 from ..run.lookup import load_initial_weights
 from .compiled import ThoughtStep, forward_and_loss, resolve_compile
+from .deep_supervision import DeepSupervision
 from .distributed import (
     PeerLost,
     Processes,
@@ -139,6 +140,7 @@ class Trainer:
                          if self.compile_scope == "thought" else None)
         if cfg.checkpoint_ticks:
             self.model.checkpoint_ticks = True
+        self._deep = self._deep_supervision()
         # `core` is the model itself, for rollouts, evaluation and saving; `model` is what
         # training steps call: the same module on one process, the shared one on several
         self.core = self.model
@@ -161,6 +163,27 @@ class Trainer:
             self.writer = SummaryWriter(str(self.run_dir / TENSORBOARD), purge_step=self.step)
 
     # --- set-up ------------------------------------------------------------------------------
+
+    def _deep_supervision(self) -> DeepSupervision | None:
+        """TRM's training for a recursive model built with deep_supervision (one process,
+        eager, batches made without the model)."""
+        run = self.run
+        if not run.model.deep_supervision:
+            return None
+        if self.processes.world > 1:
+            raise ValueError("--deep-supervision trains in one process: its examples carried "
+                             "from step to step are not shared between processes")
+        if self.compile_scope != "off":
+            raise ValueError(f"--deep-supervision trains eager: drop --compile "
+                             f"{run.train.compile} (or give --compile off)")
+        if len(run.model.out_groups_shape) != 2:
+            raise ValueError(f"--deep-supervision's halting head learns whether every output "
+                             f"group is right; the {run.task} task's answer is one softmax "
+                             f"(out_shape {run.model.out_shape})")
+        if self.task.needs_model_for_batches:
+            raise ValueError(f"--deep-supervision carries examples from step to step; the "
+                             f"{run.task} task makes each step's batches afresh with the model")
+        return DeepSupervision(self.task, run.model, run.train.seed)
 
     def _refuse_existing_run(self) -> None:
         if (self.run_dir / RUN_CONFIG).exists():
@@ -223,6 +246,8 @@ class Trainer:
                              self.run.train.strategy, self.processes)
         torch.set_rng_state(state.rng)
         self.step = state.step
+        if self._deep is not None:
+            self._deep.load(state.carry)
         if self.processes.main:
             self._name_the_run()  # runs made before runs had names get one here
             self._truncate_metrics(after=state.step)
@@ -281,7 +306,9 @@ class Trainer:
                           f"first step...")
             started = time.perf_counter()
         with precision_context(cfg.precision, self.device):
-            if self._thought is None:
+            if self._deep is not None:
+                result = self._deep(self.core, batch, self.step)
+            elif self._thought is None:
                 result = forward_and_loss(self.task, self.run.model, self.model, batch)
             else:
                 result = self._thought(self.model, batch)
@@ -515,7 +542,8 @@ class Trainer:
         whole = self._whole_model()
         target = self.run_dir / CHECKPOINTS / f"step-{self.step:06d}"
         if whole is not None:
-            state = TrainerState(step=self.step, optimizer=optimizer, rng=torch.get_rng_state())
+            state = TrainerState(step=self.step, optimizer=optimizer, rng=torch.get_rng_state(),
+                                 carry=None if self._deep is None else self._deep.state())
             target = save_checkpoint(self.run_dir, whole, state, self.run.train.keep_checkpoints)
         return target
 

@@ -385,6 +385,14 @@ class SudokuTask(Task):
         return two_tick_loss(per_tick_cross_entropy(logits, batch.targets, batch.empty),
                              output.certainty)
 
+    def exact_answers(self, logits: torch.Tensor, batch: Batch, config: CTMConfig
+                      ) -> torch.Tensor:
+        """A grid is exact when every empty cell is right (as the meter counts it)."""
+        assert isinstance(batch, SudokuBatch)
+        n = self.options.size
+        guess = logits.reshape(len(logits), n * n, n).argmax(-1)
+        return ((guess == batch.targets) | ~batch.empty).all(-1)
+
     def meter(self, config: CTMConfig) -> SudokuMeter:
         return SudokuMeter(self.options.size)
 
