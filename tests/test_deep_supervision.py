@@ -140,3 +140,14 @@ def test_deep_supervision_learns(tmp_path):
                                       "deep_supervision": True})
     metrics = Trainer(run, tmp_path, progress=False).fit()
     assert metrics["position_accuracy"] >= 0.85, metrics
+
+
+def test_a_deep_supervised_model_is_matched_to_the_ctm_the_same_flags_build(tmp_path, capsys):
+    from ctm.cli import main
+
+    argv = ["train", "sudoku", "--size", "4", "--train-puzzles", "40", "--eval-size", "8",
+            "--architecture", "recursive", "--deep-supervision", "true", "--cycles", "2",
+            "--match-ctm", "--steps", "1", "--batch-size", "4", "--no-progress", "--out",
+            str(tmp_path / "run")]
+    assert main(argv) == 0, capsys.readouterr().err
+    assert "the CTM has" in capsys.readouterr().err

@@ -165,7 +165,9 @@ def _match_ctm(config: object) -> object:
     if config.architecture == "ctm":
         raise UserError("--match-ctm sizes a baseline: add --architecture "
                         + " or ".join(n for n in ARCHITECTURES.names() if n != "ctm"))
-    target = parameter_count(dataclasses.replace(config, architecture="ctm"))
+    # the CTM the same flags build: without the recursive model's own training fields
+    target = parameter_count(dataclasses.replace(config, architecture="ctm", cycles=1,
+                                                 deep_supervision=False))
     matched = match_parameters(config, target)
     print(f"{config.architecture}: d_model {matched.d_model} gives "
           f"{parameter_count(matched):,} parameters (the CTM has {target:,})", file=sys.stderr)
