@@ -29,6 +29,12 @@ FUSED_DEVICES = ("cpu", "cuda")
 OPTIMIZERS = ("adamw", "muon")
 
 
+def check_optimizer(name: str) -> None:
+    """ValueError unless `name` is one of OPTIMIZERS (a config's check and the builder's)."""
+    if name not in OPTIMIZERS:
+        raise ValueError(f"optimizer must be one of {', '.join(OPTIMIZERS)}, got {name!r}")
+
+
 def can_fuse(params: list[torch.Tensor]) -> bool:
     """Whether AdamW's fused kernel takes these parameters."""
     return bool(params) and all(
@@ -137,8 +143,7 @@ class MuonWithAdamW(torch.optim.Optimizer):
 def build_optimizer(name: str, model: torch.nn.Module, lr: float, weight_decay: float,
                     fused: bool | None = None) -> torch.optim.Optimizer:
     """The optimiser `--optimizer NAME` trains `model` with."""
-    if name == "adamw":
-        return adamw(model.parameters(), lr=lr, weight_decay=weight_decay, fused=fused)
+    check_optimizer(name)
     if name == "muon":
         return MuonWithAdamW(model, lr=lr, weight_decay=weight_decay, fused=fused)
-    raise ValueError(f"optimizer must be one of {', '.join(OPTIMIZERS)}, got {name!r}")
+    return adamw(model.parameters(), lr=lr, weight_decay=weight_decay, fused=fused)

@@ -46,5 +46,4 @@ def build_readout(config: CTMConfig, in_features: int) -> nn.Module:
     groups = config.out_groups_shape
     # as wide as the representation: every cell reads the whole of it (a narrower hidden
     # layer is a bottleneck all cells share, and answered far fewer 6x6 cells)
-    return CellReadout(in_features, groups=groups[0] if len(groups) == 2 else 1,
-                       classes=groups[-1], hidden=in_features)
+    return CellReadout(in_features, groups=groups[0], classes=groups[-1], hidden=in_features)

@@ -17,7 +17,7 @@ from ..compilation import COMPILE_MODES
 from ..fields import build_checked
 from ..files import read_json
 from ..model import ARCHITECTURES, CTMConfig
-from ..optimizer import OPTIMIZERS
+from ..optimizer import OPTIMIZERS, check_optimizer
 from ..precision import PRECISIONS, check_precision
 from ..tasks import Task, get_task
 
@@ -85,9 +85,7 @@ class TrainConfig:
         if self.strategy not in STRATEGIES:
             raise ValueError(f"strategy must be one of {', '.join(STRATEGIES)}, "
                              f"got {self.strategy!r}")
-        if self.optimizer not in OPTIMIZERS:
-            raise ValueError(f"optimizer must be one of {', '.join(OPTIMIZERS)}, "
-                             f"got {self.optimizer!r}")
+        check_optimizer(self.optimizer)
         if self.optimizer == "muon" and self.strategy == "fsdp":
             raise ValueError("Muon orthogonalises whole weight matrices and fsdp shards them: "
                              "train with --strategy ddp for --optimizer muon")
