@@ -29,3 +29,5 @@ def test_every_headline_training_starts_with_the_flags_it_is_given(tmp_path, cap
         assert (tmp_path / name / "model" / "model.safetensors").is_file(), name
     config = (tmp_path / "sudoku9-ctm" / "config.json").read_text()
     assert '"readout": "cells"' in config and '"optimizer": "muon"' in config
+    recursive = (tmp_path / "sudoku9-recursive" / "config.json").read_text()
+    assert '"deep_supervision": true' in recursive and '"cycles": 3' in recursive
