@@ -2,7 +2,6 @@
 step without gradients between them, no-gradient cycles, a halting head, and a carry that
 survives a checkpoint."""
 
-import shutil
 from dataclasses import dataclass
 
 import pytest
@@ -13,6 +12,7 @@ from ctm.run import RunConfig
 from ctm.tasks.base import Batch
 from ctm.train import Trainer
 from ctm.train.deep_supervision import merge_rows
+from test_runs import whole_and_resumed
 from test_train import parity4_learning_run
 
 TOKENS = dict(d_model=16, d_input=8, heads=2, ticks=3, n_sync_out=8, n_sync_action=8,
@@ -116,19 +116,8 @@ def test_examples_stay_for_every_tick_unless_the_halting_head_lets_them_go(tmp_p
 def test_a_deep_supervised_run_resumed_from_a_checkpoint_ends_where_an_uninterrupted_one_does(
         tmp_path):
     """The carried examples, their answers and their tick counts are in the checkpoint."""
-    def run(folder, resume=False):
-        trainer = Trainer(tiny_sudoku(), tmp_path / folder, resume=resume, progress=False)
-        trainer.fit()
-        return trainer
-
-    whole = run("whole")
-    run("cut")
-    shutil.rmtree(tmp_path / "cut" / "checkpoints" / "step-000006")
-    (tmp_path / "cut" / "model" / "model.safetensors").unlink()
-    resumed = run("cut", resume=True)
+    whole, resumed = whole_and_resumed(tmp_path, tiny_sudoku())
     assert resumed._deep.carry is not None
-    for key, value in whole.model.state_dict().items():
-        assert torch.equal(value, resumed.model.state_dict()[key]), key
     assert torch.equal(whole._deep.carry.answer, resumed._deep.carry.answer)
 
 

@@ -172,11 +172,11 @@ def test_a_resume_after_fallback_ends_where_an_uninterrupted_run_does(tmp_path):
         assert torch.equal(value, resumed.model.state_dict()[key]), key
 
 
-def test_a_muon_run_resumed_from_a_checkpoint_ends_where_an_uninterrupted_one_does(tmp_path):
-    """--optimizer muon keeps Muon's momentum and AdamW's moments in one checkpoint."""
+def whole_and_resumed(tmp_path, run_config):
+    """A 6-step run trained through, and the same run trained, cut back to its step-4
+    checkpoint and resumed: (whole, resumed) trainers, the models asserted bit for bit equal."""
     def run(folder, resume=False):
-        trainer = Trainer(tiny_run(steps=6, keep_checkpoints=3, optimizer="muon"),
-                          tmp_path / folder, resume=resume, progress=False)
+        trainer = Trainer(run_config, tmp_path / folder, resume=resume, progress=False)
         trainer.fit()
         return trainer
 
@@ -185,10 +185,17 @@ def test_a_muon_run_resumed_from_a_checkpoint_ends_where_an_uninterrupted_one_do
     shutil.rmtree(tmp_path / "cut" / "checkpoints" / "step-000006")
     (tmp_path / "cut" / "model" / "model.safetensors").unlink()
     resumed = run("cut", resume=True)
-    assert any("momentum_buffer" in s for s in resumed.optimizer.state.values())
-    assert any("exp_avg" in s for s in resumed.optimizer.state.values())
     for key, value in whole.model.state_dict().items():
         assert torch.equal(value, resumed.model.state_dict()[key]), key
+    return whole, resumed
+
+
+def test_a_muon_run_resumed_from_a_checkpoint_ends_where_an_uninterrupted_one_does(tmp_path):
+    """--optimizer muon keeps Muon's momentum and AdamW's moments in one checkpoint."""
+    _, resumed = whole_and_resumed(
+        tmp_path, tiny_run(steps=6, keep_checkpoints=3, optimizer="muon"))
+    assert any("momentum_buffer" in s for s in resumed.optimizer.state.values())
+    assert any("exp_avg" in s for s in resumed.optimizer.state.values())
 
 
 def test_a_checkpoint_copied_in_from_another_run_is_passed_over(tmp_path):
