@@ -134,6 +134,13 @@ def rating_bin(rating: int) -> str:
     return "unrated"
 
 
+def exact_grids(picks: torch.Tensor, targets: torch.Tensor, empty: torch.Tensor
+                ) -> torch.Tensor:
+    """(..., n²) picked digits, solution and empty-cell mask -> (...) bool: every empty cell
+    right (the givens count as right)."""
+    return ((picks == targets) | ~empty).all(-1)
+
+
 def exit_ticks(certainty: torch.Tensor) -> torch.Tensor:
     """(B, T) certainty -> (B,) the 1-based tick early exit at EXIT_AT stops at: the first
     that reaches it, else the last."""
@@ -163,10 +170,9 @@ class SudokuMeter:
         logits = output.logits.detach().float().cpu().view(*output.logits.shape[:2], n * n, n)
         picks = logits.argmax(-1)  # (B, T, n²)
         targets, empty = batch.targets.cpu(), batch.empty.cpu()
-        right = (picks == targets.unsqueeze(1)) | ~empty.unsqueeze(1)  # givens count as right
         cells = ((picks == targets.unsqueeze(1)) & empty.unsqueeze(1)).sum(-1).float() \
             / empty.sum(-1, keepdim=True).clamp(min=1)  # (B, T)
-        exact = right.all(-1).float()  # (B, T)
+        exact = exact_grids(picks, targets.unsqueeze(1), empty.unsqueeze(1)).float()  # (B, T)
         certainty = output.certainty.detach().float().cpu()
         tick = certainty.argmax(1)
         exit_tick = exit_ticks(certainty)
@@ -390,8 +396,8 @@ class SudokuTask(Task):
         """A grid is exact when every empty cell is right (as the meter counts it)."""
         assert isinstance(batch, SudokuBatch)
         n = self.options.size
-        guess = logits.reshape(len(logits), n * n, n).argmax(-1)
-        return ((guess == batch.targets) | ~batch.empty).all(-1)
+        return exact_grids(logits.reshape(len(logits), n * n, n).argmax(-1), batch.targets,
+                           batch.empty)
 
     def meter(self, config: CTMConfig) -> SudokuMeter:
         return SudokuMeter(self.options.size)
