@@ -369,15 +369,24 @@ CASES: list[Case] = [
     Case("train flags", "the cell read-out for a baseline without one",
          (*TRAIN, "--architecture", "feedforward", "--readout", "cells"),
          "the feedforward architecture has only its own read-out"),
-    Case("train flags", "TRM-style training for the CTM",
-         (*TRAIN, "--deep-supervision", "true"),
-         "cycles and deep_supervision train the recursive architecture TRM-style; the ctm "
-         "architecture takes cycles 1 and no deep_supervision"),
+    Case("train flags", "TRM-style training for an LSTM",
+         (*TRAIN, "--architecture", "lstm", "--deep-supervision", "true"),
+         "deep_supervision trains the recursive and ctm architectures TRM-style; the lstm "
+         "architecture takes none"),
+    Case("train flags", "a deep-supervised CTM's ticks not whole steps",
+         (*TRAIN, "--deep-supervision", "true", "--cycles", "2"),
+         "a deep-supervised CTM thinks `cycles` ticks a step: ticks (3) must be a multiple of "
+         "cycles (2)"),
+    Case("train flags", "the CTM's cycles without deep supervision",
+         (*TRAIN, "--cycles", "3"),
+         "cycles counts the ctm architecture's ticks per supervised step only with "
+         "deep_supervision"),
     Case("train flags", "no recursion in a recursive model's tick",
          (*TRAIN, "--architecture", "recursive", "--cycles", "0"), "cycles must be >= 1"),
     Case("train flags", "deep supervision compiled",
          (*TRAIN, "--architecture", "recursive", "--deep-supervision", "true", "--compile",
-          "thought"), "--deep-supervision trains eager: drop --compile thought"),
+          "thought"), "--deep-supervision steps through a model's own `supervise`, which "
+                    "--compile thought does not compile"),
     Case("train flags", "deep supervision of a one-softmax answer",
          ("train", "images", "--architecture", "recursive", "--deep-supervision", "true",
           "--steps", "1", "--out", "{ws}/x"),

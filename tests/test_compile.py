@@ -31,6 +31,7 @@ def test_auto_compiles_the_thought_only_for_long_single_process_cpu_runs():
     assert scope == "off" and "too few" in why
     assert resolve_compile("auto", "ctm", torch.device("cuda"), long)[0] == "off"
     assert resolve_compile("auto", "ctm", CPU, long, processes=2)[0] == "off"
+    assert resolve_compile("auto", "ctm", CPU, long, deep_supervision=True)[0] == "off"
     assert resolve_compile("auto", "lstm", CPU, long)[0] == "off"
     for asked in ("off", "tick", "thought"):  # what is asked is what runs
         assert resolve_compile(asked, "ctm", torch.device("cuda"), 10)[0] == asked

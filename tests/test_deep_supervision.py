@@ -1,6 +1,6 @@
-"""The recursive baseline trained as the Tiny Recursive Model is: ticks carried from step to
-step without gradients between them, no-gradient cycles, a halting head, and a carry that
-survives a checkpoint."""
+"""Models trained as the Tiny Recursive Model is: the recursive baseline's ticks, or blocks of a
+CTM's ticks, carried from step to step without gradients between them, no-gradient cycles, a
+halting head, and a carry that survives a checkpoint."""
 
 from dataclasses import dataclass
 
@@ -31,12 +31,12 @@ def test_supervised_ticks_chained_are_the_forward_pass_tick_by_tick():
     model = recursive(cycles=2, deep_supervision=True)
     x = torch.randn(4, 6, 5)
     whole = model(x).logits
-    answer = latent = None
+    carry = None
     for tick in range(3):
-        step = model.supervise(x, answer, latent)
+        step = model.supervise(x, carry)
         torch.testing.assert_close(step.output.logits[:, 0], whole[:, tick])
-        assert step.halt.shape == (4,) and not step.answer.requires_grad
-        answer, latent = step.answer, step.latent
+        assert step.halt.shape == (4,) and not step.carry.answer.requires_grad
+        carry = step.carry
 
 
 def test_only_the_last_cycle_of_a_supervised_tick_has_gradients():
@@ -55,9 +55,9 @@ def test_restarted_rows_begin_again_and_the_others_continue():
     model = recursive(deep_supervision=True)
     x = torch.randn(3, 6, 5)
     first = model.supervise(x)
-    second = model.supervise(x, first.answer, first.latent)
+    second = model.supervise(x, first.carry)
     restart = torch.tensor([False, True, False])
-    mixed = model.supervise(x, first.answer, first.latent, restart=restart)
+    mixed = model.supervise(x, first.carry, restart=restart)
     torch.testing.assert_close(mixed.output.logits[restart], first.output.logits[restart])
     torch.testing.assert_close(mixed.output.logits[~restart], second.output.logits[~restart])
 
@@ -65,6 +65,37 @@ def test_restarted_rows_begin_again_and_the_others_continue():
 def test_a_model_without_the_halting_head_refuses_to_be_supervised():
     with pytest.raises(ValueError, match="no halting head"):
         recursive().supervise(torch.randn(1, 6, 5))
+
+
+def ctm(**overrides):
+    return recursive(architecture="ctm", ticks=4, cycles=2, deep_supervision=True, **overrides)
+
+
+def test_a_ctms_supervised_steps_chained_are_its_forward_pass_block_by_block():
+    """Step k of a deep-supervised CTM gives ticks 2k and 2k + 1 of one forward pass from the
+    learned start, and its halting logit reads the last of them."""
+    model = ctm()
+    x = torch.randn(4, 6, 5)
+    whole = model(x).logits
+    first = model.supervise(x)
+    second = model.supervise(x, first.carry)
+    torch.testing.assert_close(first.output.logits, whole[:, :2])
+    torch.testing.assert_close(second.output.logits, whole[:, 2:])
+    assert first.output.state is None and not first.carry.history.requires_grad
+    torch.testing.assert_close(second.halt, model.halt(second.output.sync_out).squeeze(-1))
+
+
+def test_a_ctms_restarted_rows_begin_again_and_the_others_continue():
+    model = ctm()
+    x = torch.randn(3, 6, 5)
+    first = model.supervise(x)
+    second = model.supervise(x, first.carry)
+    restart = torch.tensor([True, False, True])
+    mixed = model.supervise(x, first.carry, restart=restart)
+    torch.testing.assert_close(mixed.output.logits[restart], first.output.logits[restart])
+    torch.testing.assert_close(mixed.output.logits[~restart], second.output.logits[~restart])
+    with pytest.raises(ValueError, match="no halting head"):
+        recursive(architecture="ctm").supervise(x)
 
 
 @dataclass
@@ -118,7 +149,17 @@ def test_a_deep_supervised_run_resumed_from_a_checkpoint_ends_where_an_uninterru
     """The carried examples, their answers and their tick counts are in the checkpoint."""
     whole, resumed = whole_and_resumed(tmp_path, tiny_sudoku())
     assert resumed._deep.carry is not None
-    assert torch.equal(whole._deep.carry.answer, resumed._deep.carry.answer)
+    assert torch.equal(whole._deep.carry.state.answer, resumed._deep.carry.state.answer)
+
+
+def test_a_deep_supervised_ctm_resumed_from_a_checkpoint_ends_where_an_uninterrupted_one_does(
+        tmp_path):
+    """The CTM's carried state (its history batch-last) survives the checkpoint too."""
+    whole, resumed = whole_and_resumed(
+        tmp_path, tiny_sudoku(architecture="ctm", ticks=4, cycles=2, d_input=8,
+                              n_sync_out=8, n_sync_action=8))
+    for name, value in whole._deep.carry.state.tensors().items():
+        assert torch.equal(value, getattr(resumed._deep.carry.state, name)), name
 
 
 @pytest.mark.slow

@@ -195,7 +195,10 @@ def test_evaluation_walks_held_out_mazes_beside_the_explorers():
     metrics = task.evaluate(model, task.eval_batches(4, 0), "cpu")
     assert metrics["episodes"] == 6 and 0.0 <= metrics["solve_rate"] <= 1.0
     again = task.evaluate(model, task.eval_batches(6, 0), "cpu")  # other batching, same walks
-    assert again == metrics
+    # the walks are the same; a certainty averaged over other batch shapes may differ in its
+    # last bits (a matrix product's summation order can follow the batch size)
+    assert again == {**metrics, "mean_certainty": pytest.approx(metrics["mean_certainty"],
+                                                                rel=1e-6)}
     final = task.final_evaluation(model, 4, 0, "cpu")
     assert final["seen_dfs_solve_rate"] == 1.0 and "random_walk_revisits" in final
     assert "depth-first explorer: solved 100.0%" in task.summary({**metrics, **final})

@@ -28,7 +28,7 @@ from .memory import MemoryFields, Recall
 from .pretrained import Pretrained
 from .readout import build_readout
 from .registry import ARCHITECTURES, BACKBONES
-from .state import CarriedBatch
+from .state import CarriedBatch, Supervised
 
 
 @dataclass
@@ -164,12 +164,10 @@ class FeedForwardBaseline(Pretrained, nn.Module):
 
 
 @dataclass
-class Supervised:
-    """One deep-supervision tick of the recursive baseline (`RecursiveBaseline.supervise`)."""
+class RecursiveCarry(CarriedBatch):
+    """What the recursive baseline carries from one deep-supervised step to the next."""
 
-    output: CTMOutput  # logits (B, 1, out_dims) and their certainty
-    halt: torch.Tensor  # (B,) halting logits: > 0 says "my answer is exact"
-    answer: torch.Tensor  # (B, N, d) the carry, detached
+    answer: torch.Tensor  # (B, N, d)
     latent: torch.Tensor  # (B, N, d)
 
 
@@ -251,24 +249,24 @@ class RecursiveBaseline(Pretrained, nn.Module):
         """The learned starting answer and latent for every token of `inputs`."""
         return self.start_answer.expand_as(inputs), self.start_latent.expand_as(inputs)
 
-    def supervise(self, x: torch.Tensor, answer: torch.Tensor | None = None,
-                  latent: torch.Tensor | None = None, restart: torch.Tensor | None = None
-                  ) -> Supervised:
-        """One tick as deep supervision trains it: from the carried `answer` and `latent`
-        (None, or the rows where `restart` (B,) is true: from the start), C - 1 refinements
-        without gradients and one with; the tick's logits (B, 1, out_dims), its halting logit
-        (B,) and the new carry, detached."""
+    carry_type = RecursiveCarry  # what `supervise` carries (a checkpoint rebuilds it)
+
+    def supervise(self, x: torch.Tensor, carry: RecursiveCarry | None = None,
+                  restart: torch.Tensor | None = None) -> Supervised:
+        """One tick as deep supervision trains it: from the carried answer and latent (None,
+        or the rows where `restart` (B,) is true: from the start), C - 1 refinements without
+        gradients and one with; the tick's logits (B, 1, out_dims), its halting logit (B,)
+        and the new carry, detached."""
         if self.halt is None:
             raise ValueError("this recursive model has no halting head: build it with "
                              "deep_supervision")
         inputs = self._encode(x)
-        first_answer, first_latent = self.start(inputs)
-        if answer is None or latent is None:
-            answer, latent = first_answer, first_latent
+        first = RecursiveCarry(*self.start(inputs))
+        if carry is None:
+            carry = first
         elif restart is not None:
-            again = restart.view(-1, 1, 1)
-            answer = torch.where(again, first_answer, answer)
-            latent = torch.where(again, first_latent, latent)
+            carry = carry.where(restart, first)
+        answer, latent = carry.answer, carry.latent
         with torch.no_grad():
             for _ in range(self.config.cycles - 1):
                 answer, latent = self._refine(inputs, answer, latent)
@@ -278,7 +276,7 @@ class RecursiveBaseline(Pretrained, nn.Module):
         output = CTMOutput(logits=logits,
                            certainty=certainty(logits, self.config.out_groups_shape),
                            sync_out=answer.mean(1))
-        return Supervised(output, halt, answer.detach(), latent.detach())
+        return Supervised(output, halt, RecursiveCarry(answer.detach(), latent.detach()))
 
     def forward(self, x: torch.Tensor, ticks: int | None = None, trace: bool = False
                 ) -> CTMOutput:

@@ -63,12 +63,15 @@ class CTMConfig:
     # linear: one layer to every output; cells: one network shared by every output group, fed
     # the group's own embedding (for many outputs, e.g. Sudoku's cells)
     readout: str = "linear"
-    # recursive only: full recursions per tick (the Tiny Recursive Model's T); trained with
-    # deep_supervision, all but the last of them run without gradients
+    # with deep_supervision: the inner iterations of one supervised step. The recursive
+    # model's are full recursions per tick (the Tiny Recursive Model's T), all but the last
+    # without gradients; the CTM's are its ticks, `ticks` / `cycles` steps in all. Without
+    # deep_supervision only the recursive model takes more than 1 (recursions per tick).
     cycles: int = 1
-    # recursive only: trained as the Tiny Recursive Model is, one tick per optimiser step with
-    # its answer carried (detached) to the next step for up to `ticks` steps, and a halting
-    # head that learns whether the answer is exact and lets a solved example leave early
+    # trained as the Tiny Recursive Model is: each optimiser step gives an example one
+    # supervised step (the recursive model: one tick; the CTM: `cycles` ticks) and carries its
+    # state, detached, to the next, for up to `supervision_steps`; a halting head learns
+    # whether the answer is exact and lets a solved example leave early (recursive and ctm)
     deep_supervision: bool = False
 
     def __post_init__(self) -> None:
@@ -104,9 +107,20 @@ class CTMConfig:
              f"decay_init must be in [0, 15] (decays are clamped there), got {self.decay_init}")
         INPUT_MODES.get(self.input_mode).check(self, need)
         need(self.cycles >= 1, f"cycles must be >= 1, got {self.cycles}")
-        need((self.cycles == 1 and not self.deep_supervision) or self.architecture == "recursive",
-             f"cycles and deep_supervision train the recursive architecture TRM-style; the "
-             f"{self.architecture} architecture takes cycles 1 and no deep_supervision")
+        supervised = self.architecture in ("recursive", "ctm")
+        need(not self.deep_supervision or supervised,
+             f"deep_supervision trains the recursive and ctm architectures TRM-style; the "
+             f"{self.architecture} architecture takes none")
+        need(self.cycles == 1 or self.architecture == "recursive" or self.deep_supervision,
+             f"cycles counts the {self.architecture} architecture's ticks per supervised step "
+             f"only with deep_supervision; without it, cycles must be 1"
+             if supervised else
+             f"cycles applies to the recursive and ctm architectures; the "
+             f"{self.architecture} architecture takes cycles 1")
+        need(not (self.deep_supervision and self.architecture == "ctm")
+             or self.ticks % self.cycles == 0,
+             f"a deep-supervised CTM thinks `cycles` ticks a step: ticks ({self.ticks}) must "
+             f"be a multiple of cycles ({self.cycles})")
         need(self.memory_slots >= 0, f"memory_slots must be >= 0, got {self.memory_slots}")
         need(self.memory_team >= 1, f"memory_team must be >= 1, got {self.memory_team}")
         need(self.memory_slots == 0 or getattr(ARCHITECTURES.get(self.architecture),
@@ -159,6 +173,12 @@ class CTMConfig:
         # lists, not generators: torch.compile traces through lists without breaking the graph
         known = math.prod([v for v in self.out_shape if v != -1])
         return tuple([self.out_dims // known if v == -1 else v for v in self.out_shape])
+
+    @property
+    def supervision_steps(self) -> int:
+        """With deep_supervision: the most optimiser steps an example stays in training, one
+        supervised step each (the recursive model's tick; `cycles` of the CTM's ticks)."""
+        return self.ticks // self.cycles if self.architecture == "ctm" else self.ticks
 
     def sync_size(self, kind: str) -> int:
         """Length of the `out` or `action` synchronisation vector."""

@@ -21,7 +21,7 @@ from .neurons import NeuronLevelModels
 from .pretrained import Pretrained
 from .readout import build_readout
 from .registry import ARCHITECTURES
-from .state import CarriedBatch
+from .state import CarriedBatch, Supervised
 from .synapse import build_synapse
 from .sync import DECAY_MAX, Synchronisation
 
@@ -133,6 +133,8 @@ class CTM(Pretrained, nn.Module):
         self.nlm = NeuronLevelModels(config)
         self.output = build_readout(config, self.sync_out.size)
         self.value = nn.Linear(self.sync_out.size, 1) if config.value_head else None
+        # deep supervision's halting head: does the synchronisation say the answer is exact?
+        self.halt = nn.Linear(self.sync_out.size, 1) if config.deep_supervision else None
         self.start_post = nn.Parameter(torch.empty(d).uniform_(-(1 / d) ** 0.5, (1 / d) ** 0.5))
         bound = (1 / (d + m)) ** 0.5
         self.start_history = nn.Parameter(torch.empty(d, m).uniform_(-bound, bound))
@@ -186,6 +188,30 @@ class CTM(Pretrained, nn.Module):
             if traces["recall"]:
                 out.memory_attention = torch.stack(traces["recall"], 1)  # (B, T, heads, K)
         return out
+
+    @property
+    def carry_type(self) -> type[CarriedState]:
+        """What `supervise` carries (a checkpoint rebuilds it)."""
+        return CarriedMemoryState if self.recall is not None else CarriedState
+
+    def supervise(self, x: torch.Tensor, carry: CarriedState | None = None,
+                  restart: torch.Tensor | None = None) -> Supervised:
+        """One step as deep supervision trains a CTM: `cycles` ticks with gradients through
+        them all, continuing from `carry` (None, or the rows where `restart` (B,) is true:
+        from the learned start). The ticks' logits (B, cycles, out_dims), the halting logit
+        (B,) read from the last tick's synchronisation, and the state to carry, detached."""
+        if self.halt is None:
+            raise ValueError("this CTM has no halting head: build it with deep_supervision")
+        start = self.initial_state(x.shape[0])
+        if carry is None:
+            carry = start
+        elif restart is not None:
+            carry = carry.where(restart, start)
+        out = self.forward(x, ticks=self.config.cycles, state=carry)
+        with torch.autocast(out.sync_out.device.type, enabled=False):
+            halt = self.halt(out.sync_out.float()).squeeze(-1)
+        carried, out.state = out.state.detach(), None
+        return Supervised(out, halt, carried)
 
     def begin(self, x: torch.Tensor, carried: CarriedState | None = None) -> ThinkingState:
         """Encode the input and set up the state before the first tick: the learned start, or

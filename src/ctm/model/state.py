@@ -10,6 +10,8 @@ from typing import ClassVar, Self
 
 import torch
 
+from .config import CTMOutput
+
 
 @dataclasses.dataclass
 class CarriedBatch:
@@ -22,6 +24,10 @@ class CarriedBatch:
         return type(self)(**{f.name: change(f.name, getattr(self, f.name),
                                             self.batch_dims.get(f.name, 0))
                              for f in dataclasses.fields(self)})
+
+    def tensors(self) -> dict[str, torch.Tensor]:
+        """Its fields by name (`type(state)(**state.tensors())` builds it again)."""
+        return {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
 
     def where(self, mask: torch.Tensor, other: Self) -> Self:
         """`other`'s state for the samples where `mask` (B,) is true, this one's elsewhere:
@@ -52,3 +58,13 @@ class CarriedBatch:
         first = states[0]
         return first._map(lambda name, _, dim: torch.cat([getattr(s, name) for s in states],
                                                          dim=dim))
+
+
+@dataclasses.dataclass
+class Supervised:
+    """One deep-supervised step of a model (`model.supervise`, driven by
+    train/deep_supervision.py)."""
+
+    output: CTMOutput  # the step's logits (B, T, out_dims), T its ticks, and their certainty
+    halt: torch.Tensor  # (B,) halting logits: > 0 says "my answer is exact"
+    carry: CarriedBatch  # what the next step continues from, detached

@@ -34,7 +34,7 @@ AUTO_THOUGHT_MIN_STEPS = 10_000
 
 
 def resolve_compile(scope: str, architecture: str, device: torch.device, steps: int,
-                    processes: int = 1) -> tuple[str, str]:
+                    processes: int = 1, deep_supervision: bool = False) -> tuple[str, str]:
     """(scope to use, why) for a model of `architecture` ("ctm" or a baseline's name):
     `auto` made concrete; any other scope as it was asked."""
     if scope != "auto":
@@ -46,6 +46,8 @@ def resolve_compile(scope: str, architecture: str, device: torch.device, steps: 
                        f"--compile thought to try it")
     if processes > 1:
         return "off", "auto: several processes train eager"
+    if deep_supervision:
+        return "off", "auto: deep supervision trains eager"
     if steps < AUTO_THOUGHT_MIN_STEPS:
         return "off", (f"auto: {steps} steps are too few to repay compiling "
                        f"(from {AUTO_THOUGHT_MIN_STEPS:,} steps the whole thought is compiled)")

@@ -126,7 +126,8 @@ class Trainer:
             load_initial_weights(model, cfg.init_from)
         self.model = model.to(self.device)
         self.compile_scope, self.compile_reason = resolve_compile(
-            cfg.compile, run.model.architecture, self.device, cfg.steps, self.processes.world)
+            cfg.compile, run.model.architecture, self.device, cfg.steps, self.processes.world,
+            run.model.deep_supervision)
         if (self.compile_scope == "tick" or cfg.checkpoint_ticks) and not isinstance(
                 self.model, CTM):
             raise ValueError("--compile tick and --checkpoint-ticks apply to the CTM's ticks, "
@@ -165,17 +166,18 @@ class Trainer:
     # --- set-up ------------------------------------------------------------------------------
 
     def _deep_supervision(self) -> DeepSupervision | None:
-        """TRM's training for a recursive model built with deep_supervision (one process,
-        eager, batches made without the model)."""
+        """TRM's training for a model built with deep_supervision (one process, not compiled
+        as a whole thought, batches made without the model)."""
         run = self.run
         if not run.model.deep_supervision:
             return None
         if self.processes.world > 1:
             raise ValueError("--deep-supervision trains in one process: its examples carried "
                              "from step to step are not shared between processes")
-        if self.compile_scope != "off":
-            raise ValueError(f"--deep-supervision trains eager: drop --compile "
-                             f"{run.train.compile} (or give --compile off)")
+        if self.compile_scope == "thought":
+            raise ValueError("--deep-supervision steps through a model's own `supervise`, "
+                             "which --compile thought does not compile: give --compile off "
+                             "(or tick, for a CTM)")
         if len(run.model.out_groups_shape) != 2:
             raise ValueError(f"--deep-supervision's halting head learns whether every output "
                              f"group is right; the {run.task} task's answer is one softmax "
