@@ -85,6 +85,14 @@ def test_a_ctms_supervised_steps_chained_are_its_forward_pass_block_by_block():
     torch.testing.assert_close(second.halt, model.halt(second.output.sync_out).squeeze(-1))
 
 
+def test_a_ctms_halting_head_is_a_probe_that_leaves_the_thinking_alone():
+    """Its loss trains the head only (docs/design.md says why)."""
+    model = ctm().train()
+    model.supervise(torch.randn(2, 6, 5)).halt.sum().backward()
+    learned = {name for name, p in model.named_parameters() if p.grad is not None}
+    assert learned == {"halt.weight", "halt.bias"}
+
+
 def test_a_ctms_restarted_rows_begin_again_and_the_others_continue():
     model = ctm()
     x = torch.randn(3, 6, 5)
@@ -163,11 +171,15 @@ def test_a_deep_supervised_ctm_resumed_from_a_checkpoint_ends_where_an_uninterru
 
 
 @pytest.mark.slow
-def test_deep_supervision_learns(tmp_path):
-    """The parity-4 bar every training mode clears, by a recursive model trained TRM-style:
-    each step one tick, carried to the next."""
-    run = parity4_learning_run(model={"architecture": "recursive", "cycles": 2,
-                                      "deep_supervision": True})
+@pytest.mark.parametrize(("model", "steps"), [({"architecture": "recursive", "cycles": 2}, 300),
+                                              ({"architecture": "ctm", "cycles": 3}, 600)],
+                         ids=["recursive", "ctm"])
+def test_deep_supervision_learns(tmp_path, model, steps):
+    """The parity-4 bar every training mode clears, trained TRM-style: each step one tick of
+    the recursive model, or 3 of the CTM's 6 ticks (so twice the steps for the ticks a
+    CTM's usual 300 steps think), carried to the next."""
+    run = parity4_learning_run(model={**model, "deep_supervision": True}, steps=steps,
+                               eval_every=steps, checkpoint_every=steps)
     metrics = Trainer(run, tmp_path, progress=False).fit()
     assert metrics["position_accuracy"] >= 0.85, metrics
 

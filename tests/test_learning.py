@@ -13,20 +13,21 @@ from ctm.train import Trainer
 def test_parity_10_generalises_to_sequences_training_never_draws(tmp_path):
     """Held-out parity sequences are reserved by hash: training redraws every one of them, so
     the accuracy below is on unseen sequences (109 of the 1,024 of length 10; whole-sequence
-    chance is 0.1%). 1,600 steps leave the curve still rising: the bars sit well below what
-    one and two threads reach there, whose sums round differently."""
+    chance is 0.1%). Muon at 3e-3 clears higher bars in 800 steps than AdamW cleared in 1,600
+    (40% / 93%): docs/results.md has the figures. The bars sit well below them, since sums
+    on other thread counts round differently."""
     run = RunConfig.create("parity", {"length": 10, "eval_size": 1024}, {},
-                           {"steps": 1600, "eval_every": 1600, "checkpoint_every": 1600,
-                            "log_every": 100, "seed": 0})
+                           {"steps": 800, "optimizer": "muon", "lr": 3e-3, "eval_every": 800,
+                            "checkpoint_every": 800, "log_every": 100, "seed": 0})
     trainer = Trainer(run, tmp_path, progress=False)
-    for step in range(0, 1600, 200):  # the training stream holds no held-out sequence
+    for step in range(0, 800, 100):  # the training stream holds no held-out sequence
         bits = (trainer.task.train_batch(step, 64, 0).inputs > 0).long()
         assert not reserved_bits(bits).any()
     held_out = torch.cat([(b.inputs > 0).long() for b in trainer.task.eval_batches(256, 0)])
     assert reserved_bits(held_out).all()
     metrics = trainer.fit()
-    assert metrics["sequence_accuracy"] >= 0.4, metrics
-    assert metrics["position_accuracy"] >= 0.93, metrics
+    assert metrics["sequence_accuracy"] >= 0.6, metrics
+    assert metrics["position_accuracy"] >= 0.95, metrics
     # thinking helps: the first tick is near chance, the most-certain tick is far above it
     assert metrics["sequence_accuracy_per_tick"][0] < 0.05
 

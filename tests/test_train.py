@@ -181,8 +181,8 @@ def parity4_learning_run(model=None, **train):
         "parity", {"length": 4, "eval_size": 256},
         dict(d_model=32, d_input=16, heads=2, ticks=6, memory_length=4, nlm_hidden=8,
              n_sync_out=16, n_sync_action=16, **(model or {})),
-        dict(steps=300, batch_size=32, warmup_steps=20, eval_every=300, checkpoint_every=300,
-             log_every=50, seed=0, **train))
+        {**dict(steps=300, batch_size=32, warmup_steps=20, eval_every=300,
+                checkpoint_every=300, log_every=50, seed=0), **train})
 
 
 def test_bf16_autocast_training_learns(tmp_path):

@@ -208,8 +208,10 @@ class CTM(Pretrained, nn.Module):
         elif restart is not None:
             carry = carry.where(restart, start)
         out = self.forward(x, ticks=self.config.cycles, state=carry)
+        # the halting head is a probe: its loss would otherwise pull on the synchronisation
+        # that the answer is read from
         with torch.autocast(out.sync_out.device.type, enabled=False):
-            halt = self.halt(out.sync_out.float()).squeeze(-1)
+            halt = self.halt(out.sync_out.detach().float()).squeeze(-1)
         carried, out.state = out.state.detach(), None
         return Supervised(out, halt, carried)
 
