@@ -26,8 +26,8 @@ def test_parity_10_generalises_to_sequences_training_never_draws(tmp_path):
     held_out = torch.cat([(b.inputs > 0).long() for b in trainer.task.eval_batches(256, 0)])
     assert reserved_bits(held_out).all()
     metrics = trainer.fit()
-    assert metrics["sequence_accuracy"] >= 0.6, metrics
-    assert metrics["position_accuracy"] >= 0.95, metrics
+    assert metrics["sequence_accuracy"] >= 0.5, metrics
+    assert metrics["position_accuracy"] >= 0.94, metrics
     # thinking helps: the first tick is near chance, the most-certain tick is far above it
     assert metrics["sequence_accuracy_per_tick"][0] < 0.05
 
