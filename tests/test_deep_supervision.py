@@ -51,22 +51,6 @@ def test_only_the_last_cycle_of_a_supervised_tick_has_gradients():
         assert model.halt.weight.grad is not None
 
 
-def test_restarted_rows_begin_again_and_the_others_continue():
-    model = recursive(deep_supervision=True)
-    x = torch.randn(3, 6, 5)
-    first = model.supervise(x)
-    second = model.supervise(x, first.carry)
-    restart = torch.tensor([False, True, False])
-    mixed = model.supervise(x, first.carry, restart=restart)
-    torch.testing.assert_close(mixed.output.logits[restart], first.output.logits[restart])
-    torch.testing.assert_close(mixed.output.logits[~restart], second.output.logits[~restart])
-
-
-def test_a_model_without_the_halting_head_refuses_to_be_supervised():
-    with pytest.raises(ValueError, match="no halting head"):
-        recursive().supervise(torch.randn(1, 6, 5))
-
-
 def ctm(**overrides):
     return recursive(architecture="ctm", ticks=4, cycles=2, deep_supervision=True, **overrides)
 
@@ -93,8 +77,9 @@ def test_a_ctms_halting_head_is_a_probe_that_leaves_the_thinking_alone():
     assert learned == {"halt.weight", "halt.bias"}
 
 
-def test_a_ctms_restarted_rows_begin_again_and_the_others_continue():
-    model = ctm()
+@pytest.mark.parametrize("architecture", ["recursive", "ctm"])
+def test_restarted_rows_begin_again_and_the_others_continue(architecture):
+    model = recursive(deep_supervision=True) if architecture == "recursive" else ctm()
     x = torch.randn(3, 6, 5)
     first = model.supervise(x)
     second = model.supervise(x, first.carry)
@@ -102,8 +87,12 @@ def test_a_ctms_restarted_rows_begin_again_and_the_others_continue():
     mixed = model.supervise(x, first.carry, restart=restart)
     torch.testing.assert_close(mixed.output.logits[restart], first.output.logits[restart])
     torch.testing.assert_close(mixed.output.logits[~restart], second.output.logits[~restart])
+
+
+@pytest.mark.parametrize("architecture", ["recursive", "ctm"])
+def test_a_model_without_the_halting_head_refuses_to_be_supervised(architecture):
     with pytest.raises(ValueError, match="no halting head"):
-        recursive(architecture="ctm").supervise(x)
+        recursive(architecture=architecture).supervise(torch.randn(1, 6, 5))
 
 
 @dataclass
