@@ -149,6 +149,23 @@ def test_a_deep_supervised_run_resumed_from_a_checkpoint_ends_where_an_uninterru
     assert torch.equal(whole._deep.carry.state.answer, resumed._deep.carry.state.answer)
 
 
+def test_a_carry_saved_before_the_ctm_could_be_deep_supervised_still_loads():
+    """Checkpoints of the previous version held the recursive model's answer and latent by
+    name, not as a model state."""
+    from ctm.model.baselines import RecursiveCarry
+    from ctm.train.deep_supervision import DeepSupervision
+
+    batch = TaggedBatch(torch.zeros(2, 3), torch.tensor([1, 2]), ["a", "b"], 0)
+    answer, latent = torch.randn(2, 6, 4), torch.randn(2, 6, 4)
+    saved = {"batch": {"inputs": batch.inputs, "targets": batch.targets, "names": batch.names,
+                       "shared": 0},
+             "answer": answer, "latent": latent, "steps": torch.tensor([1, 2]),
+             "least": torch.tensor([0, 3]), "left": torch.tensor([False, True])}
+    carry = DeepSupervision._restored(saved, batch, RecursiveCarry)
+    assert torch.equal(carry.state.answer, answer) and torch.equal(carry.state.latent, latent)
+    assert carry.steps.tolist() == [1, 2] and carry.batch.names == ["a", "b"]
+
+
 def test_a_deep_supervised_ctm_resumed_from_a_checkpoint_ends_where_an_uninterrupted_one_does(
         tmp_path):
     """The CTM's carried state (its history batch-last) survives the checkpoint too."""
