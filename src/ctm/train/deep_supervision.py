@@ -132,11 +132,11 @@ class DeepSupervision:
         # checkpoints written before the CTM could be deep-supervised held the recursive
         # model's two tensors by name
         tensors = saved.get("state") or {"answer": saved["answer"], "latent": saved["latent"]}
-        names = {f.name for f in dataclasses.fields(carry_type)}
-        if set(tensors) != names:
+        model_fields = {f.name for f in dataclasses.fields(carry_type)}
+        if set(tensors) != model_fields:
             raise ValueError(f"the checkpoint's deep-supervision carry holds the model state "
-                             f"{sorted(tensors)}, this model's is {sorted(names)}")
-        state = carry_type(**{k: v.to(device) for k, v in tensors.items()})
+                             f"{sorted(tensors)}, this model's is {sorted(model_fields)}")
+        state = carry_type(**tensors).to(device)
         return Carry(batch, state, *(saved[k].to(device) for k in ("steps", "least", "left")))
 
 
