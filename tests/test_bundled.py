@@ -2,6 +2,7 @@
 
 import json
 
+import pytest
 import torch
 
 from ctm.bundled import available, bundled_dir
@@ -36,12 +37,14 @@ def test_cli_evaluates_a_bundled_model(capsys):
     assert 0 <= metrics["solve_rate"] <= 1 and metrics["per_step_accuracy"] > 0.5
 
 
-def test_bundled_parity_model_answers_held_out_sequences_whole():
-    """bundled:parity16 is the recursive baseline trained as TRM is (MODEL.md): an untrained
-    model gets about 0 of 256 sequences whole (chance is 1 in 65,536)."""
-    run, model = load_run("bundled:parity16")
+@pytest.mark.parametrize("name, architecture", [("parity16", "ctm"),
+                                                ("parity16-recursive", "recursive")])
+def test_bundled_parity_models_answer_held_out_sequences_whole(name, architecture):
+    """Both are deep-supervised (their MODEL.md): an untrained model gets about 0 of 256
+    sequences whole (chance is 1 in 65,536)."""
+    run, model = load_run(f"bundled:{name}")
     assert run.task == "parity" and run.options.length == 16
-    assert run.model.architecture == "recursive" and run.model.deep_supervision
+    assert run.model.architecture == architecture and run.model.deep_supervision
     run.options.eval_size = 256
     task = build_task(run)
     metrics = task.evaluate(model, task.eval_batches(256, 0), "cpu")
@@ -50,4 +53,5 @@ def test_bundled_parity_model_answers_held_out_sequences_whole():
 
 def test_unknown_bundled_model_is_a_clear_error(capsys):
     assert main(["eval", "bundled:nothing"]) == 2
-    assert "no bundled model 'nothing'; bundled: maze15, parity16" in capsys.readouterr().err
+    expected = "no bundled model 'nothing'; bundled: maze15, parity16, parity16-recursive"
+    assert expected in capsys.readouterr().err
