@@ -65,6 +65,10 @@ def test_eval_with_early_exit(tmp_path, capsys):
     assert [line.split()[0] for line in lines[1:]] == ["full", "0.20", "1.00"]
     assert lines[3].split()[3] == "3.00"  # threshold 1.0: nothing halts before the last tick
     one_line_error(capsys, ["eval", str(run), "--halt-at", "2"], "thresholds must be in [0, 1]")
+    assert main(["eval", str(run), "--halt-at", "1.0", "--halt-certainty", "least",
+                 "--json"]) == 0
+    row = json.loads(capsys.readouterr().out)
+    assert row["halt_certainty"] == "least" and row["mean_ticks"] == 3.0
 
 
 def test_eval_can_change_task_options_and_the_held_out_seed(tmp_path, capsys):

@@ -5,6 +5,7 @@ import torch
 
 from ctm import CTM, CTMConfig
 from ctm.inference import HaltingModel, certainty_stable, think
+from ctm.model import least_certainty
 
 
 def model_and_input(seed=0):
@@ -31,6 +32,27 @@ def test_answers_match_the_full_run_at_the_stopping_tick():
         if stopped_early:  # it stopped at the first tick that reached the threshold
             assert full.certainty[b, t] >= threshold
         assert torch.all(full.certainty[b, :t] < threshold)
+
+
+def test_halting_on_the_least_certain_output_waits_for_every_output():
+    model, x = model_and_input()
+    full = model(x)
+    least = least_certainty(full.logits, model.config.out_groups_shape)  # (B, T)
+    assert torch.all(least <= full.certainty + 1e-6)
+    threshold = least.median().item()
+    result = think(model, x, halt_at=threshold, certainty="least")
+    by_mean = think(model, x, halt_at=threshold)
+    assert torch.all(result.ticks >= by_mean.ticks)  # the least is never above the mean
+    assert torch.any(result.ticks > by_mean.ticks)
+    for b in range(len(x)):
+        t = result.ticks[b].item() - 1
+        torch.testing.assert_close(result.logits[b], full.logits[b, t], atol=1e-5, rtol=1e-5)
+        assert result.certainty[b].item() == pytest.approx(least[b, t].item(), abs=1e-5)
+        if t < model.config.ticks - 1:
+            assert least[b, t] >= threshold
+        assert torch.all(least[b, :t] < threshold)
+    with pytest.raises(ValueError, match="certainty must be one of mean, least"):
+        think(model, x, halt_at=0.5, certainty="most")
 
 
 def test_thresholds_at_the_extremes():
@@ -82,9 +104,10 @@ def test_the_full_row_is_timed_through_the_loop_early_exit_runs(monkeypatch):
     calls = []
     real_think = inference.think
 
-    def counting_think(model, x, halt_at=None, rule=None, max_ticks=None):
+    def counting_think(model, x, halt_at=None, rule=None, max_ticks=None, certainty="mean"):
         calls.append((halt_at, rule))
-        return real_think(model, x, halt_at=halt_at, rule=rule, max_ticks=max_ticks)
+        return real_think(model, x, halt_at=halt_at, rule=rule, max_ticks=max_ticks,
+                          certainty=certainty)
 
     monkeypatch.setattr(inference, "think", counting_think)
     full, never = HaltingModel(model, None), HaltingModel(model, 1.0)

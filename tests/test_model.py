@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from ctm import CTM, CTMConfig
-from ctm.model import certainty, normalised_entropy
+from ctm.model import certainty, least_certainty, normalised_entropy
 from ctm.model.neurons import NeuronLevelModels
 from ctm.model.synapse import unet_widths
 from ctm.model.sync import Synchronisation, clamp_decay, draw_pairs
@@ -117,6 +117,10 @@ def test_certainty_hand_cases():
     # two groups of two classes: one certain, one uniform -> certainty 0.5
     mixed = torch.tensor([[[100.0, 0.0, 0.0, 0.0]]])
     assert certainty(mixed, (2, 2)).item() == pytest.approx(0.5)
+    assert least_certainty(mixed, (2, 2)).item() == pytest.approx(0.0)  # the uniform group
+    # groups at normalised entropy 0 and H(0.25, 0.75) / ln 2 = 0.8113: least 1 - 0.8113
+    skewed = torch.tensor([[[100.0, 0.0, 0.0, torch.log(torch.tensor(3.0)).item()]]])
+    assert least_certainty(skewed, (2, 2)).item() == pytest.approx(1 - 0.811278, abs=1e-5)
 
 
 def test_straight_through_clamp_keeps_gradients():

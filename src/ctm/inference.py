@@ -3,6 +3,10 @@
 `think` runs a batch tick by tick and lets each sample stop once a halting rule says so (by
 default: its certainty reaches `halt_at`). Stopped samples leave the batch, so later ticks cost
 less. A sample's answer is exactly what the full run gives at the tick where it stopped.
+
+A model with several outputs (one per position or cell) has a certainty per output; the
+halting certainty is their mean (`certainty="mean"`, the certainty training and the read-out
+use) or the least of them (`certainty="least"`: wait until every output is sure).
 """
 
 from __future__ import annotations
@@ -16,7 +20,10 @@ import torch
 from torch import nn
 
 from .model import CTM, CTMOutput
-from .model.ctm import certainty as certainty_of
+from .model.ctm import certainty as mean_certainty
+from .model.ctm import least_certainty
+
+CERTAINTIES = {"mean": mean_certainty, "least": least_certainty}
 
 # (certainties so far (B_active, t), t) -> (B_active,) bool: which samples stop now
 HaltRule = Callable[[torch.Tensor, int], torch.Tensor]
@@ -51,11 +58,20 @@ class ThinkResult:
         return self.ticks.float().mean().item()
 
 
+def _certainty_of(kind: str) -> Callable[[torch.Tensor, tuple[int, ...]], torch.Tensor]:
+    if kind not in CERTAINTIES:
+        raise ValueError(f"certainty must be one of {', '.join(CERTAINTIES)}, got {kind!r}")
+    return CERTAINTIES[kind]
+
+
 @torch.no_grad()
 def think(model: CTM, x: torch.Tensor, halt_at: float | None = None,
-          rule: HaltRule | None = None, max_ticks: int | None = None) -> ThinkResult:
+          rule: HaltRule | None = None, max_ticks: int | None = None,
+          certainty: str = "mean") -> ThinkResult:
     """Run `model` on `x`, halting each sample by certainty threshold `halt_at` or by `rule`,
-    and at `max_ticks` (default: the model's configured ticks) at the latest.
+    and at `max_ticks` (default: the model's configured ticks) at the latest. `certainty`
+    ("mean" or "least" over the model's outputs) is what the rule reads and what the result
+    reports.
 
     Call `model.eval()` first: in training mode BatchNorm statistics and dropout depend on the
     batch, and the batch shrinks as samples halt.
@@ -63,6 +79,7 @@ def think(model: CTM, x: torch.Tensor, halt_at: float | None = None,
     if (halt_at is None) == (rule is None):
         raise ValueError("give exactly one of halt_at (a certainty threshold) or rule")
     stop_rule = rule if rule is not None else certainty_at_least(float(halt_at))
+    certainty_of = _certainty_of(certainty)
     limit = model.config.ticks if max_ticks is None else int(max_ticks)
     if limit < 1:
         raise ValueError(f"max_ticks must be >= 1, got {limit}")
@@ -101,9 +118,11 @@ class HaltingModel(nn.Module):
     halt_at=None every sample runs all ticks and answers at its most-certain tick (the usual
     evaluation). Counts samples, ticks and model seconds across calls."""
 
-    def __init__(self, model: CTM, halt_at: float | None) -> None:
+    def __init__(self, model: CTM, halt_at: float | None, certainty: str = "mean") -> None:
         super().__init__()
         self.model, self.halt_at, self.config = model, halt_at, model.config
+        self.certainty = certainty
+        _certainty_of(certainty)
         self.samples = 0
         self.ticks_spent = 0
         self.seconds = 0.0
@@ -121,7 +140,7 @@ class HaltingModel(nn.Module):
             self.samples += x.shape[0]
             self.ticks_spent += x.shape[0] * self.config.ticks
             return out
-        result = think(self.model, x, halt_at=self.halt_at)
+        result = think(self.model, x, halt_at=self.halt_at, certainty=self.certainty)
         out = CTMOutput(logits=result.logits.unsqueeze(1),
                         certainty=result.certainty.unsqueeze(1),
                         sync_out=result.logits.new_zeros(0))
@@ -136,12 +155,14 @@ class HaltingModel(nn.Module):
 
 
 def halting_sweep(evaluate: Callable[[nn.Module], dict], model: CTM,
-                  thresholds: list[float | None], repeats: int = 3) -> list[dict]:
+                  thresholds: list[float | None], repeats: int = 3,
+                  certainty: str = "mean") -> list[dict]:
     """Task metrics, mean ticks and model seconds at every threshold (None: the full run,
     against which every row's `speedup` is measured when it is among them),
-    each from `evaluate(wrapped_model)` over the same held-out data. The model's time is the
-    median of `repeats` passes; the passes interleave thresholds, so a slow spell on the
-    machine falls on all of them alike."""
+    each from `evaluate(wrapped_model)` over the same held-out data, halting on the `certainty`
+    ("mean" or "least") over the model's outputs. The model's time is the median of `repeats`
+    passes; the passes interleave thresholds, so a slow spell on the machine falls on all of
+    them alike."""
     if repeats < 1:
         raise ValueError(f"repeats must be >= 1, got {repeats}")
     seconds: dict[int, list[float]] = {i: [] for i in range(len(thresholds))}
@@ -149,11 +170,12 @@ def halting_sweep(evaluate: Callable[[nn.Module], dict], model: CTM,
     evaluate(HaltingModel(model, None))  # untimed: the first pass pays for warm-up (CUDA)
     for _ in range(repeats):
         for i, threshold in enumerate(thresholds):
-            wrapped = HaltingModel(model, threshold)
+            wrapped = HaltingModel(model, threshold, certainty)
             metrics = evaluate(wrapped)
             seconds[i].append(wrapped.seconds)
             if len(rows) <= i:
-                rows.append({"halt_at": threshold, "mean_ticks": wrapped.mean_ticks(),
+                rows.append({"halt_at": threshold, "halt_certainty": certainty,
+                             "mean_ticks": wrapped.mean_ticks(),
                              **{k: v for k, v in metrics.items() if isinstance(v, float)}})
     for i, row in enumerate(rows):
         row["model_seconds"] = statistics.median(seconds[i])

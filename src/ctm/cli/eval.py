@@ -44,6 +44,10 @@ def build_parser(task_name: str | None) -> Parser:
     p.add_argument("--halt-sweep", type=_float_list, metavar="FLOATS",
                    help="early exit at several thresholds, e.g. 0.5,0.8,0.95, against the "
                         "full run: accuracy, mean ticks and model time")
+    p.add_argument("--halt-certainty", choices=("mean", "least"),
+                   help="early exit: the certainty that must reach the threshold, the mean "
+                        "over the model's outputs (default) or the least certain one (every "
+                        "position or cell sure)")
     p.add_argument("--batch-size", type=int, default=0,
                    help="evaluation batch size (default: the run's eval_batch_size)")
     p.add_argument("--repeats", type=int, default=3,
@@ -63,6 +67,9 @@ def main(argv: list[str]) -> int:
     args = parsed_for_a_model(build_parser, argv)
     if args.batch_size < 0 or args.repeats < 1:
         raise UserError("--batch-size must be >= 1 and --repeats >= 1")
+    if args.halt_certainty is not None and args.halt_at is None and args.halt_sweep is None:
+        raise UserError("--halt-certainty says what early exit reads: give --halt-at or "
+                        "--halt-sweep with it")
 
     def data(run: object) -> dict[str, str]:  # --data: the held-out set from a folder
         if args.data is None:
@@ -123,11 +130,14 @@ def _halting(args: argparse.Namespace, task, model, batches, device) -> int:  # 
     if not thresholds or any(not 0.0 <= t <= 1.0 for t in thresholds):
         raise UserError(f"certainty thresholds must be in [0, 1], got {thresholds}")
     rows = halting_sweep(lambda m: task.evaluate(m, batches(), device), model,
-                         [None, *thresholds], repeats=args.repeats)
+                         [None, *thresholds], repeats=args.repeats,
+                         certainty=args.halt_certainty or "mean")
     if args.json:
         print(json_line(rows[1] if args.halt_at is not None else rows))
         return 0
     names = task.headline_metrics
+    if args.halt_certainty == "least":
+        print("early exit once the least certain output reaches the threshold")
     print(f"{'halt at':>8} " + " ".join(f"{n:>18}" for n in names)
           + f" {'mean ticks':>10} {'model s':>8} {'speed-up':>8}")
     for row in rows:

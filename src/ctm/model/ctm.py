@@ -42,6 +42,15 @@ def certainty(logits: torch.Tensor, groups_shape: tuple[int, ...]) -> torch.Tens
     return 1 - ne.mean(-1)
 
 
+def least_certainty(logits: torch.Tensor, groups_shape: tuple[int, ...]) -> torch.Tensor:
+    """(B, T, out_dims) logits -> (B, T): the certainty of the least certain group. Where an
+    answer is right only if every group is (a parity sequence, a Sudoku grid), one unsure
+    group should keep the model thinking, which the mean over groups can hide."""
+    b, t, _ = logits.shape
+    ne = normalised_entropy(logits.reshape(b, t, -1, groups_shape[-1]))
+    return 1 - ne.amax(-1)
+
+
 @dataclass
 class CarriedState(CarriedBatch):
     """What a CTM carries from one call to the next (`model(x, state=s)` -> `out.state`): its
