@@ -20,7 +20,7 @@ def test_every_headline_training_starts_with_the_flags_it_is_given(tmp_path, cap
                              str(tmp_path)], capture_output=True, text=True, check=True,
                             timeout=60).stdout.splitlines()
     names = [shlex.split(line)[-1].rsplit("/", 1)[-1] for line in listed]
-    assert names == ["parity16", "parity64", "qa-ctm", "qa-lstm", "sudoku9-ctm",
+    assert names == ["parity16", "parity64", "parity64-ds", "qa-ctm", "qa-lstm", "sudoku9-ctm",
                      "sudoku9-recursive"]
     for line in listed:
         argv = shlex.split(line)
@@ -29,5 +29,7 @@ def test_every_headline_training_starts_with_the_flags_it_is_given(tmp_path, cap
         assert (tmp_path / name / "model" / "model.safetensors").is_file(), name
     config = (tmp_path / "sudoku9-ctm" / "config.json").read_text()
     assert '"readout": "cells"' in config and '"optimizer": "muon"' in config
+    deep = (tmp_path / "parity64-ds" / "config.json").read_text()
+    assert '"deep_supervision": true' in deep and '"optimizer": "muon"' in deep
     recursive = (tmp_path / "sudoku9-recursive" / "config.json").read_text()
     assert '"deep_supervision": true' in recursive and '"cycles": 3' in recursive
