@@ -18,7 +18,7 @@ from ctm.tasks.sudoku import (
     solve_by_reapplication,
     tokens,
 )
-from ctm.tasks.sudoku.data import Puzzle, format_line, parse_line, signature
+from ctm.tasks.sudoku.data import Puzzle, format_line, parse_line, signature, singles_rounds
 
 EASY = "53..7....6..195....98....6.8...6...34..8.3..17...2...6.6....28....419..5....8..79"
 
@@ -72,10 +72,48 @@ def test_the_meter_counts_grids_cells_and_repeated_digits() -> None:
     assert result["cell_accuracy_per_tick"] == [0.5, 1.0]
     assert result["grid_accuracy_by_rating"] == {"0": 0.0}
     assert result["exit_tick_by_rating_at_0.8"] == {"0": 1.0}  # 0.9 >= 0.8 at tick 1
+    assert "cell_accuracy_by_singles_round" not in result  # training batches carry no rounds
+    batch.rounds = torch.zeros(1, 16, dtype=torch.long)
+    batch.rounds[0, :2] = torch.tensor([1, 2])
+    by_round = SudokuMeter(4)
+    by_round.update(CTMOutput(logits=logits.view(1, 2, 64), certainty=certainty,
+                              sync_out=torch.zeros(1, 1)), batch)
+    result = by_round.result()
+    assert result["cell_accuracy_by_singles_round"] == {"1": 0.0, "2": 1.0}
+    assert result["cells_by_singles_round"] == {"1": 1, "2": 1}
+    assert result["cell_accuracy_by_singles_round_per_tick"] == {"1": [0.0, 1.0],
+                                                                 "2": [1.0, 1.0]}
     unsure = SudokuMeter(4)
     unsure.update(CTMOutput(logits=logits.view(1, 2, 64), certainty=torch.tensor([[0.3, 0.7]]),
                             sync_out=torch.zeros(1, 1)), batch)
     assert unsure.result()["exit_tick_by_rating_at_0.8"] == {"0": 2.0}  # never sure: the last
+
+
+def test_rounds_of_singles_by_hand() -> None:
+    puzzle = parse_line(".3.." "...4" ".1.." "...1", size=4)
+    solution = parse_line("4312123421433421", size=4)
+    # round 1: the top-left 4 is a hidden single (the only place for a 4 in row 1) and the
+    # top-right 2 a naked single (3 in its row, 4 and 1 in its column); round 2: with those
+    # in, row 1 lacks only a 1
+    assert singles_rounds(puzzle, solution).tolist() == [[1, 0, 2, 1], [2, 1, 1, 0],
+                                                         [2, 0, 2, 1], [2, 1, 2, 0]]
+    one_empty = solution.copy()
+    one_empty[3, 3] = 0
+    assert singles_rounds(one_empty, solution)[3, 3] == 1
+    empty = np.zeros((4, 4), dtype=np.int64)  # no single anywhere: every cell needs search
+    assert (singles_rounds(empty, solution) == -1).all()
+
+
+def test_held_out_batches_carry_the_rounds_of_singles() -> None:
+    task = SudokuTask(SudokuOptions(size=6, train_puzzles=4, eval_size=6))
+    batch = next(iter(task.eval_batches(6, 0)))
+    puzzles = task.held_out(0)
+    for k, puzzle in enumerate(puzzles):
+        rounds = batch.rounds[k].view(6, 6).numpy()
+        assert (rounds == singles_rounds(puzzle.grid, puzzle.solution)).all()
+        assert ((rounds == 0) == (puzzle.grid != 0)).all()
+        if puzzle.rating == 0:  # propagation alone solves it: singles reach every cell
+            assert (rounds >= 0).all()
 
 
 class TwoCellOracle(torch.nn.Module):

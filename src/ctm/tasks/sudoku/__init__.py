@@ -36,6 +36,7 @@ from .data import (
     read_puzzles,
     shape_of,
     signature,
+    singles_rounds,
     solve,
     units,
 )
@@ -51,6 +52,7 @@ MAX_DRAWS = 50  # held-out generation gives up after this many draws per puzzle 
 FIT_ONLY = (4,)
 INPUTS = ("attention", "direct")
 EXIT_AT = 0.8  # the certainty at which the meter's early-exit ticks stop thinking
+ROUND_BINS = ("1", "2", "3", "4", "5+", "search")  # cells by the round of singles that fills them
 
 
 @dataclass
@@ -100,6 +102,14 @@ class SudokuOptions:
 class SudokuBatch(Batch):
     empty: torch.Tensor  # (B, n²) bool: the cells to fill
     ratings: list[int]  # search nodes per puzzle (-1 where unknown)
+    # (B, n²): the round of singles that fills each cell (`singles_rounds`); evaluation only
+    rounds: torch.Tensor | None = None
+
+
+def round_bin(rounds: torch.Tensor) -> list[tuple[str, torch.Tensor]]:
+    """(…) rounds of singles -> (label, mask) for each of ROUND_BINS (givens in none)."""
+    return [("1", rounds == 1), ("2", rounds == 2), ("3", rounds == 3), ("4", rounds == 4),
+            ("5+", rounds >= 5), ("search", rounds == -1)]
 
 
 def tokens(grids: np.ndarray) -> torch.Tensor:
@@ -163,6 +173,8 @@ class SudokuMeter:
         self.cells_per_tick: torch.Tensor | None = None
         self.by_rating: dict[str, list[int]] = {}
         self.exit_by_rating: dict[str, list[int]] = {}
+        # by round of singles: cells right at the most-certain tick, at each tick, and cells
+        self.by_round: dict[str, list[Any]] = {}
 
     def update(self, output: CTMOutput, batch: Batch) -> None:
         assert isinstance(batch, SudokuBatch)
@@ -188,6 +200,14 @@ class SudokuMeter:
             label = rating_bin(batch.ratings[k])
             self.by_rating.setdefault(label, []).append(int(exact[k, tick[k]].item()))
             self.exit_by_rating.setdefault(label, []).append(int(exit_tick[k]))
+        if batch.rounds is not None:
+            right = picks == targets.unsqueeze(1)  # (B, T, n²)
+            right_at_tick = right[rows, tick]  # (B, n²)
+            for label, mask in round_bin(batch.rounds.cpu()):
+                entry = self.by_round.setdefault(label, [0, torch.zeros(right.shape[1]), 0])
+                entry[0] += int((right_at_tick & mask).sum())
+                entry[1] += (right & mask.unsqueeze(1)).sum((0, 2)).float()
+                entry[2] += int(mask.sum())
         if self.exact_per_tick is None:
             self.exact_per_tick, self.cells_per_tick = exact.sum(0), cells.sum(0)
         else:
@@ -205,7 +225,18 @@ class SudokuMeter:
                                             for k, v in sorted(self.by_rating.items())},
                 "puzzles_by_rating": {k: len(v) for k, v in sorted(self.by_rating.items())},
                 f"exit_tick_by_rating_at_{EXIT_AT}": {
-                    k: float(np.mean(v)) for k, v in sorted(self.exit_by_rating.items())}}
+                    k: float(np.mean(v)) for k, v in sorted(self.exit_by_rating.items())},
+                **self._by_round()}
+
+    def _by_round(self) -> dict[str, Any]:
+        present = [k for k in ROUND_BINS if self.by_round.get(k, [0, 0, 0])[2]]
+        if not present:
+            return {}
+        return {"cell_accuracy_by_singles_round": {
+                    k: self.by_round[k][0] / self.by_round[k][2] for k in present},
+                "cells_by_singles_round": {k: self.by_round[k][2] for k in present},
+                "cell_accuracy_by_singles_round_per_tick": {
+                    k: (self.by_round[k][1] / self.by_round[k][2]).tolist() for k in present}}
 
 
 class SudokuTask(Task):
@@ -218,6 +249,7 @@ class SudokuTask(Task):
         super().__init__(options)
         self._train: list[Puzzle] | None = None
         self._eval: list[Puzzle] | None = None
+        self._eval_rounds: list[np.ndarray] | None = None  # singles_rounds of each of _eval
 
     # --- data ----------------------------------------------------------------------------------
 
@@ -353,9 +385,14 @@ class SudokuTask(Task):
 
     def eval_batches(self, batch_size: int, seed: int) -> Iterator[SudokuBatch]:
         puzzles = self.held_out(seed)
+        if self._eval_rounds is None:
+            self._eval_rounds = [singles_rounds(p.grid, p.solution) for p in puzzles]
         first = 0
         for count in batch_counts(len(puzzles), batch_size):
-            yield self._batch(puzzles[first: first + count], None)
+            batch = self._batch(puzzles[first: first + count], None)
+            batch.rounds = torch.from_numpy(
+                np.stack(self._eval_rounds[first: first + count]).reshape(count, -1))
+            yield batch
             first += count
 
     # --- model, loss, metrics ------------------------------------------------------------------
@@ -423,6 +460,12 @@ class SudokuTask(Task):
                          f"certain cells: {100 * metrics['grid_accuracy_reapplied']:.2f}% of "
                          f"grids exact ({metrics['applications_used']:.2f} applications on "
                          f"average)")
+        by_round = metrics.get("cell_accuracy_by_singles_round", {})
+        if by_round:
+            lines.append("empty cells right by the round of singles that fills them (round r: "
+                         "r rounds of naked and hidden singles from the givens): " + ", ".join(
+                             f"{k}: {100 * v:.1f}% of {metrics['cells_by_singles_round'][k]}"
+                             for k, v in by_round.items()))
         lines += per_tick_table({"grids": metrics["grid_accuracy_per_tick"],
                                  "cells": metrics["cell_accuracy_per_tick"]})
         return "\n".join(lines)

@@ -174,6 +174,38 @@ def rating(grid: np.ndarray) -> int:
     return solve(grid, limit=2).nodes
 
 
+def singles_rounds(grid: np.ndarray, solution: np.ndarray) -> np.ndarray:
+    """For each cell, the round of singles that fills it, starting from the givens: in round r
+    every empty cell that is a naked single (one candidate left) or a hidden single (the only
+    place left for a digit in a row, column or box) on the grid as rounds 1..r-1 left it is
+    filled, all at once. 0 for a given, -1 for a cell that singles never reach (it needs
+    search or subtler deductions). A model that propagates one round per tick would need r
+    ticks for a cell of round r."""
+    n = grid.shape[0]
+    unit_list, peers = units(shape_of(n))
+    current = grid.flatten().astype(np.int64)
+    answer = solution.flatten()
+    rounds = np.where(current == 0, -1, 0)
+    r = 0
+    while True:
+        r += 1
+        candidates = [0 if current[c] else
+                      ((1 << n) - 1) & ~sum({1 << (int(current[p]) - 1)
+                                             for p in peers[c] if current[p]})
+                      for c in range(n * n)]
+        found = {c for c, mask in enumerate(candidates) if mask and mask & (mask - 1) == 0}
+        for unit in unit_list:
+            for digit in range(n):
+                places = [c for c in unit if candidates[c] >> digit & 1]
+                if len(places) == 1:
+                    found.add(places[0])
+        if not found:
+            return rounds.reshape(n, n)
+        for c in found:
+            current[c] = answer[c]
+            rounds[c] = r
+
+
 def random_solution(size: int, rng: random.Random) -> np.ndarray:
     return solve(np.zeros((size, size), dtype=np.int64), limit=1, rng=rng).solutions[0]
 
