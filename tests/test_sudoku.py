@@ -257,3 +257,18 @@ def test_held_out_puzzles_of_another_seed_are_unseen_by_the_models_training_set(
     held = scoring.held_out(5)
     assert held and not {signature(p.grid) for p in held} & trained_on
     assert {signature(p.grid) for p in scoring.training_set(0)} == trained_on
+
+
+def test_the_guess_baseline_script_counts_every_empty_cell(monkeypatch, capsys) -> None:
+    import runpy
+
+    script = Path(__file__).resolve().parents[1] / "scripts" / "sudoku_guess_by_round.py"
+    monkeypatch.setattr("sys.argv", [str(script), "--size", "4", "--train-puzzles", "4",
+                                     "--eval-size", "6"])
+    runpy.run_path(str(script), run_name="__main__")
+    lines = capsys.readouterr().out.splitlines()
+    task = SudokuTask(SudokuOptions(size=4, train_puzzles=4, eval_size=6))
+    empty = sum(int((p.grid == 0).sum()) for p in task.held_out(0))
+    assert sum(int(line.split(" of ")[1].split()[0]) for line in lines) == empty
+    # a guess among at most 4 digits is right at least a quarter of the time
+    assert all(25.0 <= float(line.split(": ")[1].split("%")[0]) <= 100.0 for line in lines)

@@ -1,0 +1,47 @@
+"""What a model that has learned only the givens' constraints would score, by round of singles:
+the accuracy of a uniform guess among the digits a cell's row, column and box leave open, on
+the held-out puzzles `ctm eval` scores (docs/results.md sets it beside the CTM's figures).
+
+    python scripts/sudoku_guess_by_round.py --size 6 --train-puzzles 1000 --eval-size 500
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections import defaultdict
+
+import numpy as np
+
+from ctm.tasks.sudoku import ROUND_BINS, SudokuOptions, SudokuTask
+from ctm.tasks.sudoku.data import shape_of, singles_rounds, units
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--size", type=int, default=6)
+    parser.add_argument("--train-puzzles", type=int, default=1000)
+    parser.add_argument("--eval-size", type=int, default=500)
+    parser.add_argument("--eval-min-rating", type=int, default=0)
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args()
+    task = SudokuTask(SudokuOptions(size=args.size, train_puzzles=args.train_puzzles,
+                                    eval_size=args.eval_size,
+                                    eval_min_rating=args.eval_min_rating))
+    _, peers = units(shape_of(args.size))
+    guesses: dict[str, list[float]] = defaultdict(list)
+    for puzzle in task.held_out(args.seed):
+        rounds = singles_rounds(puzzle.grid, puzzle.solution).flatten()
+        given = puzzle.grid.flatten()
+        for cell in np.flatnonzero(given == 0):
+            open_digits = args.size - len({int(given[p]) for p in peers[cell] if given[p]})
+            r = int(rounds[cell])
+            label = "search" if r == -1 else "5+" if r >= 5 else str(r)
+            guesses[label].append(1 / open_digits)
+    for label in ROUND_BINS:
+        if guesses[label]:
+            print(f"round {label}: {100 * np.mean(guesses[label]):.1f}% "
+                  f"of {len(guesses[label])} empty cells")
+
+
+if __name__ == "__main__":
+    main()
