@@ -33,6 +33,8 @@ def test_auto_compiles_the_thought_only_for_long_single_process_cpu_runs():
     assert resolve_compile("auto", "ctm", CPU, long, processes=2)[0] == "off"
     assert resolve_compile("auto", "ctm", CPU, long, deep_supervision=True)[0] == "off"
     assert resolve_compile("auto", "lstm", CPU, long)[0] == "off"
+    scope, why = resolve_compile("auto", "ctm", CPU, long, shapes_vary=True)
+    assert scope == "off" and "change shape" in why
     for asked in ("off", "tick", "thought"):  # what is asked is what runs
         assert resolve_compile(asked, "ctm", torch.device("cuda"), 10)[0] == asked
 

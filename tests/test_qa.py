@@ -301,3 +301,14 @@ def test_a_model_with_room_for_ten_indices_is_evaluated_out_of_distribution(tmp_
     capsys.readouterr()
     assert main(["eval", str(tmp_path / "four"), "--digits", "10", "--threads", "1"]) == 2
     assert "index_slots (4)" in capsys.readouterr().err
+
+
+def test_episodes_change_shape_only_when_the_counts_vary():
+    """The trainer's `--compile auto` trains eager where they do (each shape would compile)."""
+    assert QATask(QAOptions()).batch_shapes_vary()
+    fixed = QATask(QAOptions(digits=2, min_digits=2, operations=3, min_operations=3))
+    assert not fixed.batch_shapes_vary()
+    shapes = {tuple(fixed.train_batch(step, 4, 0).inputs.shape) for step in range(6)}
+    assert len(shapes) == 1
+    varying = QATask(QAOptions(curriculum_steps=0))
+    assert len({tuple(varying.train_batch(step, 4, 0).inputs.shape) for step in range(30)}) > 1

@@ -90,6 +90,11 @@ class Task(ABC):
     # a line for `ctm train TASK --help` where defaults depend on the options given
     defaults_note: ClassVar[str] = ""
 
+    def batch_shapes_vary(self) -> bool:
+        """Whether training batches differ in shape from step to step (Q&A's episodes grow
+        with the counts drawn): compiling for one shape would compile again for each."""
+        return False
+
     def __init__(self, options: Any) -> None:
         self.options = options
         # the seed of the run whose model this task trains or scores (`build_task` sets it):

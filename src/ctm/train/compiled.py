@@ -34,9 +34,11 @@ AUTO_THOUGHT_MIN_STEPS = 10_000
 
 
 def resolve_compile(scope: str, architecture: str, device: torch.device, steps: int,
-                    processes: int = 1, deep_supervision: bool = False) -> tuple[str, str]:
+                    processes: int = 1, deep_supervision: bool = False,
+                    shapes_vary: bool = False) -> tuple[str, str]:
     """(scope to use, why) for a model of `architecture` ("ctm" or a baseline's name):
-    `auto` made concrete; any other scope as it was asked."""
+    `auto` made concrete; any other scope as it was asked. `shapes_vary`: the task's
+    training batches change shape from step to step."""
     if scope != "auto":
         return scope, f"--compile {scope}"
     if architecture != "ctm":
@@ -48,6 +50,9 @@ def resolve_compile(scope: str, architecture: str, device: torch.device, steps: 
         return "off", "auto: several processes train eager"
     if deep_supervision:
         return "off", "auto: deep supervision trains eager"
+    if shapes_vary:
+        return "off", ("auto: the task's batches change shape from step to step, and each "
+                       "shape would compile again; training eager")
     if steps < AUTO_THOUGHT_MIN_STEPS:
         return "off", (f"auto: {steps} steps are too few to repay compiling "
                        f"(from {AUTO_THOUGHT_MIN_STEPS:,} steps the whole thought is compiled)")

@@ -127,7 +127,7 @@ class Trainer:
         self.model = model.to(self.device)
         self.compile_scope, self.compile_reason = resolve_compile(
             cfg.compile, run.model.architecture, self.device, cfg.steps, self.processes.world,
-            run.model.deep_supervision)
+            run.model.deep_supervision, self.task.batch_shapes_vary())
         if (self.compile_scope == "tick" or cfg.checkpoint_ticks) and not isinstance(
                 self.model, CTM):
             raise ValueError("--compile tick and --checkpoint-ticks apply to the CTM's ticks, "

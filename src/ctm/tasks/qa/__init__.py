@@ -258,6 +258,10 @@ class QATask(Task):
                                  self.curriculum(step, o.min_operations, o.operations))
         return self.episodes(self.splits()[0], batch_size, digits, operations, rng)
 
+    def batch_shapes_vary(self) -> bool:
+        o = self.options
+        return o.digits > o.min_digits or o.operations > o.min_operations
+
     def curriculum(self, step: int, low: int, high: int) -> int:
         """The largest count training draws at `step`: `low` at first, `high` once
         `curriculum_steps` have passed, rising evenly in between."""
