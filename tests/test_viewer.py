@@ -22,6 +22,7 @@ import torch
 
 from ctm.cli import main as cli
 from ctm.losses import grouped_logits
+from ctm.model import least_certainty
 from ctm.run import load_run
 from ctm.run.config import RunConfig
 from ctm.train import Trainer
@@ -153,6 +154,19 @@ def test_the_early_exit_control_marks_the_first_tick_past_the_threshold(
     assert page.evaluate("ctmViewer.exitTick") == expected
     text = page.inner_text("#exit")
     assert (f"stops at tick {expected} of 6" in text) if expected else ("never reaches" in text)
+
+    # reading the least certain output instead, as `ctm eval --halt-certainty least` does
+    with torch.no_grad():
+        out = model(torch.tensor([bits]))
+    least = least_certainty(out.logits, model.config.out_groups_shape)[0]
+    assert torch.all(least <= certainty + 1e-6)
+    threshold = round(float(least.median()), 2)
+    page.select_option("#exit-reads", "least")
+    page.locator("#threshold").fill(str(threshold))
+    reached = (least >= threshold).nonzero()
+    expected = int(reached[0]) + 1 if len(reached) else None
+    assert page.evaluate("ctmViewer.exitTick") == expected
+    assert page.evaluate("leastCertainty()") == pytest.approx(least.tolist(), abs=1e-5)
 
 
 def test_the_page_served_over_http_works_too(browser: object,

@@ -7,8 +7,8 @@
 const D = window.CTM_DATA;
 const $ = (id) => document.getElementById(id);
 const SVG = "http://www.w3.org/2000/svg";
-const viewer = { ready: false, tick: 1, threshold: 0.8, example: 0, input: null, out: null,
-                 runs: 0, lastRunMs: null, error: null };
+const viewer = { ready: false, tick: 1, threshold: 0.8, exitReads: "mean", example: 0,
+                 input: null, out: null, runs: 0, lastRunMs: null, error: null };
 window.ctmViewer = viewer;
 let session = null;
 let timer = null;
@@ -37,6 +37,12 @@ async function start() {
     $("tick").max = String(D.ticks);
     $("tick").addEventListener("input", () => setTick(Number($("tick").value)));
     $("threshold").addEventListener("input", () => setThreshold(Number($("threshold").value)));
+    // with one output the least certain is the mean: nothing to choose
+    $("exit-reads-label").hidden = D.groups[0] < 2;
+    $("exit-reads").addEventListener("change", () => {
+      viewer.exitReads = $("exit-reads").value;
+      setThreshold(viewer.threshold);
+    });
     $("play").addEventListener("click", togglePlay);
     $("edit-help").textContent = D.static ? "static page: precomputed examples only"
       : D.kind === "bits" ? "click a bit to flip it; the model thinks again"
@@ -237,8 +243,31 @@ function predictionAt(t) {
   return picks;
 }
 
+// Per tick, the certainty of the least certain output group: 1 - its entropy / log(classes),
+// as ctm.model.least_certainty computes it (`ctm eval --halt-certainty least`).
+function leastCertainty() {
+  const [groups, classes] = D.groups;
+  const logits = viewer.out.logits;
+  const least = [];
+  for (let t = 0; t < D.ticks; t++) {
+    let lowest = 1;
+    for (let g = 0; g < groups; g++) {
+      const start = (t * groups + g) * classes;
+      const row = logits.slice(start, start + classes);
+      const top = Math.max(...row);
+      const weights = row.map((v) => Math.exp(v - top));
+      const total = weights.reduce((a, b) => a + b, 0);
+      let entropy = 0;
+      for (const w of weights) if (w > 0) entropy -= (w / total) * Math.log(w / total);
+      lowest = Math.min(lowest, 1 - entropy / Math.log(classes));
+    }
+    least.push(lowest);
+  }
+  return least;
+}
+
 function exitTick() {
-  const c = viewer.out.certainty;
+  const c = viewer.exitReads === "least" ? leastCertainty() : viewer.out.certainty;
   for (let t = 0; t < c.length; t++) if (c[t] >= viewer.threshold) return t + 1;
   return null;
 }
@@ -574,6 +603,9 @@ function drawCurve() {
   const [w, h] = [400, 160];
   const y = (v) => h - 10 - (h - 20) * v;
   svgLine(svg, viewer.out.certainty.map((c, i) => [xOf(i + 1, w), y(c)]), "#1f5fbf", 2);
+  if (D.groups[0] > 1) {
+    svgLine(svg, leastCertainty().map((c, i) => [xOf(i + 1, w), y(c)]), "#e08000", 1.5);
+  }
   svgLine(svg, [[10, y(viewer.threshold)], [w - 10, y(viewer.threshold)]], "#888", 1, "4 3");
   svgLine(svg, [[xOf(viewer.tick, w), 5], [xOf(viewer.tick, w), h - 5]], "#d00", 1);
   const dot = document.createElementNS(SVG, "circle");
