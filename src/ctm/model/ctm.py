@@ -35,20 +35,22 @@ def normalised_entropy(logits: torch.Tensor) -> torch.Tensor:
     return entropy / torch.log(torch.tensor(logits.shape[-1], dtype=torch.float32))
 
 
+def _group_entropies(logits: torch.Tensor, groups_shape: tuple[int, ...]) -> torch.Tensor:
+    """(B, T, out_dims) logits -> (B, T, groups) normalised entropies."""
+    b, t, _ = logits.shape
+    return normalised_entropy(logits.reshape(b, t, -1, groups_shape[-1]))
+
+
 def certainty(logits: torch.Tensor, groups_shape: tuple[int, ...]) -> torch.Tensor:
     """(B, T, out_dims) logits -> (B, T) certainty, 1 - normalised entropy averaged over groups."""
-    b, t, _ = logits.shape
-    ne = normalised_entropy(logits.reshape(b, t, -1, groups_shape[-1]))  # (B, T, groups)
-    return 1 - ne.mean(-1)
+    return 1 - _group_entropies(logits, groups_shape).mean(-1)
 
 
 def least_certainty(logits: torch.Tensor, groups_shape: tuple[int, ...]) -> torch.Tensor:
     """(B, T, out_dims) logits -> (B, T): the certainty of the least certain group. Where an
     answer is right only if every group is (a parity sequence, a Sudoku grid), one unsure
     group should keep the model thinking, which the mean over groups can hide."""
-    b, t, _ = logits.shape
-    ne = normalised_entropy(logits.reshape(b, t, -1, groups_shape[-1]))
-    return 1 - ne.amax(-1)
+    return 1 - _group_entropies(logits, groups_shape).amax(-1)
 
 
 @dataclass
