@@ -11,8 +11,9 @@ import argparse
 from collections import defaultdict
 
 import numpy as np
+import torch
 
-from ctm.tasks.sudoku import ROUND_BINS, SudokuOptions, SudokuTask
+from ctm.tasks.sudoku import SudokuOptions, SudokuTask, round_bin
 from ctm.tasks.sudoku.data import shape_of, singles_rounds, units
 
 
@@ -30,17 +31,15 @@ def main() -> None:
     _, peers = units(shape_of(args.size))
     guesses: dict[str, list[float]] = defaultdict(list)
     for puzzle in task.held_out(args.seed):
-        rounds = singles_rounds(puzzle.grid, puzzle.solution).flatten()
+        rounds = torch.from_numpy(singles_rounds(puzzle.grid, puzzle.solution).flatten())
         given = puzzle.grid.flatten()
-        for cell in np.flatnonzero(given == 0):
-            open_digits = args.size - len({int(given[p]) for p in peers[cell] if given[p]})
-            r = int(rounds[cell])
-            label = "search" if r == -1 else "5+" if r >= 5 else str(r)
-            guesses[label].append(1 / open_digits)
-    for label in ROUND_BINS:
-        if guesses[label]:
-            print(f"round {label}: {100 * np.mean(guesses[label]):.1f}% "
-                  f"of {len(guesses[label])} empty cells")
+        chance = np.array([1 / (args.size - len({int(given[p]) for p in peers[cell] if given[p]}))
+                          if given[cell] == 0 else 0.0 for cell in range(given.size)])
+        for label, cells in round_bin(rounds):  # givens fall in no bin
+            guesses[label].extend(chance[cells.numpy()])
+    for label, chances in guesses.items():  # in round_bin's order
+        if chances:
+            print(f"round {label}: {100 * np.mean(chances):.1f}% of {len(chances)} empty cells")
 
 
 if __name__ == "__main__":

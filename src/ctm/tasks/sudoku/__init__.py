@@ -52,7 +52,6 @@ MAX_DRAWS = 50  # held-out generation gives up after this many draws per puzzle 
 FIT_ONLY = (4,)
 INPUTS = ("attention", "direct")
 EXIT_AT = 0.8  # the certainty at which the meter's early-exit ticks stop thinking
-ROUND_BINS = ("1", "2", "3", "4", "5+", "search")  # cells by the round of singles that fills them
 
 
 @dataclass
@@ -107,7 +106,7 @@ class SudokuBatch(Batch):
 
 
 def round_bin(rounds: torch.Tensor) -> list[tuple[str, torch.Tensor]]:
-    """(…) rounds of singles -> (label, mask) for each of ROUND_BINS (givens in none)."""
+    """(…) rounds of singles -> (label, mask) for each bin, in order (givens in none)."""
     return [("1", rounds == 1), ("2", rounds == 2), ("3", rounds == 3), ("4", rounds == 4),
             ("5+", rounds >= 5), ("search", rounds == -1)]
 
@@ -229,7 +228,8 @@ class SudokuMeter:
                 **self._by_round()}
 
     def _by_round(self) -> dict[str, Any]:
-        present = [k for k in ROUND_BINS if self.by_round.get(k, [0, 0, 0])[2]]
+        # filled in round_bin's order, so the bins come out in it
+        present = [k for k, entry in self.by_round.items() if entry[2]]
         if not present:
             return {}
         return {"cell_accuracy_by_singles_round": {
