@@ -166,7 +166,7 @@ def test_the_early_exit_control_marks_the_first_tick_past_the_threshold(
     reached = (least >= threshold).nonzero()
     expected = int(reached[0]) + 1 if len(reached) else None
     assert page.evaluate("ctmViewer.exitTick") == expected
-    assert page.evaluate("leastCertainty()") == pytest.approx(least.tolist(), abs=1e-5)
+    assert page.evaluate("ctmViewer.leastCertainty") == pytest.approx(least.tolist(), abs=1e-5)
 
 
 def test_the_page_served_over_http_works_too(browser: object,

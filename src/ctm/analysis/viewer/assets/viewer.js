@@ -225,6 +225,7 @@ async function think(precomputed) {
       `ticks (${(viewer.lastRunMs / D.ticks).toFixed(2)} ms per tick) in this browser`;
   }
   viewer.mostCertain = argmax(viewer.out.certainty) + 1;
+  viewer.leastCertainty = leastCertainty();  // once a thought: every tick and threshold reads it
   setTick(viewer.tick > D.ticks ? D.ticks : viewer.tick);
 }
 
@@ -267,7 +268,7 @@ function leastCertainty() {
 }
 
 function exitTick() {
-  const c = viewer.exitReads === "least" ? leastCertainty() : viewer.out.certainty;
+  const c = viewer.exitReads === "least" ? viewer.leastCertainty : viewer.out.certainty;
   for (let t = 0; t < c.length; t++) if (c[t] >= viewer.threshold) return t + 1;
   return null;
 }
@@ -604,7 +605,7 @@ function drawCurve() {
   const y = (v) => h - 10 - (h - 20) * v;
   svgLine(svg, viewer.out.certainty.map((c, i) => [xOf(i + 1, w), y(c)]), "#1f5fbf", 2);
   if (D.groups[0] > 1) {
-    svgLine(svg, leastCertainty().map((c, i) => [xOf(i + 1, w), y(c)]), "#e08000", 1.5);
+    svgLine(svg, viewer.leastCertainty.map((c, i) => [xOf(i + 1, w), y(c)]), "#e08000", 1.5);
   }
   svgLine(svg, [[10, y(viewer.threshold)], [w - 10, y(viewer.threshold)]], "#888", 1, "4 3");
   svgLine(svg, [[xOf(viewer.tick, w), 5], [xOf(viewer.tick, w), h - 5]], "#d00", 1);
