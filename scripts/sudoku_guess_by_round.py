@@ -25,9 +25,12 @@ def main() -> None:
     parser.add_argument("--eval-min-rating", type=int, default=0)
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
-    task = SudokuTask(SudokuOptions(size=args.size, train_puzzles=args.train_puzzles,
-                                    eval_size=args.eval_size,
-                                    eval_min_rating=args.eval_min_rating))
+    try:
+        options = SudokuOptions(size=args.size, train_puzzles=args.train_puzzles,
+                                eval_size=args.eval_size, eval_min_rating=args.eval_min_rating)
+    except ValueError as error:  # the task's own checks, said as one line
+        parser.error(str(error))
+    task = SudokuTask(options)
     _, peers = units(shape_of(args.size))
     guesses: dict[str, list[float]] = defaultdict(list)
     for puzzle in task.held_out(args.seed):
